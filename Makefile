@@ -1,0 +1,46 @@
+# The two set-up commands are `make run` and `make test`; each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := espeak-ng libespeak-ng1 ffmpeg
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup setup-dev system-deps lint clean
+
+run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
+	CALLSTREAM_ENV=$${CALLSTREAM_ENV:-development} HOST=$(HOST) PORT=$(PORT) \
+		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+test: setup-dev ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: setup-dev
+	$(BIN)/ruff check .
+
+setup: system-deps $(VENV)/.installed-run
+setup-dev: system-deps $(VENV)/.installed-dev
+
+system-deps: ## espeak-ng (pyttsx3's engine), ffmpeg (pydub), python venv support
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run
+
+clean:
+	rm -rf $(VENV) .pytest_cache

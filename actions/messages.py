@@ -1,0 +1,99 @@
+"""Messages we send on the stream WebSocket (PROTOCOL.md section 2).
+
+Control messages and ``streamAudio`` are plain dicts; ``encode`` turns any of
+them (or a PCMO list) into the text frame that goes on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from .errors import ActionValidationError
+from .fields import StrictInt, StrictStr
+from .schemas import load_with, validate_pcmo
+
+AUDIO_TYPES = ("raw", "wav", "mp3", "ogg")
+AUDIO_RATES = (8000, 16000)
+CONTROL_ACTIONS = ("pause", "resume", "stop", "break")
+
+
+def pause() -> dict[str, str]:
+    """Pause the platform's stream of caller audio."""
+    return {"action": "pause"}
+
+
+def resume() -> dict[str, str]:
+    return {"action": "resume"}
+
+
+def stop() -> dict[str, str]:
+    """Stop the stream for good (the call itself goes on)."""
+    return {"action": "stop"}
+
+
+def interrupt() -> dict[str, str]:
+    """Barge-in: the platform drops what it is playing."""
+    return {"action": "break"}
+
+
+class Base64Str(StrictStr):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("Must be valid base64.") from None
+        return value
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class StreamAudioDataSchema(_Strict):
+    audioDataType = fields.String(required=True, validate=validate.OneOf(AUDIO_TYPES))  # noqa: N815 - wire name
+    sampleRate = StrictInt(required=True, validate=validate.OneOf(AUDIO_RATES))  # noqa: N815 - wire name
+    audioData = Base64Str(required=True, non_empty=True)  # noqa: N815 - wire name
+
+
+class StreamAudioSchema(_Strict):
+    type = fields.String(required=True, validate=validate.Equal("streamAudio"))
+    data = fields.Nested(StreamAudioDataSchema, required=True)
+
+
+class ControlSchema(_Strict):
+    action = fields.String(required=True, validate=validate.OneOf(CONTROL_ACTIONS))
+
+
+def stream_audio(audio: bytes | str, audio_type: str = "raw", sample_rate: int = 8000) -> dict[str, Any]:
+    """Play audio to the caller. ``audio`` is bytes, or a base64 string sent as is."""
+    if isinstance(audio, (bytes, bytearray, memoryview)):
+        encoded = base64.b64encode(bytes(audio)).decode("ascii")
+    else:
+        encoded = audio
+    data = {"audioDataType": audio_type, "sampleRate": sample_rate, "audioData": encoded}
+    return load_with(StreamAudioSchema(), {"type": "streamAudio", "data": data})
+
+
+def validate_message(message: Any) -> dict[str, Any] | list[dict[str, Any]]:
+    """Validate anything we may send as a text frame: control, streamAudio or a PCMO list."""
+    if isinstance(message, list):
+        return validate_pcmo(message)
+    if isinstance(message, dict) and message.get("type") == "streamAudio":
+        return load_with(StreamAudioSchema(), message)
+    if isinstance(message, dict) and "action" in message and message.get("action") in CONTROL_ACTIONS:
+        return load_with(ControlSchema(), message)
+    raise ActionValidationError(
+        {"_schema": ["Must be a control message (pause, resume, stop, break), streamAudio, or a PCMO array."]}
+    )
+
+
+def encode(message: dict[str, Any] | list[dict[str, Any]]) -> str:
+    """The JSON text frame for a message (compact, no spaces)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)

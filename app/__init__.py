@@ -1,0 +1,56 @@
+"""Callstream: a Flask service between the Piopiy phone network and a voice bot."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from .config import ROOT, finalize, load_config
+from .version import __version__
+
+__all__ = ["__version__", "create_app"]
+
+
+def _configure_logging(level: str) -> None:
+    """Plain line logs to stderr unless a server (gunicorn) configured logging already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then ``config`` (tests)."""
+    settings = load_config()
+    settings.update(config or {})
+    _configure_logging(settings["LOG_LEVEL"])
+    finalize(settings)
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings["INSTANCE_DIR"],
+    )
+    app.config.from_mapping(settings)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    from . import api, errors, health, openapi, services, webhooks
+
+    services.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
+    logging.getLogger(__name__).info(
+        "callstream %s ready (%s, platform %s at %s)",
+        __version__,
+        settings["CALLSTREAM_ENV"],
+        settings["PIOPIY_API_VERSION"],
+        settings["PIOPIY_API_URL"],
+    )
+    return app

@@ -1,0 +1,131 @@
+"""The REST API under /api/v1: outbound calls, call history, live-call actions, PCMO."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from actions import validate_pcmo, validate_pipeline
+
+from . import call_flow
+from .auth import require_api_key
+from .errors import APIError, BadRequest, Conflict, NotFound
+from .piopiy import platform_call_id
+from .schemas import (
+    CallActionSchema,
+    CallCreateSchema,
+    CallDetailSchema,
+    CallListQuerySchema,
+    CallSchema,
+    PcmoRequestSchema,
+)
+from .services import agents, piopiy, registry, store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+bp.before_request(require_api_key(lambda: None))
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(
+            "Send a JSON object (Content-Type: application/json).", {"_schema": ["Must be a JSON object."]}
+        )
+    return body
+
+
+def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
+    call = {**call, "live": registry().get(call["id"]) is not None}
+    if not detail:
+        return CallSchema().dump(call)
+    calls = store()
+    call["timeline"] = calls.timeline(call["id"])
+    call["transcript"] = calls.transcript(call["id"])
+    return CallDetailSchema().dump(call)
+
+
+@bp.post("/pcmo")
+def build_pcmo():  # type: ignore[no-untyped-def]
+    """Validate a list of actions and return the PCMO array (for answer URLs in any language)."""
+    body = PcmoRequestSchema().load(json_body())
+    if body["version"] == "v3":
+        return jsonify(validate_pipeline(body["actions"]))
+    return jsonify(validate_pcmo(body["actions"]))
+
+
+@bp.post("/calls")
+def create_call():  # type: ignore[no-untyped-def]
+    body = CallCreateSchema().load(json_body())
+    config = current_app.config
+    agent_name = body.get("agent") or config["DEFAULT_AGENT"]
+    agent = agents().get(agent_name)
+    if agent is None:
+        raise BadRequest("Unknown agent.", {"agent": [f"No agent named {agent_name!r} is loaded."]})
+    caller_id = body.get("caller_id") or config["PIOPIY_NUMBER"]
+    calls = store()
+    call = calls.create(direction="outbound", from_number=caller_id, to_number=body["to"], agent=agent_name)
+    pcmo = call_flow.outbound_pcmo(config, agent, call["id"])
+    try:
+        answer = piopiy().make_call(
+            to=body["to"],
+            caller_id=caller_id,
+            pcmo=pcmo,
+            call_id=call["id"],
+            duration=body.get("duration"),
+            timeout=body.get("timeout"),
+            loop=body.get("loop"),
+            record=body["record"],
+            variables=body.get("variables"),
+        )
+    except APIError as exc:
+        calls.update(call["id"], platform_response={"error": exc.message, **exc.errors})
+        calls.set_state(call["id"], "failed", reason=exc.code)
+        log.warning("call %s: outbound call to %s failed: %s", call["id"], body["to"], exc.message)
+        exc.errors = {**exc.errors, "call_id": call["id"]}
+        raise
+    calls.update(call["id"], platform_id=platform_call_id(answer), platform_response=answer)
+    calls.add_timeline(call["id"], "platform.call", {"version": piopiy().version})
+    log.info("call %s: outbound call to %s placed", call["id"], body["to"])
+    return jsonify({"call": dump_call(calls.get(call["id"])), "platform": answer}), 201  # type: ignore[arg-type]
+
+
+@bp.get("/calls")
+def list_calls():  # type: ignore[no-untyped-def]
+    query = CallListQuerySchema().load(request.args.to_dict())
+    per_page, page = query["per_page"], query["page"]
+    items, total = store().list(
+        state=query.get("state"),
+        direction=query.get("direction"),
+        since=query.get("since"),
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return jsonify({"items": [dump_call(c) for c in items], "total": total, "page": page, "per_page": per_page})
+
+
+def _call_or_404(call_id: str) -> dict[str, Any]:
+    call = store().get(call_id)
+    if call is None:
+        raise NotFound(f"No call {call_id}.")
+    return call
+
+
+@bp.get("/calls/<call_id>")
+def get_call(call_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(dump_call(_call_or_404(call_id), detail=True))
+
+
+@bp.post("/calls/<call_id>/actions")
+def call_action(call_id: str):  # type: ignore[no-untyped-def]
+    action = CallActionSchema().load(json_body())
+    _call_or_404(call_id)
+    session = registry().get(call_id)
+    if session is None:
+        raise Conflict(f"Call {call_id} has no live stream on this server; actions need one.")
+    result = session.perform(action)
+    return jsonify({"call_id": call_id, "action": action["action"], "result": result})

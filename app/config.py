@@ -1,0 +1,141 @@
+"""Every setting the service reads, from the environment, in one place.
+
+``load_config`` turns the environment into Flask config keys; ``finalize``
+checks what production needs and, in development (``CALLSTREAM_ENV=development``,
+what ``make run`` sets), fills missing secrets with generated values kept in
+``instance/dev-secrets.json`` so they survive restarts and never reach a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
+SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY")
+
+
+class ConfigError(RuntimeError):
+    """The environment cannot run the service; the message says what to set."""
+
+
+def env_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def env_number(environ: Mapping[str, str], name: str, default: float, *, minimum: float = 0, cast: type = int) -> Any:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
+
+
+def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (environ.get(name) or default).strip()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read the environment into a dict of Flask config keys (no checks of presence)."""
+    env = os.environ if environ is None else environ
+    return {
+        "CALLSTREAM_ENV": env_choice(env, "CALLSTREAM_ENV", "production", ("production", "development")),
+        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
+        "SECRET_KEY": env.get("SECRET_KEY", ""),
+        "WEBHOOK_TOKEN": env.get("WEBHOOK_TOKEN", ""),
+        "API_KEY": env.get("API_KEY", ""),
+        "PUBLIC_URL": (env.get("PUBLIC_URL") or "").rstrip("/"),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'callstream.db'}",
+        "INSTANCE_DIR": env.get("INSTANCE_DIR") or str(ROOT / "instance"),
+        # The platform
+        "PIOPIY_API_VERSION": env_choice(env, "PIOPIY_API_VERSION", "v2", ("v2", "v3")),
+        "PIOPIY_API_URL": (env.get("PIOPIY_API_URL") or "").rstrip("/"),
+        "PIOPIY_APP_ID": env.get("PIOPIY_APP_ID", ""),
+        "PIOPIY_APP_SECRET": env.get("PIOPIY_APP_SECRET", ""),
+        "PIOPIY_TOKEN": env.get("PIOPIY_TOKEN", ""),
+        "PIOPIY_NUMBER": (env.get("PIOPIY_NUMBER") or "").lstrip("+"),
+        "PIOPIY_TIMEOUT": env_number(env, "PIOPIY_TIMEOUT", 10.0, minimum=0.1, cast=float),
+        "PIOPIY_RETRIES": env_number(env, "PIOPIY_RETRIES", 2),
+        "PIOPIY_BACKOFF": env_number(env, "PIOPIY_BACKOFF", 0.4, cast=float),
+        # Streams
+        "STREAM_LISTEN_MODE": env_choice(env, "STREAM_LISTEN_MODE", "caller", ("caller", "callee", "both")),
+        "STREAM_VOICE_QUALITY": int(env_choice(env, "STREAM_VOICE_QUALITY", "8000", ("8000", "16000"))),
+        "STREAM_URL_TTL": env_number(env, "STREAM_URL_TTL", 7200, minimum=10),
+        "MAX_CALLS": env_number(env, "MAX_CALLS", 50, minimum=1),
+        # Agents
+        "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
+        "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
+    }
+
+
+def required_settings(config: Mapping[str, Any]) -> list[str]:
+    """Names production cannot run without, for the configured API version."""
+    names = [*SECRET_NAMES, "PUBLIC_URL", "PIOPIY_NUMBER"]
+    names += ["PIOPIY_APP_ID", "PIOPIY_APP_SECRET"] if config["PIOPIY_API_VERSION"] == "v2" else ["PIOPIY_TOKEN"]
+    return names
+
+
+def finalize(config: dict[str, Any]) -> None:
+    """Check presence of required settings; in development fill the gaps and say so."""
+    if not config.get("PIOPIY_API_URL"):
+        config["PIOPIY_API_URL"] = PLATFORM_URLS[config["PIOPIY_API_VERSION"]]
+    missing = [name for name in required_settings(config) if not config.get(name)]
+    if config["CALLSTREAM_ENV"] == "development":
+        _fill_development_values(config, missing)
+        return
+    if missing:
+        raise ConfigError(
+            "missing required settings: "
+            + ", ".join(missing)
+            + " (set them in the environment; see .env.example, or set CALLSTREAM_ENV=development for local defaults)"
+        )
+
+
+def _fill_development_values(config: dict[str, Any], missing: list[str]) -> None:
+    if not missing:
+        return
+    path = Path(config["INSTANCE_DIR"]) / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    for name in SECRET_NAMES:
+        if not config.get(name):
+            stored.setdefault(name, secrets.token_urlsafe(24))
+            config[name] = stored[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2))
+    path.chmod(0o600)
+    if not config.get("PUBLIC_URL"):
+        config["PUBLIC_URL"] = "http://127.0.0.1:5000"
+    if not config.get("PIOPIY_NUMBER"):
+        config["PIOPIY_NUMBER"] = "919000000000"
+    log.warning(
+        "development mode: generated values for %s (secrets are in %s; PUBLIC_URL=%s). Never run production like this.",
+        ", ".join(missing),
+        path,
+        config["PUBLIC_URL"],
+    )

@@ -1,0 +1,101 @@
+"""The service's exception family and the one place they become JSON.
+
+Every error body has the shape ``{"code", "message", "errors"}``; ``errors``
+holds field-level messages for validation failures and is ``{}`` otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from actions import ActionValidationError
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, errors: dict[str, Any] | None = None, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(APIError):
+    status, code = 400, "validation_error"
+
+
+class Unauthorized(APIError):
+    status, code = 401, "unauthorized"
+
+
+class NotFound(APIError):
+    status, code = 404, "not_found"
+
+
+class Conflict(APIError):
+    status, code = 409, "conflict"
+
+
+class PlatformRejected(APIError):
+    """The Piopiy REST API answered 4xx: our request was refused."""
+
+    status, code = 422, "platform_rejected"
+
+
+class PlatformUnavailable(APIError):
+    """The Piopiy REST API failed (5xx, timeout, garbage) after retries."""
+
+    status, code = 502, "platform_unavailable"
+
+
+class NotImplementedYet(APIError):
+    status, code = 501, "not_implemented"
+
+
+def error_body(code: str, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "errors": errors or {}}
+
+
+def _stringify_keys(value: Any) -> Any:
+    """marshmallow keys list errors by int index; JSON wants strings."""
+    if isinstance(value, dict):
+        return {str(k): _stringify_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringify_keys(v) for v in value]
+    return value
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(APIError)
+    def _api_error(exc: APIError):  # type: ignore[no-untyped-def]
+        return jsonify(error_body(exc.code, exc.message, _stringify_keys(exc.errors))), exc.status
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return jsonify(error_body("validation_error", "The request is not valid.", _stringify_keys(messages))), 400
+
+    @app.errorhandler(ActionValidationError)
+    def _action(exc: ActionValidationError):  # type: ignore[no-untyped-def]
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return jsonify(error_body("validation_error", "The actions are not valid.", _stringify_keys(messages))), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error")
+        return jsonify(error_body("internal_error", "Something went wrong on our side; it has been logged.")), 500

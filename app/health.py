@@ -1,0 +1,31 @@
+"""Liveness and readiness, and the media files we serve to the platform."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, send_from_directory
+
+from .call_flow import MEDIA_DIR
+from .services import agents, registry
+from .version import __version__
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    book = agents()
+    return jsonify(
+        {
+            "status": "ok",
+            "version": __version__,
+            "env": current_app.config["CALLSTREAM_ENV"],
+            "calls": {"live": len(registry()), "max": registry().max_calls},
+            "agents": {"loaded": sorted(book.agents), "invalid": [e.file for e in book.errors]},
+        }
+    )
+
+
+@bp.get("/media/<path:name>")
+def media(name: str):  # type: ignore[no-untyped-def]
+    """Audio we ship (hold music, prompts), for play actions that use file_url."""
+    return send_from_directory(MEDIA_DIR, name)

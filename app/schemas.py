@@ -1,0 +1,162 @@
+"""Request and response schemas of the REST API (also the OpenAPI document's source)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
+from actions.pipeline import Variables
+
+from .calls import STATES
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ErrorSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "Machine-readable error code."})
+    message = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "Field name -> list of messages (validation errors)."})
+
+
+class PcmoRequestSchema(_Strict):
+    actions = fields.List(fields.Dict(), required=True, metadata={"description": "PCMO action objects to validate."})
+    version = fields.String(
+        load_default="v2",
+        validate=validate.OneOf(("v2", "v3")),
+        metadata={"description": "v2: legacy PCMO actions; v3: the v3 pipeline vocabulary."},
+    )
+
+
+class CallCreateSchema(_Strict):
+    to = PhoneString(required=True, metadata={"description": "Number to call, digits only (a leading + is dropped)."})
+    caller_id = PhoneString(metadata={"description": "Piopiy number the call comes from (default PIOPIY_NUMBER)."})
+    agent = StrictStr(non_empty=True, metadata={"description": "Agent that talks on the call (default DEFAULT_AGENT)."})
+    loop = StrictInt(minimum=1, maximum=10, metadata={"description": "Retry attempts if unanswered (v2 only)."})
+    timeout = StrictInt(minimum=5, maximum=120, metadata={"description": "Seconds to ring before giving up."})
+    duration = StrictInt(minimum=30, maximum=7200, metadata={"description": "Maximum call duration, seconds."})
+    record = StrictBool(load_default=False)
+    variables = Variables(max_properties=20, metadata={"description": "Key/values carried with the call."})
+
+
+class Since(fields.Field):
+    """ISO 8601 time or epoch seconds, loaded as epoch seconds."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+        try:
+            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError("Must be an ISO 8601 time or epoch seconds.") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.timestamp()
+
+
+class CallListQuerySchema(_Strict):
+    state = fields.String(validate=validate.OneOf(STATES))
+    direction = fields.String(validate=validate.OneOf(("inbound", "outbound")))
+    since = Since(metadata={"description": "ISO 8601 time or epoch seconds: calls created at or after."})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class Epoch(fields.Field):
+    """Stored epoch seconds, shown as ISO 8601 UTC."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class CallSchema(Schema):
+    id = fields.String()
+    platform_id = fields.String(allow_none=True)
+    direction = fields.String()
+    from_number = fields.String(data_key="from", allow_none=True)
+    to_number = fields.String(data_key="to", allow_none=True)
+    agent = fields.String(allow_none=True)
+    state = fields.String()
+    end_reason = fields.String(allow_none=True)
+    live = fields.Boolean()
+    created_at = Epoch()
+    updated_at = Epoch()
+    answered_at = Epoch()
+    ended_at = Epoch()
+
+
+class TimelineEntrySchema(Schema):
+    at = Epoch()
+    kind = fields.String()
+    detail = fields.Dict()
+
+
+class TranscriptLineSchema(Schema):
+    at = Epoch()
+    speaker = fields.String()
+    text = fields.String()
+
+
+class CallDetailSchema(CallSchema):
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+    transcript = fields.List(fields.Nested(TranscriptLineSchema))
+    platform_response = fields.Raw(allow_none=True)
+
+
+class CallPageSchema(Schema):
+    items = fields.List(fields.Nested(CallSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CallCreatedSchema(Schema):
+    call = fields.Nested(CallSchema)
+    platform = fields.Raw(metadata={"description": "The Piopiy API's answer, as it came."})
+
+
+CALL_ACTIONS = ("pause", "resume", "stop", "break", "play", "say", "transfer", "hangup")
+
+
+class CallActionSchema(_Strict):
+    action = fields.String(required=True, validate=validate.OneOf(CALL_ACTIONS))
+    file = StrictStr(non_empty=True, metadata={"description": "play: a URL or a file name."})
+    mode = fields.String(
+        validate=validate.OneOf(("stream", "pcmo")),
+        metadata={"description": "play: stream the audio ourselves, or send a PCMO play action."},
+    )
+    text = StrictStr(non_empty=True, max_length=2000, metadata={"description": "say: what the bot says."})
+    numbers = fields.List(
+        PhoneString(),
+        validate=validate.Length(min=1),
+        metadata={"description": "transfer: who to ring (default: the agent's human numbers)."},
+    )
+    ring_type = fields.String(validate=validate.OneOf(("group",)))
+    timeout = StrictInt(minimum=1)
+    loop = StrictInt(minimum=1)
+
+    @validates_schema
+    def _needs(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["action"] == "play" and "file" not in data:
+            raise ValidationError("play needs a file.", "file")
+        if data["action"] == "say" and "text" not in data:
+            raise ValidationError("say needs text.", "text")
+        allowed = {"play": {"file", "mode"}, "say": {"text"}, "transfer": {"numbers", "ring_type", "timeout", "loop"}}
+        extra = set(data) - {"action"} - allowed.get(data["action"], set())
+        if extra:
+            raise ValidationError({key: [f"Not used by {data['action']}."] for key in sorted(extra)})
+
+
+class CallActionResultSchema(Schema):
+    call_id = fields.String()
+    action = fields.String()
+    result = fields.Dict()

@@ -1,0 +1,201 @@
+"""Webhooks the Piopiy platform calls: answer, call events, DTMF input.
+
+Bodies come as JSON or form data; every field is kept, known ones are checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from marshmallow import INCLUDE, Schema, fields
+
+from . import call_flow
+from .auth import require_webhook_token
+from .calls import CallStore
+from .errors import BadRequest, NotFound
+from .services import agents, registry, store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/piopiy")
+bp.before_request(require_webhook_token(lambda: None))
+
+CDR_ENDINGS = {"in_missed": "missed", "out_missed": "missed", "in_answered": "completed", "out_answered": "completed"}
+LIVE_ENDINGS = ("hangup", "completed", "call_ended", "ended", "disconnected")
+
+
+class NumberText(fields.Field):
+    """A number or id as text: platforms send 9198… as an int or a string."""
+
+    default_error_messages = {"invalid": "Must be a non-empty string or number."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or str(value).strip() == "":
+            raise self.make_error("invalid")
+
+        return str(value).strip()
+
+
+class AnswerSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    cmiuuid = NumberText(required=True)
+    from_ = NumberText(required=True, data_key="from", attribute="from")
+    to = NumberText(required=True)
+    time = fields.Raw()
+
+
+class InputSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    dtmf = NumberText()
+    digits = NumberText()
+
+
+def request_body() -> dict[str, Any]:
+    """The body as a dict, from JSON or a form; 400 when it is neither."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadRequest("The JSON body must be an object.", {"_schema": ["Must be a JSON object."]})
+        return body
+    if request.form:
+        return {key: request.form.get(key) for key in request.form}
+    raw = request.get_data(as_text=True).strip()
+    if raw:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise BadRequest("The body is neither JSON nor form data.", {"_schema": ["Unreadable body."]}) from None
+        if isinstance(body, dict):
+            return body
+    raise BadRequest("The body is empty.", {"_schema": ["Send JSON or form fields."]})
+
+
+@bp.post("/answer")
+def answer():  # type: ignore[no-untyped-def]
+    payload = AnswerSchema().load(request_body())
+    calls = store()
+    call = calls.find_by_platform_id(payload["cmiuuid"])
+    agent = agents().for_number(payload["to"])
+    if call is None:
+        call = calls.create(
+            direction="inbound",
+            from_number=payload["from"],
+            to_number=payload["to"],
+            agent=agent["name"] if agent else None,
+            platform_id=payload["cmiuuid"],
+            extra={"answer": payload},
+        )
+        log.info("call %s: inbound from %s to %s, agent %s", call["id"], payload["from"], payload["to"], call["agent"])
+    else:
+        calls.add_timeline(call["id"], "webhook.answer", {"repeat": True})
+    if agent is None:
+        log.error("call %s: no agent for %s and DEFAULT_AGENT is not loaded", call["id"], payload["to"])
+    if registry().full():
+        calls.add_timeline(call["id"], "rejected", {"reason": "busy"})
+        calls.set_state(call["id"], "ended", reason="busy")
+        return jsonify(call_flow.busy_pcmo())
+    pcmo = call_flow.answer_pcmo(current_app.config, agent, call["id"])
+    calls.add_timeline(call["id"], "pcmo.answer", {"actions": [a["action"] for a in pcmo]})
+    return jsonify(pcmo)
+
+
+def _extra_params(event: dict[str, Any]) -> dict[str, Any]:
+    extra = event.get("extra_params")
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def _find_call(calls: CallStore, event: dict[str, Any]) -> dict[str, Any] | None:
+    ours = _extra_params(event).get("callstream_id")
+    if ours and (call := calls.get(str(ours))):
+        return call
+    for key in ("cmiuuid", "call_id", "request_id", "uuid"):
+        if event.get(key) and (call := calls.find_by_platform_id(str(event[key]))):
+            return call
+    return None
+
+
+def _event_kind(event: dict[str, Any]) -> str:
+    return str(event.get("type") or event.get("status") or event.get("event") or "unknown")
+
+
+def record_event(calls: CallStore, event: dict[str, Any]) -> dict[str, Any]:
+    """Store one event once and apply it to its call; return what happened."""
+    key = hashlib.sha256(json.dumps(event, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    kind = _event_kind(event)
+    call = _find_call(calls, event)
+    if call is None:
+        direction = "outbound" if kind.startswith("out_") else "inbound"
+        platform_id = next((str(event[k]) for k in ("cmiuuid", "call_id", "request_id") if event.get(k)), None)
+        call = calls.create(
+            direction=direction,
+            from_number=str(event.get("from") or "") or None,
+            to_number=str(event.get("to") or "") or None,
+            platform_id=platform_id,
+            extra={"created_by": "event"},
+        )
+    if not calls.add_event(call_id=call["id"], dedupe_key=key, kind=kind, payload=event):
+        return {"call_id": call["id"], "kind": kind, "stored": False}
+    calls.add_timeline(
+        call["id"], "event", {"kind": kind, **({"ws_status": event["ws_status"]} if "ws_status" in event else {})}
+    )
+    if "answered" in kind and not call.get("answered_at"):
+        calls.update(call["id"], answered_at=calls_time(event))
+    if "type" in event and kind in CDR_ENDINGS:
+        # A CDR arrives once the call is over; a live session, if any, ends by itself.
+        if registry().get(call["id"]) is None:
+            calls.set_state(call["id"], "ended", reason=CDR_ENDINGS[kind])
+    elif kind in LIVE_ENDINGS or kind.endswith("_missed"):
+        if registry().get(call["id"]) is None:
+            calls.set_state(call["id"], "ended", reason=kind)
+    return {"call_id": call["id"], "kind": kind, "stored": True}
+
+
+def calls_time(event: dict[str, Any]) -> float:
+    """The answer time an event carries (epoch s or ms), else now."""
+    value = event.get("answered_time") or event.get("time")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) / (1000 if value > 1e11 else 1)
+    return time.time()
+
+
+@bp.post("/events")
+def events():  # type: ignore[no-untyped-def]
+    if request.is_json and isinstance(request.get_json(silent=True), list):
+        items = request.get_json()
+    else:
+        items = [request_body()]
+    bad = {str(i): ["Must be a JSON object."] for i, item in enumerate(items) if not isinstance(item, dict)}
+    if bad:
+        raise BadRequest("Every event must be a JSON object.", bad)
+    calls = store()
+    results = [record_event(calls, item) for item in items]
+    return jsonify({"results": results})
+
+
+@bp.post("/input/<call_id>")
+def dtmf_input(call_id: str):  # type: ignore[no-untyped-def]
+    payload = InputSchema().load(request_body())
+    calls = store()
+    call = calls.get(call_id)
+    if call is None:
+        raise NotFound(f"No call {call_id}.")
+    agent = agents().get(call["agent"])
+    if agent is None or not agent.get("dtmf_menu"):
+        raise NotFound(f"Call {call_id} has no agent with a DTMF menu.")
+    digits = payload.get("dtmf") or payload.get("digits")
+    what, pcmo = call_flow.menu_choice_pcmo(current_app.config, agent, call_id, digits)
+    calls.add_timeline(call_id, "dtmf", {"digits": digits, "choice": what})
+    return jsonify(pcmo)

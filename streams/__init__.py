@@ -1,0 +1,1 @@
+"""The stream WebSocket side: protocol, audio, per-call sessions, STT, TTS, dialogue."""

@@ -1,0 +1,84 @@
+"""A real HTTP server on 127.0.0.1 standing in for the remote Piopiy REST host.
+
+It records every request (path, headers, JSON body) and answers the way a test
+asks: ok, reject (4xx), fail (5xx), slow, garbage, or a scripted sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class PlatformDouble:
+    url: str = ""
+    requests: list[Recorded] = field(default_factory=list)
+    # Each answer is (status, body-or-bytes, delay seconds); the last one repeats.
+    answers: list[tuple[int, Any, float]] = field(
+        default_factory=lambda: [(200, {"code": 200, "request_id": "req-1"}, 0)]
+    )
+
+    def answer_with(self, *answers: tuple[int, Any, float]) -> None:
+        self.answers = list(answers)
+
+    def next_answer(self) -> tuple[int, Any, float]:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def _handler(double: PlatformDouble) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode(errors="replace")
+            double.requests.append(Recorded(self.path, dict(self.headers), body))
+            status, answer, delay = double.next_answer()
+            if delay:
+                time.sleep(delay)
+            data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def running_platform() -> Iterator[PlatformDouble]:
+    double = PlatformDouble()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double))
+    server.daemon_threads = True
+    double.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield double
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

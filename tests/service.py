@@ -1,0 +1,67 @@
+"""Run the real service (gunicorn, gevent worker, gunicorn.conf.py) on 127.0.0.1 for a test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterator[str]:
+    """Start `gunicorn -c gunicorn.conf.py wsgi:app` with ``config`` as its environment; yield its URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIOPIY_", "CALLSTREAM_"))}
+    env.update({k: str(v) for k, v in config.items()})
+    env.update({"HOST": "127.0.0.1", "PORT": str(port), "ACCESS_LOG": "0"})
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(
+        [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"service exited early:\n{proc.stdout.read().decode(errors='replace')}")  # type: ignore[union-attr]
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("service did not become healthy in time")
+            time.sleep(0.1)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()

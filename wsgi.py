@@ -1,0 +1,9 @@
+"""The WSGI entry point: patch the standard library for gevent first, then build the app."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+from app import create_app  # noqa: E402 - must come after patching
+
+app = create_app()

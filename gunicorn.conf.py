@@ -20,4 +20,7 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # The webhook token travels as ?token=; never write query strings to the access log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+# gunicorn's control socket lives at one fixed path per user; several instances
+# on one machine (tests, benchmarks) would fight over it, and nothing here uses it.
+no_control_socket = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

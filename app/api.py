@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, send_file
 
 from actions import validate_pcmo, validate_pipeline
+from streams.errors import SessionError
 
 from . import call_flow
 from .auth import require_api_key
@@ -40,12 +43,15 @@ def json_body() -> dict[str, Any]:
 
 
 def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
-    call = {**call, "live": registry().get(call["id"]) is not None}
+    session = registry().get(call["id"])
+    call = {**call, "live": session is not None}
     if not detail:
         return CallSchema().dump(call)
     calls = store()
     call["timeline"] = calls.timeline(call["id"])
     call["transcript"] = calls.transcript(call["id"])
+    call["stats"] = session.stats() if session is not None else call["extra"].get("stream")
+    call["recording"] = bool(call["extra"].get("recording"))
     return CallDetailSchema().dump(call)
 
 
@@ -127,5 +133,40 @@ def call_action(call_id: str):  # type: ignore[no-untyped-def]
     session = registry().get(call_id)
     if session is None:
         raise Conflict(f"Call {call_id} has no live stream on this server; actions need one.")
-    result = session.perform(action)
+    try:
+        result = session.perform(action)
+    except SessionError as exc:
+        raise APIError(exc.message, status=exc.status) from None
     return jsonify({"call_id": call_id, "action": action["action"], "result": result})
+
+
+@bp.get("/calls/<call_id>/recording")
+def call_recording(call_id: str):  # type: ignore[no-untyped-def]
+    """The call's stereo WAV (caller left, bot right), when RECORD_CALLS is on."""
+    call = _call_or_404(call_id)
+    path = call["extra"].get("recording")
+    if not path or not Path(path).is_file():
+        live = registry().get(call_id) is not None
+        raise NotFound("The recording is written when the call ends." if live else f"Call {call_id} has no recording.")
+    return send_file(path, mimetype="audio/wav", download_name=f"{call_id}.wav")
+
+
+@bp.get("/runtime")
+def runtime():  # type: ignore[no-untyped-def]
+    """Live sessions and greenlets of this process: what ops (and the leak tests) look at."""
+    import gc
+
+    from greenlet import greenlet
+
+    sessions = registry()
+    live = [obj for obj in gc.get_objects() if isinstance(obj, greenlet) and not obj.dead]
+    kinds = Counter(getattr(getattr(g, "_run", None), "__qualname__", type(g).__name__) for g in live)
+    return jsonify(
+        {
+            "sessions": len(sessions),
+            "session_ids": sessions.ids(),
+            "max_calls": sessions.max_calls,
+            "greenlets": len(live),
+            "greenlet_kinds": dict(kinds),
+        }
+    )

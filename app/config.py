@@ -59,6 +59,13 @@ def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tup
     return value
 
 
+def _chunk_ms(env: Mapping[str, str]) -> int:
+    value = env_number(env, "AUDIO_CHUNK_MS", 100, minimum=20)
+    if value % 20:
+        raise ConfigError(f"AUDIO_CHUNK_MS must be a multiple of 20 ms, not {value}")
+    return value
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read the environment into a dict of Flask config keys (no checks of presence)."""
     env = os.environ if environ is None else environ
@@ -86,6 +93,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "STREAM_VOICE_QUALITY": int(env_choice(env, "STREAM_VOICE_QUALITY", "8000", ("8000", "16000"))),
         "STREAM_URL_TTL": env_number(env, "STREAM_URL_TTL", 7200, minimum=10),
         "MAX_CALLS": env_number(env, "MAX_CALLS", 50, minimum=1),
+        "MAX_CALL_SECONDS": env_number(env, "MAX_CALL_SECONDS", 3600, minimum=1, cast=float),
+        "IDLE_TIMEOUT": env_number(env, "IDLE_TIMEOUT", 30, minimum=1, cast=float),
+        "MAX_FRAME_BYTES": env_number(env, "MAX_FRAME_BYTES", 32000, minimum=320),
+        "PLAYBACK_LEAD_MS": env_number(env, "PLAYBACK_LEAD_MS", 200, minimum=0),
+        "AUDIO_CHUNK_MS": _chunk_ms(env),
+        "PLAY_MODE": env_choice(env, "PLAY_MODE", "stream", ("stream", "pcmo")),
+        "RECORD_CALLS": env_bool(env, "RECORD_CALLS", False),
+        "WS_PING_INTERVAL": env_number(env, "WS_PING_INTERVAL", 0, cast=float),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",

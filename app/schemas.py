@@ -110,6 +110,8 @@ class CallDetailSchema(CallSchema):
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
     transcript = fields.List(fields.Nested(TranscriptLineSchema))
     platform_response = fields.Raw(allow_none=True)
+    stats = fields.Dict(allow_none=True, metadata={"description": "Stream counters: frames in/out, drops, seconds."})
+    recording = fields.Boolean(metadata={"description": "True when GET …/recording has a WAV."})
 
 
 class CallPageSchema(Schema):

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,17 +27,23 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterator[str]:
-    """Start `gunicorn -c gunicorn.conf.py wsgi:app` with ``config`` as its environment; yield its URL."""
+    """Start `gunicorn -c gunicorn.conf.py wsgi:app` with ``config`` as its environment; yield its URL.
+
+    ``PUBLIC_URL="auto"`` becomes the server's own address, so the stream URLs it hands out work.
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIOPIY_", "CALLSTREAM_"))}
     env.update({k: str(v) for k, v in config.items()})
     env.update({"HOST": "127.0.0.1", "PORT": str(port), "ACCESS_LOG": "0"})
+    if env.get("PUBLIC_URL") == "auto":
+        env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     gunicorn = Path(sys.executable).with_name("gunicorn")
+    logfile = tempfile.NamedTemporaryFile(prefix="callstream-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=logfile,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -45,7 +52,7 @@ def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterato
         deadline = time.monotonic() + startup
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"service exited early:\n{proc.stdout.read().decode(errors='replace')}")  # type: ignore[union-attr]
+                raise RuntimeError(f"service exited early:\n{Path(logfile.name).read_text(errors='replace')}")
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -63,5 +70,5 @@ def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterato
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-        if proc.stdout:
-            proc.stdout.close()
+        logfile.close()
+        print(f"service log: {logfile.name}")

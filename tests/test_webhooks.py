@@ -166,7 +166,8 @@ def menu_call(client) -> tuple[str, dict]:
 
 def test_menu_digits_lead_to_the_bot_a_person_or_goodbye(app, client) -> None:
     call_id, prompt = menu_call(client)
-    assert prompt["file_name"] == "menu-ko.wav" and prompt["max_digit"] == 1
+    # We ship media/menu-ko.wav, so the platform fetches it from us.
+    assert prompt["file_url"] == f"{PUBLIC_URL}/media/menu-ko.wav" and prompt["max_digit"] == 1
     bot = client.post(hook_url(f"input/{call_id}"), json={"dtmf": "1"}).get_json()
     assert [a["action"] for a in bot] == ["stream"] and f"/stream/{call_id}?" in bot[0]["ws_url"]
     human = client.post(hook_url(f"input/{call_id}"), data={"dtmf": "2"}).get_json()

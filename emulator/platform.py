@@ -1,0 +1,164 @@
+"""The emulated Piopiy REST API (v2 and v3 shapes of PROTOCOL.md section 3).
+
+A call request is checked the way the platform would (credentials, body shape,
+PCMO), accepted, "answered" after ``answer_delay`` seconds, and its PCMO run by
+an EmulatedCall whose caller script is the emulator's. Reports are kept and
+served under ``/_emulator/…`` for tests and tools.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+
+from actions import ActionValidationError, validate_pcmo
+from actions.pipeline import HangupRequestSchema, TransferRequestSchema, validate_pipeline
+
+from .call import CallOptions, EmulatedCall
+from .script import Script
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlatformState:
+    script: Script
+    options: CallOptions
+    app_id: str = "4444444"
+    app_secret: str = "emulator-secret"
+    token: str = "emulator-token"
+    answer_delay: float = 0.2
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    calls: dict[str, EmulatedCall] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _same(a: Any, b: str) -> bool:
+    return isinstance(a, (str, int)) and hmac.compare_digest(str(a).encode(), b.encode())
+
+
+def create_platform(state: PlatformState) -> Flask:
+    app = Flask("emulator")
+
+    def record() -> dict[str, Any]:
+        body = request.get_json(silent=True)
+        entry = {"path": request.path, "body": body, "authorization": bool(request.headers.get("Authorization"))}
+        state.requests.append(entry)
+        return body if isinstance(body, dict) else {}
+
+    def start_call(pcmo: list[dict[str, Any]], to: str, extra: dict[str, Any]) -> str:
+        call_id = str(uuid.uuid4())
+        script = Script(**{**state.script.__dict__, "from_number": to})
+        call = EmulatedCall(script, state.options, direction="outbound", platform_id=call_id, extra_params=extra)
+        state.calls[call_id] = call
+
+        def run() -> None:
+            gevent.sleep(state.answer_delay)
+            state.reports[call_id] = call.run_outbound(pcmo)
+
+        gevent.spawn(run)
+        return call_id
+
+    def v2_make_call() -> Any:
+        body = record()
+        if not (_same(body.get("appid"), state.app_id) and _same(body.get("secret"), state.app_secret)):
+            return jsonify({"code": 401, "msg": "Invalid appid or secret"}), 401
+        errors = {key: ["Missing."] for key in ("from", "to", "pcmo") if key not in body}
+        if errors:
+            return jsonify({"code": 400, "msg": "Invalid request", "errors": errors}), 400
+        try:
+            pcmo = validate_pcmo(body["pcmo"])
+        except ActionValidationError as exc:
+            return jsonify({"code": 400, "msg": "Invalid pcmo", "errors": exc.messages}), 400
+        call_id = start_call(pcmo, str(body["to"]), body.get("extra_params") or {})
+        return jsonify({"code": 200, "msg": "Call initiated", "request_id": call_id})
+
+    app.post("/v2/ind_pcmo_make_call")(v2_make_call)
+    app.add_url_rule("/v2/global_pcmo_make_call", "global", v2_make_call, methods=["POST"])
+
+    def bearer_ok() -> bool:
+        header = request.headers.get("Authorization", "")
+        return header.startswith("Bearer ") and _same(header[7:], state.token)
+
+    @app.post("/voice/pcmo/call")
+    def v3_call() -> Any:
+        body = record()
+        if not bearer_ok():
+            return jsonify({"error": "unauthorized"}), 401
+        pipeline = body.get("pipeline")
+        streams = [a for a in pipeline or [] if isinstance(a, dict) and a.get("action") == "stream"]
+        rest = [a for a in pipeline or [] if a not in streams]
+        try:
+            validate_pcmo(streams) if streams else None
+            validate_pipeline(rest) if rest else None
+        except ActionValidationError as exc:
+            return jsonify({"error": "invalid pipeline", "errors": exc.messages}), 400
+        for key in ("caller_id", "to_number", "app_id"):
+            if not isinstance(body.get(key), str):
+                return jsonify({"error": f"{key} is required"}), 400
+        call_id = start_call(pipeline, body["to_number"], body.get("variables") or {})
+        return jsonify({"data": {"call_id": call_id, "status": "initiated"}})
+
+    @app.post("/voice/pcmo/transfer")
+    def v3_transfer() -> Any:
+        body = record()
+        try:
+            TransferRequestSchema().load(body)
+        except ValidationError as exc:
+            return jsonify({"error": "invalid", "errors": exc.messages}), 400
+        return jsonify({"data": {"call_id": body["call_id"], "status": "transferred"}})
+
+    @app.post("/voice/call/hangup")
+    def v3_hangup() -> Any:
+        body = record()
+        try:
+            HangupRequestSchema().load(body)
+        except ValidationError as exc:
+            return jsonify({"error": "invalid", "errors": exc.messages}), 400
+        return jsonify({"data": {"call_id": body["call_id"], "status": "hangup"}})
+
+    @app.post("/v1/call/action")
+    def legacy_hold() -> Any:
+        body = record()
+        if body.get("action") not in ("hold", "unhold", "holdToggle"):
+            return jsonify({"code": 400, "msg": "action must be hold, unhold or holdToggle"}), 400
+        return jsonify({"code": 200, "msg": body["action"]})
+
+    @app.get("/_emulator/requests")
+    def list_requests() -> Any:
+        return jsonify(state.requests)
+
+    @app.get("/_emulator/calls")
+    def list_calls() -> Any:
+        return jsonify(
+            {cid: {"state": call.state, "report": state.reports.get(cid)} for cid, call in state.calls.items()}
+        )
+
+    @app.get("/_emulator/calls/<call_id>")
+    def get_call(call_id: str) -> Any:
+        call = state.calls.get(call_id)
+        if call is None:
+            return jsonify({"error": "no such call"}), 404
+        return jsonify({"state": call.state, "report": state.reports.get(call_id)})
+
+    @app.get("/_emulator/health")
+    def health() -> Any:
+        return jsonify({"status": "ok", "calls": len(state.calls)})
+
+    return app
+
+
+def serve(state: PlatformState, host: str, port: int, out_dir: Path | None = None) -> None:
+    from gevent.pywsgi import WSGIServer
+
+    server = WSGIServer((host, port), create_platform(state), log=None)
+    log.info("emulated Piopiy REST API on http://%s:%d", host, port)
+    server.serve_forever()

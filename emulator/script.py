@@ -1,0 +1,135 @@
+"""Caller scripts: what the emulated caller says, plays, presses and waits for.
+
+A script is YAML or JSON:
+
+    from: "919876543210"        # the caller (inbound) / the callee's number (outbound)
+    to: "918000000002"          # the number dialled (inbound), which picks the agent
+    voice: ko                   # espeak-ng voice for `say` steps
+    speed: 150                  # espeak-ng words per minute
+    steps:
+      - listen: reply           # send silence until the bot has spoken and gone quiet
+      - say: "네"                # speak (espeak-ng), real time, 20 ms frames
+      - listen: 1.5             # send 1.5 s of silence
+      - wav: hello.wav          # any WAV, resampled to the stream rate
+      - tone: 500               # 500 ms of 440 Hz
+      - dtmf: "2"               # digits for the next input / play_get_input
+      - hangup: true            # the caller hangs up here
+    linger: 1.0                 # silence after the last step, then hang up
+    max_seconds: 60             # hard stop for the whole call
+    repeat: false               # loop the steps until max_seconds (load tests)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import wave
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streams.audio import resample, silence, tone
+
+STEP_KINDS = ("say", "listen", "wav", "tone", "dtmf", "hangup")
+
+
+class ScriptError(ValueError):
+    pass
+
+
+@dataclass
+class Script:
+    steps: list[dict[str, Any]]
+    from_number: str = "919876543210"
+    to_number: str = "919111111111"
+    voice: str = "en-us"
+    speed: int = 150
+    linger: float = 1.0
+    max_seconds: float = 60.0
+    repeat: bool = False
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def dtmf_digits(self) -> list[str]:
+        return [str(step["dtmf"]) for step in self.steps if "dtmf" in step]
+
+
+def parse_script(data: dict[str, Any], base_dir: Path | None = None) -> Script:
+    if not isinstance(data, dict) or not isinstance(data.get("steps", []), list):
+        raise ScriptError("a caller script is a mapping with a list of steps")
+    steps = data.get("steps", [])
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict) or len(set(step) & set(STEP_KINDS)) != 1:
+            raise ScriptError(f"step {index}: give exactly one of {', '.join(STEP_KINDS)}")
+    return Script(
+        steps=steps,
+        from_number=str(data.get("from", "919876543210")),
+        to_number=str(data.get("to", "919111111111")),
+        voice=str(data.get("voice", "en-us")),
+        speed=int(data.get("speed", 150)),
+        linger=float(data.get("linger", 1.0)),
+        max_seconds=float(data.get("max_seconds", 60.0)),
+        repeat=bool(data.get("repeat", False)),
+        base_dir=base_dir or Path.cwd(),
+    )
+
+
+def load_script(path: str | Path) -> Script:
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return parse_script(data, path.parent)
+
+
+@lru_cache(maxsize=256)
+def speak(text: str, voice: str, speed: int, rate: int) -> bytes:
+    """espeak-ng says ``text``; L16 mono at ``rate``, leading/trailing silence trimmed to 60 ms."""
+    wav = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    ).stdout
+    with wave.open(io.BytesIO(wav)) as reader:
+        pcm = reader.readframes(reader.getnframes())
+        source_rate = reader.getframerate()
+    return _trim(resample(pcm, source_rate, rate), rate)
+
+
+def _trim(pcm: bytes, rate: int, threshold: int = 300) -> bytes:
+    import audioop
+
+    step = int(rate * 0.01) * 2
+    start, end = 0, len(pcm)
+    while start < end and audioop.rms(pcm[start : start + step], 2) < threshold:
+        start += step
+    while end > start and audioop.rms(pcm[max(end - step, start) : end], 2) < threshold:
+        end -= step
+    keep = int(rate * 0.06) * 2
+    return pcm[max(0, start - keep) : min(len(pcm), end + keep)]
+
+
+def read_wav(path: Path, rate: int) -> bytes:
+    with wave.open(str(path)) as reader:
+        if reader.getsampwidth() != 2:
+            raise ScriptError(f"{path}: only 16-bit WAV is supported")
+        pcm = reader.readframes(reader.getnframes())
+        if reader.getnchannels() == 2:
+            import audioop
+
+            pcm = audioop.tomono(pcm, 2, 0.5, 0.5)
+        return resample(pcm, reader.getframerate(), rate)
+
+
+def step_audio(script: Script, step: dict[str, Any], rate: int) -> bytes:
+    """The audio a speaking step sends (say, wav, tone)."""
+    if "say" in step:
+        return speak(str(step["say"]), str(step.get("voice", script.voice)), int(step.get("speed", script.speed)), rate)
+    if "wav" in step:
+        return read_wav(script.base_dir / str(step["wav"]), rate)
+    if "tone" in step:
+        return tone(rate, float(step["tone"]), float(step.get("freq", 440.0)))
+    return silence(rate, 0)

@@ -1,0 +1,119 @@
+"""Pure audio helpers: L16 framing, resampling, decoding, level.
+
+Everything is 16-bit signed little-endian mono PCM ("L16") unless a name says
+otherwise. Frames on the wire are whole multiples of 20 ms.
+"""
+
+from __future__ import annotations
+
+import audioop  # stdlib to 3.12; the audioop-lts package provides it on 3.13+
+import io
+import math
+import struct
+from collections.abc import Iterator
+
+FRAME_MS = 20
+SAMPLE_WIDTH = 2
+
+
+def bytes_per_ms(rate: int) -> float:
+    return rate * SAMPLE_WIDTH / 1000
+
+
+def frame_bytes(rate: int, ms: int = FRAME_MS) -> int:
+    """Bytes in ``ms`` of L16 mono at ``rate`` (320 for 20 ms at 8 kHz)."""
+    return int(rate * ms / 1000) * SAMPLE_WIDTH
+
+
+def duration_ms(pcm: bytes | bytearray | memoryview, rate: int) -> float:
+    return len(pcm) / bytes_per_ms(rate)
+
+
+def pad_to_frames(pcm: bytes, rate: int) -> bytes:
+    """Pad with silence to a whole number of 20 ms frames."""
+    size = frame_bytes(rate)
+    remainder = len(pcm) % size
+    return pcm if remainder == 0 else pcm + b"\x00" * (size - remainder)
+
+
+def chunks(pcm: bytes, rate: int, chunk_ms: int) -> Iterator[bytes]:
+    """Split into chunks of ``chunk_ms`` (a multiple of 20 ms); the last one padded to whole frames."""
+    if chunk_ms % FRAME_MS:
+        raise ValueError("chunk_ms must be a multiple of 20")
+    pcm = pad_to_frames(pcm, rate)
+    size = frame_bytes(rate, chunk_ms)
+    for start in range(0, len(pcm), size):
+        yield pcm[start : start + size]
+
+
+def resample(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
+    if from_rate == to_rate or not pcm:
+        return pcm
+    converted, _ = audioop.ratecv(pcm, SAMPLE_WIDTH, 1, from_rate, to_rate, None)
+    return converted
+
+
+def rms(pcm: bytes) -> int:
+    """Root-mean-square level of L16 audio (0 for silence, ~32767 for full scale)."""
+    return audioop.rms(pcm, SAMPLE_WIDTH) if pcm else 0
+
+
+def silence(rate: int, ms: float) -> bytes:
+    return b"\x00" * (int(rate * ms / 1000) * SAMPLE_WIDTH)
+
+
+def tone(rate: int, ms: float, freq: float = 440.0, amplitude: float = 0.3) -> bytes:
+    """A sine tone (for test audio and the shipped hold music)."""
+    count = int(rate * ms / 1000)
+    peak = int(32767 * amplitude)
+    return b"".join(struct.pack("<h", int(peak * math.sin(2 * math.pi * freq * i / rate))) for i in range(count))
+
+
+def to_l16(data: bytes, rate: int, source_format: str | None = None) -> bytes:
+    """Decode any audio pydub/ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``.
+
+    16-bit PCM WAV is decoded here, without ffmpeg; anything else goes through
+    pydub, which runs the ffmpeg binary (Aptfile, make). Under gevent call this
+    from a greenlet, not the thread pool: gevent watches child processes only
+    from its main loop.
+    """
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        import wave
+
+        try:
+            with wave.open(io.BytesIO(data)) as reader:
+                if reader.getsampwidth() == SAMPLE_WIDTH:
+                    pcm = reader.readframes(reader.getnframes())
+                    if reader.getnchannels() == 2:
+                        pcm = audioop.tomono(pcm, SAMPLE_WIDTH, 0.5, 0.5)
+                    if reader.getnchannels() <= 2:
+                        return resample(pcm, reader.getframerate(), rate)
+        except wave.Error:
+            pass  # a WAV flavour the wave module does not read (float, ADPCM…): ffmpeg does
+    from pydub import AudioSegment  # imported here: pydub warns at import when ffmpeg is absent
+
+    segment = AudioSegment.from_file(io.BytesIO(data), format=source_format)
+    segment = segment.set_channels(1).set_sample_width(SAMPLE_WIDTH).set_frame_rate(rate)
+    return segment.raw_data
+
+
+def wav_bytes(pcm: bytes, rate: int, channels: int = 1) -> bytes:
+    """Wrap L16 PCM in a WAV container."""
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(SAMPLE_WIDTH)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def interleave(left: bytes, right: bytes) -> bytes:
+    """Two mono L16 legs into one stereo stream (the shorter one padded with silence)."""
+    length = max(len(left), len(right))
+    left = left.ljust(length, b"\x00")
+    right = right.ljust(length, b"\x00")
+    stereo = audioop.tostereo(left, SAMPLE_WIDTH, 1, 0)
+    return audioop.add(stereo, audioop.tostereo(right, SAMPLE_WIDTH, 0, 1), SAMPLE_WIDTH)

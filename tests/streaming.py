@@ -1,0 +1,139 @@
+"""Helpers for tests that drive the real service over the stream socket and through the emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from simple_websocket import Client, ConnectionClosed
+
+from .conftest import API_KEY, WEBHOOK_TOKEN
+from .service import ROOT, free_port
+
+HEADERS = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def answer(service: str, to: str = "919111111111", cmiuuid: str | None = None) -> list[dict[str, Any]]:
+    body = {"from": "919876543210", "to": to, "time": "now", "cmiuuid": cmiuuid or f"t-{time.monotonic_ns()}"}
+    response = requests.post(f"{service}/webhooks/piopiy/answer", params={"token": WEBHOOK_TOKEN}, json=body, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def stream_url(service: str, **kwargs: Any) -> str:
+    return next(a["ws_url"] for a in answer(service, **kwargs) if a["action"] == "stream")
+
+
+def call_id_of(url: str) -> str:
+    return url.split("?")[0].rsplit("/", 1)[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def get_call(service: str, call_id: str) -> dict[str, Any]:
+    return requests.get(f"{service}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5).json()
+
+
+def act(service: str, call_id: str, **action: Any) -> requests.Response:
+    return requests.post(f"{service}/api/v1/calls/{call_id}/actions", json=action, headers=HEADERS, timeout=5)
+
+
+def runtime(service: str) -> dict[str, Any]:
+    return requests.get(f"{service}/api/v1/runtime", headers=HEADERS, timeout=5).json()
+
+
+def drain(ws: Client, seconds: float) -> list[Any]:
+    """Everything the service sends in ``seconds`` (text parsed as JSON)."""
+    out: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            message = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        except ConnectionClosed:
+            break
+        if message is not None:
+            out.append(json.loads(message) if isinstance(message, str) else message)
+    return out
+
+
+def closed_with(ws: Client, timeout: float = 5.0) -> tuple[int | None, str | None]:
+    deadline = time.monotonic() + timeout
+    while ws.connected and time.monotonic() < deadline:
+        try:
+            ws.receive(timeout=0.1)
+        except ConnectionClosed:
+            break
+    return (int(ws.close_reason) if ws.close_reason else None), ws.close_message
+
+
+def write_script(folder: Path, data: dict[str, Any], name: str = "caller.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def run_emulator(*args: str, timeout: float = 120) -> dict[str, Any]:
+    """Run `python -m emulator …` to completion and return its JSON output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"emulator failed ({done.returncode}):\n{done.stdout}\n{done.stderr}") from None
+
+
+@contextmanager
+def emulator_running(*args: str) -> Iterator[subprocess.Popen]:
+    """Run `python -m emulator …` in the background; stop it at the end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+@contextmanager
+def emulated_platform(service: str, script: Path, port: int | None = None, **extra: str) -> Iterator[str]:
+    """`python -m emulator serve` (on ``port`` or a free one): the REST host outbound calls go to."""
+    port = port or free_port()
+    args = ["serve", "--port", str(port), "--service", service, "--token", WEBHOOK_TOKEN, "--script", str(script)]
+    for key, value in extra.items():
+        args += [f"--{key.replace('_', '-')}", value]
+    with emulator_running(*args) as proc:
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"emulator exited: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                return requests.get(f"{url}/_emulator/health", timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        wait_for(healthy, timeout=20)
+        yield url

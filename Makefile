@@ -8,14 +8,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-dev system-deps lint clean
+.PHONY: run test setup setup-dev system-deps model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
+	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
 	CALLSTREAM_ENV=$${CALLSTREAM_ENV:-development} HOST=$(HOST) PORT=$(PORT) \
 		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: setup-dev ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+model: setup ## Download the small English vosk model into models/ (needs internet)
+	$(BIN)/python scripts/get_model.py
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -22,5 +22,5 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # gunicorn's control socket lives at one fixed path per user; several instances
 # on one machine (tests, benchmarks) would fight over it, and nothing here uses it.
-no_control_socket = True
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

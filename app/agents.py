@@ -72,9 +72,11 @@ class TurnSchema(_Strict):
 
 
 class InterruptionSchema(_Strict):
+    """Barge-in (seed 002): speech over the bot interrupts once it lasts min_duration s and has min_words."""
+
     enabled = StrictBool(load_default=True)
     min_words = StrictInt(minimum=0, load_default=0)
-    min_duration = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=5))
+    min_duration = fields.Float(load_default=0.1, validate=validate.Range(min=0, max=5))
 
 
 class MenuOptionSchema(_Strict):
@@ -122,6 +124,11 @@ class AgentSchema(_Strict):
     max_duration = StrictInt(minimum=10, load_default=1800)
     dtmf_menu = fields.Nested(MenuSchema)
     policy = fields.String(load_default="scripted", validate=validate.OneOf(("scripted", "llm")))
+    instructions = StrictStr(metadata={"description": "System prompt for the LLM policy."})
+    min_confidence = fields.Float(
+        validate=validate.Range(min=0, max=1),
+        metadata={"description": "Mean word confidence below which a turn is a miss."},
+    )
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -59,10 +59,10 @@ def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tup
     return value
 
 
-def _chunk_ms(env: Mapping[str, str]) -> int:
-    value = env_number(env, "AUDIO_CHUNK_MS", 100, minimum=20)
+def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_number(env, name, default, minimum=20)
     if value % 20:
-        raise ConfigError(f"AUDIO_CHUNK_MS must be a multiple of 20 ms, not {value}")
+        raise ConfigError(f"{name} must be a multiple of 20 ms, not {value}")
     return value
 
 
@@ -97,10 +97,25 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "IDLE_TIMEOUT": env_number(env, "IDLE_TIMEOUT", 30, minimum=1, cast=float),
         "MAX_FRAME_BYTES": env_number(env, "MAX_FRAME_BYTES", 32000, minimum=320),
         "PLAYBACK_LEAD_MS": env_number(env, "PLAYBACK_LEAD_MS", 200, minimum=0),
-        "AUDIO_CHUNK_MS": _chunk_ms(env),
+        "AUDIO_CHUNK_MS": _multiple_of_20(env, "AUDIO_CHUNK_MS", 100),
         "PLAY_MODE": env_choice(env, "PLAY_MODE", "stream", ("stream", "pcmo")),
         "RECORD_CALLS": env_bool(env, "RECORD_CALLS", False),
         "WS_PING_INTERVAL": env_number(env, "WS_PING_INTERVAL", 0, cast=float),
+        # Voice: vosk hears, pyttsx3 speaks
+        "VOICE_ENABLED": env_bool(env, "VOICE_ENABLED", True),
+        "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", ""),
+        "MODELS_DIR": env.get("MODELS_DIR") or str(ROOT / "models"),
+        "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
+        "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),
+        "STT_MIN_CONFIDENCE": env_number(env, "STT_MIN_CONFIDENCE", 0.5, cast=float),
+        "VAD_THRESHOLD": env_number(env, "VAD_THRESHOLD", 500, minimum=1),
+        "TTS_WORKERS": env_number(env, "TTS_WORKERS", 2, minimum=1),
+        "TTS_TIMEOUT": env_number(env, "TTS_TIMEOUT", 10, minimum=0.5, cast=float),
+        "TTS_CACHE_SIZE": env_number(env, "TTS_CACHE_SIZE", 256),
+        "LLM_URL": env.get("LLM_URL", ""),
+        "LLM_MODEL": env.get("LLM_MODEL", "gpt-4o-mini"),
+        "LLM_API_KEY": env.get("LLM_API_KEY", ""),
+        "LLM_TIMEOUT": env_number(env, "LLM_TIMEOUT", 5, minimum=0.1, cast=float),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",

@@ -21,8 +21,20 @@ def healthz():  # type: ignore[no-untyped-def]
             "env": current_app.config["CALLSTREAM_ENV"],
             "calls": {"live": len(registry()), "max": registry().max_calls},
             "agents": {"loaded": sorted(book.agents), "invalid": [e.file for e in book.errors]},
+            **_voice_status(),
         }
     )
+
+
+def _voice_status() -> dict:
+    voice = current_app.extensions["callstream"].get("voice")
+    if voice is None:
+        return {"stt": {"status": "disabled"}, "tts": {"status": "disabled"}}
+    tts = {"workers": voice.tts.size, "started": voice.tts.available is not None, **voice.tts.stats}
+    tts["status"] = "unavailable" if voice.tts.available is False else "ok"
+    if voice.tts.error:
+        tts["error"] = voice.tts.error
+    return {"stt": voice.models.describe(), "tts": tts}
 
 
 @bp.get("/media/<path:name>")

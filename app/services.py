@@ -6,21 +6,28 @@ from flask import Flask, current_app
 
 from streams.registry import SessionRegistry
 
+from . import voice
 from .agents import AgentBook, load_agents
 from .calls import CallStore
 from .db import Database
+from .metrics import Metrics
 from .piopiy import PiopiyClient
 
 
 def init_app(app: Flask) -> None:
     db = Database(app.config["DATABASE_URL"])
+    sessions = SessionRegistry(app.config["MAX_CALLS"])
+    metrics = Metrics()
+    metrics.sessions = sessions
     app.extensions["callstream"] = {
         "db": db,
         "store": CallStore(db),
         "agents": load_agents(app.config["AGENTS_DIR"], app.config["DEFAULT_AGENT"]),
         "piopiy": PiopiyClient(app.config),
-        "registry": SessionRegistry(app.config["MAX_CALLS"]),
+        "registry": sessions,
+        "metrics": metrics,
     }
+    voice.init_app(app, metrics)
 
 
 def store() -> CallStore:
@@ -37,6 +44,10 @@ def piopiy() -> PiopiyClient:
 
 def registry() -> SessionRegistry:
     return current_app.extensions["callstream"]["registry"]
+
+
+def metrics() -> Metrics:
+    return current_app.extensions["callstream"]["metrics"]
 
 
 def reload_agents(app: Flask) -> AgentBook:

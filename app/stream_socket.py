@@ -44,6 +44,12 @@ def session_settings(config: dict, agent: dict | None) -> SessionSettings:
     )
 
 
+def _ended(session: CallSession) -> None:
+    services = session.services
+    services["registry"].remove(session)
+    services["metrics"].session_ended(session)
+
+
 def fetch_media(url: str, limit: int = 20 * 1024 * 1024) -> bytes:
     """Download a file to play, bounded in time and size."""
     with requests.get(url, timeout=10, stream=True) as response:
@@ -88,10 +94,11 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
             store=calls,
             settings=session_settings(config, agent),
             agent=agent,
-            on_end=sessions.remove,
+            on_end=_ended,
             fetch=fetch_media,
         )
-        attach_voice = current_app.extensions["callstream"].get("voice_factory")
+        session.services = current_app.extensions["callstream"]
+        attach_voice = session.services.get("voice_factory")
         if attach_voice is not None:
             attach_voice(session)
         sessions.add(session)

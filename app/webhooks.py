@@ -50,12 +50,28 @@ class AnswerSchema(Schema):
     time = fields.Raw()
 
 
+class Digits(fields.Field):
+    """Pressed digits as text; empty (the caller pressed nothing before the timeout) is allowed."""
+
+    default_error_messages = {"invalid": "Must be digits (0-9, *, #) as a string or number."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise self.make_error("invalid")
+        text = str(value).strip()
+        if any(ch not in "0123456789*#" for ch in text):
+            raise self.make_error("invalid")
+        return text
+
+
 class InputSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    dtmf = NumberText()
-    digits = NumberText()
+    dtmf = Digits(allow_none=True)
+    digits = Digits(allow_none=True)
 
 
 def request_body() -> dict[str, Any]:

@@ -5,7 +5,7 @@ A script is YAML or JSON:
     from: "919876543210"        # the caller (inbound) / the callee's number (outbound)
     to: "918000000002"          # the number dialled (inbound), which picks the agent
     voice: ko                   # espeak-ng voice for `say` steps
-    speed: 150                  # espeak-ng words per minute
+    speed: 175                  # espeak-ng words per minute (its default)
     steps:
       - listen: reply           # send silence until the bot has spoken and gone quiet
       - say: "네"                # speak (espeak-ng), real time, 20 ms frames
@@ -47,7 +47,7 @@ class Script:
     from_number: str = "919876543210"
     to_number: str = "919111111111"
     voice: str = "en-us"
-    speed: int = 150
+    speed: int = 175
     linger: float = 1.0
     max_seconds: float = 60.0
     repeat: bool = False
@@ -69,7 +69,7 @@ def parse_script(data: dict[str, Any], base_dir: Path | None = None) -> Script:
         from_number=str(data.get("from", "919876543210")),
         to_number=str(data.get("to", "919111111111")),
         voice=str(data.get("voice", "en-us")),
-        speed=int(data.get("speed", 150)),
+        speed=int(data.get("speed", 175)),
         linger=float(data.get("linger", 1.0)),
         max_seconds=float(data.get("max_seconds", 60.0)),
         repeat=bool(data.get("repeat", False)),

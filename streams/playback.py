@@ -31,11 +31,13 @@ class Utterance:
     sent: int = 0
     segments: list[list[float]] = field(default_factory=list)  # [start, seconds] on the clock
     cut: bool = False
+    first_sent_at: float | None = None  # when its first audio went on the wire
 
     def append(self, pcm: bytes) -> None:
         self.pcm.extend(pcm)
 
     def finish(self, rate: int) -> None:
+        """No more audio will come: pad to whole frames."""
         padded = pad_to_frames(bytes(self.pcm), rate)
         self.pcm.extend(padded[len(self.pcm) :])
         self.complete = True
@@ -96,6 +98,8 @@ class Playback:
             if size <= 0:
                 return None
             chunk = bytes(utterance.pcm[utterance.sent : utterance.sent + size])
+            if utterance.sent == 0:
+                utterance.first_sent_at = now
             utterance.sent += size
             start = max(now, self.clock)
             seconds = size / bytes_per_ms(self.rate) / 1000
@@ -116,7 +120,9 @@ class Playback:
     # -- state ----------------------------------------------------------------------
     def audible(self, now: float) -> bool:
         """True while the caller is hearing, or about to hear, something of ours."""
-        return self.clock > now or bool(self.queue) or self.current is not None
+        current = self.current
+        pending = current is not None and (not current.complete or len(current.pcm) > current.sent)
+        return self.clock > now or bool(self.queue) or pending
 
     def drained_at(self) -> float:
         return self.clock

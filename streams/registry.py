@@ -33,6 +33,9 @@ class SessionRegistry:
     def full(self) -> bool:
         return len(self._sessions) >= self.max_calls
 
+    def all(self) -> list[LiveSession]:
+        return list(self._sessions.values())
+
     def ids(self) -> list[str]:
         return list(self._sessions)
 

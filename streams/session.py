@@ -71,7 +71,9 @@ class Voice(Protocol):
     def on_live(self) -> None: ...
     def on_audio(self, pcm: bytes, now: float) -> None: ...
     def say(self, text: str, *, kind: str = "speech") -> Utterance | None: ...
-    def on_handoff(self) -> None: ...
+    def on_handoff(self) -> None:
+        """A transfer has begun: stop answering the caller (keep transcribing)."""
+
     def on_end(self) -> None: ...
 
 
@@ -106,6 +108,7 @@ class CallSession:
         self.last_audio = self.started
         self.paused = False
         self.stopped = False
+        self.handing_off = False
         self.counters: Counter[str] = Counter()
         self.playback = Playback(settings.rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
         self.recorder = (
@@ -433,8 +436,9 @@ class CallSession:
         self, numbers: list[str] | None = None, overrides: Mapping[str, Any] | None = None, why: str = "api"
     ) -> dict[str, Any]:
         """AI to human: hold message, then a bridge PCMO over the socket; the stream stays open."""
-        if self.state == "handed_off":
+        if self.state == "handed_off" or self.handing_off:
             raise SessionError("The call has already been handed to a person.")
+        self.handing_off = True
         human = dict(self.agent.get("human") or {})
         targets = list(numbers or human.get("numbers") or [])
         if not targets:
@@ -445,6 +449,8 @@ class CallSession:
         options.update({k: v for k, v in (overrides or {}).items() if v is not None})
         bridge = PCMO().call(targets, human.get("caller_id") or self.settings.caller_id, options).PCMO()
         hold = self.agent.get("hold_message")
+        if self.voice is not None:
+            self.voice.on_handoff()  # from now on the bot only listens: no replies, no barge-in
         self.tasks.spawn(self._bridge_after_hold, bridge, hold, why)
         return {"queued": "transfer", "numbers": targets}
 
@@ -472,6 +478,4 @@ class CallSession:
         self.send(bridge)
         self.state = "handed_off"
         self.store.set_state(self.call_id, "handed_off", why=why, numbers=[c["number"] for c in bridge[0]["connect"]])
-        if self.voice is not None:
-            self.voice.on_handoff()
         self.log.info("handed off to %s", [c["number"] for c in bridge[0]["connect"]])

@@ -267,3 +267,12 @@ def test_the_shipped_agents_are_valid() -> None:
 
     book = load_agents(ROOT / "agents", "demo-en")
     assert book.errors == [] and {"demo-en", "demo-ko"} <= set(book.agents)
+
+
+def test_no_digits_replays_the_menu_and_bad_digits_are_400(client) -> None:
+    call_id, _ = menu_call(client)
+    for body in ({"dtmf": ""}, {"dtmf": None}, {}):
+        again = client.post(hook_url(f"input/{call_id}"), json=body)
+        assert again.status_code == 200 and [a["action"] for a in again.get_json()] == ["speak", "play_get_input"]
+    bad = client.post(hook_url(f"input/{call_id}"), json={"dtmf": "1; drop"})
+    assert bad.status_code == 400 and "dtmf" in bad.get_json()["errors"]

@@ -1,0 +1,85 @@
+"""Wiring the voice pipeline into the app: models, the TTS pool, policies, metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from streams.dialogue import Policy, ScriptedPolicy
+from streams.llm import LLMPolicy
+from streams.stt import HOW_TO_GET_ONE, SpeechModels, find_models
+from streams.tts import TTSPool
+from streams.voice import VoicePipeline, VoiceServices
+
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def make_policy_factory(config: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+    def make(agent: Mapping[str, Any]) -> Policy:
+        if agent.get("policy") == "llm" and config["LLM_URL"]:
+            return LLMPolicy(
+                agent,
+                url=config["LLM_URL"],
+                model=config["LLM_MODEL"],
+                api_key=config["LLM_API_KEY"],
+                timeout=config["LLM_TIMEOUT"],
+                min_confidence=config["STT_MIN_CONFIDENCE"],
+            )
+        if agent.get("policy") == "llm":
+            log.warning("agent %s asks for the LLM policy but LLM_URL is not set: using its script", agent["name"])
+        return ScriptedPolicy(agent, config["STT_MIN_CONFIDENCE"])
+
+    return make
+
+
+def init_app(app: Flask, metrics: Metrics) -> VoiceServices | None:
+    config = app.config
+    if not config["VOICE_ENABLED"]:
+        log.warning("VOICE_ENABLED is off: calls stream, but nobody listens or speaks")
+        return None
+    search = find_models(config["VOSK_MODEL_PATH"], Path(config["MODELS_DIR"]))
+    if not search.found:
+        log.error(
+            "NO SPEECH RECOGNITION: no vosk model found (looked in: %s). Calls get the greeting, then the agent's "
+            "no-STT rule (default: a person). To hear callers, %s.",
+            "; ".join(search.looked),
+            HOW_TO_GET_ONE,
+        )
+    services = VoiceServices(
+        models=SpeechModels(search),
+        tts=TTSPool(config["TTS_WORKERS"], config["TTS_TIMEOUT"], config["TTS_CACHE_SIZE"]),
+        stt_chunk_ms=config["STT_CHUNK_MS"],
+        min_confidence=config["STT_MIN_CONFIDENCE"],
+        vad_threshold=config["VAD_THRESHOLD"],
+        make_policy=make_policy_factory(config),
+        on_latency=metrics.observe_latency,
+    )
+
+    def attach(session: Any) -> None:
+        session.voice = VoicePipeline(session, session.agent, services)
+
+    app.extensions["callstream"]["voice"] = services
+    app.extensions["callstream"]["voice_factory"] = attach
+    return services
+
+
+def warm_up(app: Flask) -> None:
+    """In a serving process: load models and start the TTS workers before the first call."""
+    services: VoiceServices | None = app.extensions["callstream"].get("voice")
+    if services is None:
+        return
+    if app.config["STT_THREADS"]:
+        from streams.offload import in_gevent
+
+        if in_gevent():
+            import gevent
+
+            gevent.get_hub().threadpool.maxsize = app.config["STT_THREADS"]
+    services.models.start_loading()
+    services.tts.start()

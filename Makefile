@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-dev system-deps model lint bench clean
+.PHONY: run test setup setup-dev system-deps call model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
@@ -17,6 +17,11 @@ run: setup ## Start the service on http://127.0.0.1:5000 with development defaul
 
 test: setup-dev ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+call: setup ## Place an emulated call to the running `make run` service (AGENT=…, SCRIPT=…)
+	$(BIN)/python -m emulator call --service http://$(HOST):$(PORT) \
+		--token "$$($(BIN)/python -c 'import json; print(json.load(open("instance/dev-secrets.json"))["WEBHOOK_TOKEN"])')" \
+		--agent $(or $(AGENT),demo-en) --script $(or $(SCRIPT),emulator/scripts/demo-en.yaml) --out instance/emulator
 
 model: setup ## Download the small English vosk model into models/ (needs internet)
 	$(BIN)/python scripts/get_model.py

@@ -26,6 +26,10 @@ call: setup ## Place an emulated call to the running `make run` service (AGENT=â
 model: setup ## Download the small English vosk model into models/ (needs internet)
 	$(BIN)/python scripts/get_model.py
 
+bench: setup-dev ## Run the benchmarks (about 20 minutes); prints a table, writes bench/results/*.json
+	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk)
+	$(BIN)/python -m bench $(ARGS)
+
 lint: setup-dev
 	$(BIN)/ruff check .
 

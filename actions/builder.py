@@ -16,15 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .fields import is_http_url
-from .schemas import (
-    BridgeSchema,
-    InputSchema,
-    PlayGetInputSchema,
-    PlaySchema,
-    StreamSchema,
-    load_with,
-    validate_action,
-)
+from .schemas import SCHEMAS, load_with, validate_action
 
 # The SDK's defaults, applied when an options dict is given (as the SDK does).
 STREAM_DEFAULTS = {"listen_mode": "caller", "voice_quality": "8000", "stream_on_answer": False}
@@ -57,12 +49,12 @@ class PCMO:
         opts = _options(options, kwargs)
         if opts is not None:
             action.update({**STREAM_DEFAULTS, **opts})
-        return self._append(StreamSchema(), action)
+        return self._append("stream", action)
 
     def playMusic(self, file_name_or_url: str) -> PCMO:  # noqa: N802 - the SDK's name
         """Play a file: ``file_url`` when given a URL, else ``file_name``."""
         key = "file_url" if isinstance(file_name_or_url, str) and is_http_url(file_name_or_url) else "file_name"
-        return self._append(PlaySchema(), {"action": "play", key: file_name_or_url})
+        return self._append("play", {"action": "play", key: file_name_or_url})
 
     def speak(self, text: str) -> PCMO:
         """Have the platform's own TTS say ``text``."""
@@ -96,7 +88,7 @@ class PCMO:
         }
         # Options ride in the action, so an unknown or bad one fails with the rest.
         action.update(opts)
-        return self._append(BridgeSchema(), action)
+        return self._append("bridge", action)
 
     def input(self, action_url: str, options: Mapping[str, Any] | None = None, **kwargs: Any) -> PCMO:
         """Collect DTMF digits; the platform POSTs them to ``action_url``."""
@@ -104,7 +96,7 @@ class PCMO:
         opts = _options(options, kwargs)
         if opts is not None:
             action.update({**INPUT_DEFAULTS, **opts})
-        return self._append(InputSchema(), action)
+        return self._append("input", action)
 
     def playGetInput(  # noqa: N802 - the SDK's name
         self,
@@ -120,7 +112,7 @@ class PCMO:
         opts = _options(options, kwargs)
         if opts is not None:
             action.update({**PLAY_GET_INPUT_DEFAULTS, **opts})
-        return self._append(PlayGetInputSchema(), action)
+        return self._append("play_get_input", action)
 
     def PCMO(self) -> list[dict[str, Any]]:  # noqa: N802 - the SDK's name
         """The actions so far, as a new list (the builder keeps them)."""
@@ -150,6 +142,6 @@ class PCMO:
     def __len__(self) -> int:
         return len(self._actions)
 
-    def _append(self, schema: Any, action: dict[str, Any]) -> PCMO:
-        self._actions.append(load_with(schema, action))
+    def _append(self, name: str, action: dict[str, Any]) -> PCMO:
+        self._actions.append(load_with(SCHEMAS[name], action))
         return self

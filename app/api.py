@@ -153,11 +153,17 @@ def call_recording(call_id: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/runtime")
 def runtime():  # type: ignore[no-untyped-def]
-    """Live sessions and greenlets of this process: what ops (and the leak tests) look at."""
+    """Live sessions, greenlets, loop and STT lag of this process (``?reset=1`` clears the lag samples)."""
     import gc
 
     from greenlet import greenlet
 
+    from streams.loopwatch import LOOP_LAG, STT_LAG
+
+    lags = {"loop_lag": LOOP_LAG.summary(), "stt_lag": STT_LAG.summary()}
+    if request.args.get("reset") == "1":
+        LOOP_LAG.reset()
+        STT_LAG.reset()
     sessions = registry()
     live = [obj for obj in gc.get_objects() if isinstance(obj, greenlet) and not obj.dead]
     kinds = Counter(getattr(getattr(g, "_run", None), "__qualname__", type(g).__name__) for g in live)
@@ -168,5 +174,6 @@ def runtime():  # type: ignore[no-untyped-def]
             "max_calls": sessions.max_calls,
             "greenlets": len(live),
             "greenlet_kinds": dict(kinds),
+            **lags,
         }
     )

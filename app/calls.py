@@ -54,7 +54,9 @@ class CallStore:
         call_id: str | None = None,
         state: str = "created",
         extra: dict[str, Any] | None = None,
+        timeline: list[tuple[str, dict[str, Any]]] = (),  # type: ignore[assignment]
     ) -> dict[str, Any]:
+        """Insert a call and its first timeline entries in one transaction."""
         call_id = call_id or new_call_id()
         now = time.time()
         with self.db.transaction() as conn:
@@ -74,11 +76,27 @@ class CallStore:
                     json.dumps(extra or {}),
                 ),
             )
-            conn.execute(
-                "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, 'state', ?)",
-                (call_id, now, json.dumps({"state": state, "direction": direction})),
+            entries = [("state", {"state": state, "direction": direction}), *timeline]
+            conn.executemany(
+                "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                [(call_id, now, kind, json.dumps(detail)) for kind, detail in entries],
             )
-        return self.get(call_id)  # type: ignore[return-value]
+        return {
+            "id": call_id,
+            "platform_id": platform_id,
+            "direction": direction,
+            "from_number": from_number,
+            "to_number": to_number,
+            "agent": agent,
+            "state": state,
+            "end_reason": None,
+            "created_at": now,
+            "updated_at": now,
+            "answered_at": None,
+            "ended_at": None,
+            "platform_response": None,
+            "extra": extra or {},
+        }
 
     def get(self, call_id: str) -> dict[str, Any] | None:
         rows = self.db.query("SELECT * FROM calls WHERE id = ?", (call_id,))

@@ -34,7 +34,7 @@ def _voice_status() -> dict:
     tts["status"] = "unavailable" if voice.tts.available is False else "ok"
     if voice.tts.error:
         tts["error"] = voice.tts.error
-    return {"stt": voice.models.describe(), "tts": tts}
+    return {"stt": {**voice.models.describe(), "recognizers": voice.models.pool_stats}, "tts": tts}
 
 
 @bp.get("/media/<path:name>")

@@ -16,7 +16,7 @@ from marshmallow import INCLUDE, Schema, fields
 
 from . import call_flow
 from .auth import require_webhook_token
-from .calls import CallStore
+from .calls import CallStore, new_call_id
 from .errors import BadRequest, NotFound
 from .services import agents, registry, store
 
@@ -94,32 +94,46 @@ def request_body() -> dict[str, Any]:
     raise BadRequest("The body is empty.", {"_schema": ["Send JSON or form fields."]})
 
 
+ANSWER_SCHEMA = AnswerSchema()
+INPUT_SCHEMA = InputSchema()
+
+
 @bp.post("/answer")
 def answer():  # type: ignore[no-untyped-def]
-    payload = AnswerSchema().load(request_body())
+    payload = ANSWER_SCHEMA.load(request_body())
     calls = store()
-    call = calls.find_by_platform_id(payload["cmiuuid"])
     agent = agents().for_number(payload["to"])
+    busy = registry().full()
+    call = calls.find_by_platform_id(payload["cmiuuid"])
+    if call is not None:  # the platform retried the webhook: same call, same answer
+        calls.add_timeline(call["id"], "webhook.answer", {"repeat": True})
+        call_id = call["id"]
+    else:
+        call_id = new_call_id()
+    pcmo = call_flow.busy_pcmo() if busy else call_flow.answer_pcmo(current_app.config, agent, call_id)
     if call is None:
-        call = calls.create(
+        calls.create(
+            call_id=call_id,
             direction="inbound",
             from_number=payload["from"],
             to_number=payload["to"],
             agent=agent["name"] if agent else None,
             platform_id=payload["cmiuuid"],
             extra={"answer": payload},
+            timeline=[("pcmo.answer", {"actions": [a["action"] for a in pcmo]})],
         )
-        log.info("call %s: inbound from %s to %s, agent %s", call["id"], payload["from"], payload["to"], call["agent"])
-    else:
-        calls.add_timeline(call["id"], "webhook.answer", {"repeat": True})
+        log.info(
+            "call %s: inbound from %s to %s, agent %s",
+            call_id,
+            payload["from"],
+            payload["to"],
+            agent["name"] if agent else None,
+        )
     if agent is None:
-        log.error("call %s: no agent for %s and DEFAULT_AGENT is not loaded", call["id"], payload["to"])
-    if registry().full():
-        calls.add_timeline(call["id"], "rejected", {"reason": "busy"})
-        calls.set_state(call["id"], "ended", reason="busy")
-        return jsonify(call_flow.busy_pcmo())
-    pcmo = call_flow.answer_pcmo(current_app.config, agent, call["id"])
-    calls.add_timeline(call["id"], "pcmo.answer", {"actions": [a["action"] for a in pcmo]})
+        log.error("call %s: no agent for %s and DEFAULT_AGENT is not loaded", call_id, payload["to"])
+    if busy:
+        calls.add_timeline(call_id, "rejected", {"reason": "busy"})
+        calls.set_state(call_id, "ended", reason="busy")
     return jsonify(pcmo)
 
 
@@ -203,7 +217,7 @@ def events():  # type: ignore[no-untyped-def]
 
 @bp.post("/input/<call_id>")
 def dtmf_input(call_id: str):  # type: ignore[no-untyped-def]
-    payload = InputSchema().load(request_body())
+    payload = INPUT_SCHEMA.load(request_body())
     calls = store()
     call = calls.get(call_id)
     if call is None:

@@ -9,6 +9,7 @@ end of a caller utterance to the first byte of the bot's next reply.
 
 from __future__ import annotations
 
+import audioop
 import base64
 import json
 import logging
@@ -33,6 +34,7 @@ from .wsclient import connect
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.02
+SPEECH_RMS = 300  # a frame quieter than this is not speech
 QUIET_S = 0.6  # the bot counts as done speaking after this much silence
 
 
@@ -334,13 +336,22 @@ class _StreamLeg:
                 self.speaking_since = call.now()
                 if self.call.heard is not None and self.call.heard.audible(time.monotonic() - call.t0):
                     call.barge_ins.append({"text": label, "speech_start": round(call.now(), 3), "break_at": None})
+                # The end of speech is the last frame with sound in it (espeak-ng leaves a quiet
+                # tail): replies are timed from there, as a listener would time them.
+                loud = [
+                    i for i in range(0, len(pcm), self.frame) if audioop.rms(pcm[i : i + self.frame], 2) >= SPEECH_RMS
+                ]
+                last_loud = loud[-1] if loud else 0
+                speech_end = None
                 for start in range(0, len(pcm), self.frame):
                     yield pcm[start : start + self.frame].ljust(self.frame, b"\x00")
+                    if start == last_loud:
+                        speech_end = call.now()
                 self.speaking_since = None
                 call.mark("caller.done", text=label)
                 self.pending_turn = {
                     "utterance": label,
-                    "ended_at": round(call.now(), 3),
+                    "ended_at": round(speech_end or call.now(), 3),
                     "reply_at": None,
                     "latency_ms": None,
                 }

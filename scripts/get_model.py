@@ -45,9 +45,11 @@ def main() -> int:
             with zipfile.ZipFile(archive) as zipped:
                 zipped.extractall(dest)
     except (OSError, zipfile.BadZipFile) as exc:
-        print(f"could not fetch the model ({exc}). The service still runs, without speech recognition; "
-              f"download a model from https://alphacephei.com/vosk/models into {dest} or set VOSK_MODEL_PATH.",
-              file=sys.stderr)
+        print(
+            f"could not fetch the model ({exc}). The service still runs, without speech recognition; "
+            f"download a model from https://alphacephei.com/vosk/models into {dest} or set VOSK_MODEL_PATH.",
+            file=sys.stderr,
+        )
         return 1
     print(f"model unpacked into {dest}")
     return 0

@@ -24,6 +24,7 @@ from gevent.queue import Full, Queue
 
 from .dialogue import Decision, Policy, ScriptedPolicy
 from .events import publish
+from .loopwatch import STT_LAG
 from .offload import run_blocking
 from .playback import Utterance
 from .stt import Recognizer, SpeechModels
@@ -69,6 +70,7 @@ class VoicePipeline:
         self._chunk = int(self.rate * services.stt_chunk_ms / 1000) * 2
         self._partial_words = 0
         self._barged = False
+        self._stt_busy = False
         self.turn_count = 0
 
     # -- lifecycle (called by the session) ---------------------------------------------
@@ -79,7 +81,7 @@ class VoicePipeline:
             phrases = (
                 [p for i in self.agent.get("intents", []) for p in i["phrases"]] if self.agent.get("grammar") else None
             )
-            self.recognizer = run_blocking(Recognizer, model, self.rate, phrases)
+            self.recognizer = run_blocking(self.services.models.recognizer, model, self.rate, phrases)
             if self.recognizer.unknown_words:
                 self.log.warning(
                     "the speech model does not know %s: phrases with them are never heard",
@@ -135,6 +137,8 @@ class VoicePipeline:
     def _push(self, item: Any) -> None:
         if self.recognizer is None or (isinstance(item, bytes) and not item):
             return
+        if isinstance(item, bytes):
+            item = ("audio", item, time.monotonic())
         try:
             self._audio.put_nowait(item)
         except Full:
@@ -143,26 +147,41 @@ class VoicePipeline:
     def _stt_loop(self) -> None:
         recognizer = self.recognizer
         assert recognizer is not None
+        try:
+            self._hear(recognizer)
+        finally:
+            # Back to the pool only if no thread-pool call is still inside it; in a greenlet of its
+            # own, because this one is usually being killed with the session's tasks.
+            if not self._stt_busy:
+                gevent.spawn(run_blocking, self.services.models.release, recognizer)
+
+    def _hear(self, recognizer: Recognizer) -> None:
         while not self.closing:
             item = self._audio.get()
-            if isinstance(item, bytes):
+            if isinstance(item, tuple) and item[0] == "audio":
+                _, pcm, queued_at = item
+                self._stt_busy = True
                 try:
-                    partial = run_blocking(recognizer.accept, item)
+                    partial = run_blocking(recognizer.accept, pcm)
                 except Exception:
                     self.log.exception("speech recognition failed")
                     self.session.end("stt_error")
                     return
+                self._stt_busy = False
+                STT_LAG.add(time.monotonic() - queued_at)  # audio in -> its result out
                 if partial:
                     self._partial_words = len(partial.split())
                     publish(self.session.call_id, "transcript.partial", text=partial)
                 continue
             _, speech_end, speech_ms = item
+            self._stt_busy = True
             try:
                 text, confidence, _words = run_blocking(recognizer.final)
             except Exception:
                 self.log.exception("speech recognition failed")
                 self.session.end("stt_error")
                 return
+            self._stt_busy = False
             self._on_turn(text, confidence, speech_end, speech_ms)
 
     def _maybe_barge_in(self, now: float) -> None:

@@ -15,8 +15,9 @@ import requests
 import yaml
 from simple_websocket import Client, ConnectionClosed
 
+from emulator.service import ROOT, free_port
+
 from .conftest import API_KEY, WEBHOOK_TOKEN
-from .service import ROOT, free_port
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 

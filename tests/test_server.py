@@ -6,9 +6,10 @@ from pathlib import Path
 
 import requests
 
+from emulator.service import ROOT, running_service
+
 from .conftest import API_KEY, WEBHOOK_TOKEN, base_config
 from .platform_double import PlatformDouble
-from .service import ROOT, running_service
 
 
 def test_procfile_runs_gunicorn_with_our_config() -> None:

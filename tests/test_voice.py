@@ -16,10 +16,10 @@ import pytest
 import requests
 import yaml
 
+from emulator.service import running_service
 from streams.stt import find_models
 
 from .conftest import ROOT, WEBHOOK_TOKEN, base_config
-from .service import running_service
 from .streaming import HEADERS, act, get_call, run_emulator, wait_for, write_script
 
 GREET = [{"dtmf": "1"}, {"listen": "reply"}]  # demo-ko answers with a DTMF menu; 1 is the bot

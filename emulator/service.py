@@ -1,4 +1,4 @@
-"""Run the real service (gunicorn, gevent worker, gunicorn.conf.py) on 127.0.0.1 for a test."""
+"""Run the real service (gunicorn, gevent worker, gunicorn.conf.py) on 127.0.0.1: for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class Service:
+    url: str
+    proc: subprocess.Popen
+    log_path: str
+
+    @property
+    def master_pid(self) -> int:
+        return self.proc.pid
+
+
 @contextmanager
-def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterator[str]:
-    """Start `gunicorn -c gunicorn.conf.py wsgi:app` with ``config`` as its environment; yield its URL.
+def service_process(config: dict[str, Any], *, startup: float = 30.0, app: str = "wsgi:app") -> Iterator[Service]:
+    """Start `gunicorn -c gunicorn.conf.py <app>` with ``config`` as its environment; stop it afterwards.
 
     ``PUBLIC_URL="auto"`` becomes the server's own address, so the stream URLs it hands out work.
     """
@@ -40,7 +52,7 @@ def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterato
     gunicorn = Path(sys.executable).with_name("gunicorn")
     logfile = tempfile.NamedTemporaryFile(prefix="callstream-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
-        [str(gunicorn), "-c", "gunicorn.conf.py", "wsgi:app"],
+        [str(gunicorn), "-c", "gunicorn.conf.py", app],
         cwd=ROOT,
         env=env,
         stdout=logfile,
@@ -61,7 +73,7 @@ def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterato
             if time.monotonic() > deadline:
                 raise RuntimeError("service did not become healthy in time")
             time.sleep(0.1)
-        yield url
+        yield Service(url, proc, logfile.name)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -72,3 +84,10 @@ def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterato
                 proc.wait(timeout=5)
         logfile.close()
         print(f"service log: {logfile.name}")
+
+
+@contextmanager
+def running_service(config: dict[str, Any], *, startup: float = 30.0) -> Iterator[str]:
+    """The service's base URL, for as long as the block runs."""
+    with service_process(config, startup=startup) as service:
+        yield service.url

@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libespeak-ng1 ffmpeg
+# The browser tests drive Debian's Chromium (never a downloaded one); the CJK fonts make
+# screenshots of Korean transcripts readable.
+TEST_APT_PACKAGES := chromium fonts-noto-cjk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-dev system-deps call model lint bench clean
+.PHONY: run test setup setup-dev system-deps test-deps call model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
@@ -34,13 +37,20 @@ lint: setup-dev
 	$(BIN)/ruff check .
 
 setup: system-deps $(VENV)/.installed-run
-setup-dev: system-deps $(VENV)/.installed-dev
+setup-dev: system-deps test-deps $(VENV)/.installed-dev
 
 system-deps: ## espeak-ng (pyttsx3's engine), ffmpeg (pydub), python venv support
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test-deps:
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing test packages:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 

@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from . import api, errors, health, metrics, openapi, services, stream_socket, webhooks
+    from . import api, dashboard, errors, health, metrics, openapi, services, stream_socket, webhooks
 
     services.init_app(app)
     errors.init_app(app)
@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(metrics.bp)
+    dashboard.init_app(app)
     stream_socket.init_app(app)
     logging.getLogger(__name__).info(
         "callstream %s ready (%s, platform %s at %s)",

@@ -10,14 +10,12 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from actions import validate_pcmo, validate_pipeline
-from streams.errors import SessionError
 
-from . import call_flow
+from . import call_flow, control
 from .auth import require_api_key
-from .errors import APIError, BadRequest, Conflict, NotFound
+from .errors import APIError, BadRequest, NotFound
 from .piopiy import platform_call_id
 from .schemas import (
-    CallActionSchema,
     CallCreateSchema,
     CallDetailSchema,
     CallListQuerySchema,
@@ -128,16 +126,7 @@ def get_call(call_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/calls/<call_id>/actions")
 def call_action(call_id: str):  # type: ignore[no-untyped-def]
-    action = CallActionSchema().load(json_body())
-    _call_or_404(call_id)
-    session = registry().get(call_id)
-    if session is None:
-        raise Conflict(f"Call {call_id} has no live stream on this server; actions need one.")
-    try:
-        result = session.perform(action)
-    except SessionError as exc:
-        raise APIError(exc.message, status=exc.status) from None
-    return jsonify({"call_id": call_id, "action": action["action"], "result": result})
+    return jsonify(control.perform(call_id, json_body(), by="api"))
 
 
 @bp.get("/calls/<call_id>/recording")

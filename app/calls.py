@@ -8,6 +8,8 @@ import time
 import uuid
 from typing import Any
 
+from streams.events import publish
+
 from .db import Database
 
 STATES = ("created", "failed", "connecting", "live", "handed_off", "ended")
@@ -81,6 +83,16 @@ class CallStore:
                 "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
                 [(call_id, now, kind, json.dumps(detail)) for kind, detail in entries],
             )
+        publish(
+            call_id,
+            "call",
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            agent=agent,
+            state=state,
+            created_at=now,
+        )
         return {
             "id": call_id,
             "platform_id": platform_id,
@@ -167,14 +179,17 @@ class CallStore:
                 "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, 'state', ?)",
                 (call_id, now, json.dumps(body)),
             )
+        publish(call_id, "state", at=now, **body)
         return True
 
     # -- timeline, events, transcript -------------------------------------------
     def add_timeline(self, call_id: str, kind: str, detail: dict[str, Any] | None = None) -> None:
+        now = time.time()
+        text = json.dumps(detail or {}, default=str)
         self.db.execute(
-            "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-            (call_id, time.time(), kind, json.dumps(detail or {}, default=str)),
+            "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)", (call_id, now, kind, text)
         )
+        publish(call_id, "timeline", at=now, kind=kind, detail=json.loads(text))
 
     def timeline(self, call_id: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT at, kind, detail FROM timeline WHERE call_id = ? ORDER BY id", (call_id,))
@@ -196,10 +211,11 @@ class CallStore:
         return [_row(r) for r in rows]  # type: ignore[misc]
 
     def add_transcript(self, call_id: str, speaker: str, text: str) -> None:
+        now = time.time()
         self.db.execute(
-            "INSERT INTO transcript (call_id, at, speaker, text) VALUES (?, ?, ?, ?)",
-            (call_id, time.time(), speaker, text),
+            "INSERT INTO transcript (call_id, at, speaker, text) VALUES (?, ?, ?, ?)", (call_id, now, speaker, text)
         )
+        publish(call_id, "transcript", at=now, speaker=speaker, text=text)
 
     def transcript(self, call_id: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT at, speaker, text FROM transcript WHERE call_id = ? ORDER BY id", (call_id,))

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
-SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY")
+SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "DASHBOARD_PASSWORD")
 
 
 class ConfigError(RuntimeError):
@@ -116,6 +116,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LLM_MODEL": env.get("LLM_MODEL", "gpt-4o-mini"),
         "LLM_API_KEY": env.get("LLM_API_KEY", ""),
         "LLM_TIMEOUT": env_number(env, "LLM_TIMEOUT", 5, minimum=0.1, cast=float),
+        # Dashboard
+        "DASHBOARD_USER": env.get("DASHBOARD_USER") or "admin",
+        "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD", ""),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -124,7 +127,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def required_settings(config: Mapping[str, Any]) -> list[str]:
     """Names production cannot run without, for the configured API version."""
-    names = [*SECRET_NAMES, "PUBLIC_URL", "PIOPIY_NUMBER"]
+    names = ["SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "PUBLIC_URL", "PIOPIY_NUMBER"]
     names += ["PIOPIY_APP_ID", "PIOPIY_APP_SECRET"] if config["PIOPIY_API_VERSION"] == "v2" else ["PIOPIY_TOKEN"]
     return names
 
@@ -135,7 +138,7 @@ def finalize(config: dict[str, Any]) -> None:
         config["PIOPIY_API_URL"] = PLATFORM_URLS[config["PIOPIY_API_VERSION"]]
     missing = [name for name in required_settings(config) if not config.get(name)]
     if config["CALLSTREAM_ENV"] == "development":
-        _fill_development_values(config, missing)
+        _fill_development_values(config, missing + ([] if config.get("DASHBOARD_PASSWORD") else ["DASHBOARD_PASSWORD"]))
         return
     if missing:
         raise ConfigError(

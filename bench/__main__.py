@@ -22,6 +22,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,50 @@ def emulator(*args: str, timeout: float = 600) -> dict[str, Any]:
         return json.loads(done.stdout)
     except ValueError:
         raise RuntimeError(f"emulator failed: {done.stderr[-2000:]}") from None
+
+
+def load(
+    svc: Service,
+    agents: Path,
+    agent: str,
+    caller_script: Path,
+    calls: int,
+    *,
+    seconds: float | None = None,
+    ramp: float = 0.1,
+    timeout: float = 300,
+) -> dict[str, Any]:
+    """`python -m emulator load` against ``svc``; its summary."""
+    args = [
+        "load",
+        "--calls",
+        str(calls),
+        "--ramp",
+        str(ramp),
+        "--service",
+        svc.url,
+        "--token",
+        TOKEN,
+        "--agent",
+        agent,
+        "--agents-dir",
+        str(agents),
+        "--script",
+        str(caller_script),
+        "--no-cdr",
+    ]
+    if seconds:
+        args += ["--seconds", str(seconds)]
+    return emulator(*args, timeout=timeout)
+
+
+@contextmanager
+def voice_service(tmp: Path, agents: Path) -> Iterator[Service]:
+    """The service with the bench agents, once its speech model has loaded."""
+    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60) as svc:
+        while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
+            time.sleep(0.5)
+        yield svc
 
 
 class Sampler:
@@ -207,58 +253,18 @@ def bench_calls(
     agents = bench_agents(tmp)
     agent = "bench-phrase" if mode == "phrase" else "bench-free"
     rows = []
-    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60) as svc:
-        while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
-            time.sleep(0.5)
+    with voice_service(tmp, agents) as svc:
         idle_rss = None
         for n in steps:
             if warm:  # steady state: the pool holds warm recognisers for n calls (see SpeechModels)
                 wait_idle(svc.url)
-                emulator(
-                    "load",
-                    "--calls",
-                    str(n),
-                    "--seconds",
-                    "8",
-                    "--ramp",
-                    "0.02",
-                    "--service",
-                    svc.url,
-                    "--token",
-                    TOKEN,
-                    "--agent",
-                    agent,
-                    "--agents-dir",
-                    str(agents),
-                    "--script",
-                    str(caller(tmp)),
-                    "--no-cdr",
-                    timeout=200,
-                )
+                load(svc, agents, agent, caller(tmp), n, seconds=8, ramp=0.02, timeout=200)
             wait_idle(svc.url)
             runtime(svc.url, reset=True)
             with Sampler(svc) as sampler:
                 idle_rss = idle_rss or sampler.rss_now()
-                summary = emulator(
-                    "load",
-                    "--calls",
-                    str(n),
-                    "--seconds",
-                    str(seconds),
-                    "--ramp",
-                    "0.05",
-                    "--service",
-                    svc.url,
-                    "--token",
-                    TOKEN,
-                    "--agent",
-                    agent,
-                    "--agents-dir",
-                    str(agents),
-                    "--script",
-                    str(caller(tmp)),
-                    "--no-cdr",
-                    timeout=seconds * 3 + 120,
+                summary = load(
+                    svc, agents, agent, caller(tmp), n, seconds=seconds, ramp=0.05, timeout=seconds * 3 + 120
                 )
             lags = runtime(svc.url)
             wait_idle(svc.url)
@@ -322,30 +328,10 @@ def bench_latency(tmp: Path, sizes: list[int]) -> dict[str, Any]:
         },
     )
     out = {}
-    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60) as svc:
-        while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
-            time.sleep(0.5)
+    with voice_service(tmp, agents) as svc:
         for n in sizes:
             wait_idle(svc.url)
-            summary = emulator(
-                "load",
-                "--calls",
-                str(n),
-                "--ramp",
-                "0.1",
-                "--service",
-                svc.url,
-                "--token",
-                TOKEN,
-                "--agent",
-                "bench-phrase",
-                "--agents-dir",
-                str(agents),
-                "--script",
-                str(dialogue),
-                "--no-cdr",
-                timeout=300,
-            )
+            summary = load(svc, agents, "bench-phrase", dialogue, n)
             lat = summary["reply_latency_ms"]
             out[str(n)] = {
                 "turns": lat["n"],
@@ -368,28 +354,8 @@ def bench_bargein(tmp: Path, calls: int) -> dict[str, Any]:
     interrupting = script(
         tmp, "barge", {"voice": "ko", "linger": 0.3, "steps": [{"listen": 1.2}, {"say": "네"}, {"listen": "reply"}]}
     )
-    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60) as svc:
-        while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
-            time.sleep(0.5)
-        summary = emulator(
-            "load",
-            "--calls",
-            str(calls),
-            "--ramp",
-            "0.1",
-            "--service",
-            svc.url,
-            "--token",
-            TOKEN,
-            "--agent",
-            "bench-phrase",
-            "--agents-dir",
-            str(agents),
-            "--script",
-            str(interrupting),
-            "--no-cdr",
-            timeout=300,
-        )
+    with voice_service(tmp, agents) as svc:
+        summary = load(svc, agents, "bench-phrase", interrupting, calls)
     barge = summary["barge_in_ms"]
     print(f"  barge-in: p50 {barge['p50']} ms, p95 {barge['p95']} ms ({barge['n']} of {calls} calls)", flush=True)
     return {"calls": calls, "breaks": barge["n"], "p50_ms": barge["p50"], "p95_ms": barge["p95"]}

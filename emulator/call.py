@@ -34,7 +34,7 @@ from .wsclient import connect
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.02
-SPEECH_RMS = 300  # a frame quieter than this is not speech
+SPEECH_RMS = 500  # a frame quieter than this is not speech (the service's default VAD_THRESHOLD)
 QUIET_S = 0.6  # the bot counts as done speaking after this much silence
 
 
@@ -344,9 +344,9 @@ class _StreamLeg:
                 last_loud = loud[-1] if loud else 0
                 speech_end = None
                 for start in range(0, len(pcm), self.frame):
-                    yield pcm[start : start + self.frame].ljust(self.frame, b"\x00")
-                    if start == last_loud:
+                    if start == last_loud:  # sent right after this yield: its audio has just been spoken
                         speech_end = call.now()
+                    yield pcm[start : start + self.frame].ljust(self.frame, b"\x00")
                 self.speaking_since = None
                 call.mark("caller.done", text=label)
                 self.pending_turn = {

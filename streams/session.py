@@ -119,6 +119,7 @@ class CallSession:
         self._closing = False
         self._ended = Event()
         self.tasks = Group()
+        self.taps: set[Callable[[str, bytes | None], None]] = set()  # listen-in: (leg, pcm); None at the end
         self._writer: gevent.Greenlet | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -176,6 +177,8 @@ class CallSession:
         others = [task for task in self.tasks if task is not current]
         gevent.killall(others, block=True, timeout=2)
         self.playback.interrupt(time.monotonic())
+        for tap in tuple(self.taps):
+            tap("end", None)
         if self.voice is not None:
             try:
                 self.voice.on_end()
@@ -228,6 +231,8 @@ class CallSession:
             self.last_audio = now
             if self.recorder is not None:
                 self.recorder.caller_audio(item.pcm, now)
+            for tap in tuple(self.taps):
+                tap("caller", item.pcm)
             if self.voice is not None:
                 try:
                     self.voice.on_audio(item.pcm, now)
@@ -325,6 +330,8 @@ class CallSession:
                         self.counters["audio_bytes_out"] += len(chunk)
                         if self.recorder is not None:
                             self.recorder.bot_audio(chunk, plays_at)
+                        for tap in tuple(self.taps):
+                            tap("bot", chunk)
                     continue
                 hint = self.playback.wait_hint(now)
             else:

@@ -1,0 +1,91 @@
+// One call: transcript (partials as they form), timeline, latency, supervisor controls, listen-in.
+(function () {
+  const root = document.getElementById("call");
+  const callId = root.dataset.call;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const status = document.getElementById("status");
+  const transcript = document.getElementById("transcript");
+  const partial = document.getElementById("partial");
+  const timeline = document.getElementById("timeline");
+  const latency = document.getElementById("latency");
+
+  function addLine(speaker, text) {
+    const div = document.createElement("div");
+    div.className = `line ${speaker}`;
+    div.innerHTML = `<span class="who"></span>`;
+    div.querySelector(".who").textContent = speaker;
+    div.appendChild(document.createTextNode(text));
+    transcript.appendChild(div);
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  async function act(body) {
+    status.textContent = `${body.action}…`;
+    const response = await fetch(`/dashboard/api/calls/${callId}/actions`, {
+      method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify(body)});
+    const answer = await response.json();
+    status.textContent = response.ok ? `${body.action}: ${JSON.stringify(answer.result)}` : `${body.action} failed: ${answer.message}`;
+    status.className = response.ok ? "muted" : "error";
+  }
+
+  document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => act({action: b.dataset.action})));
+  document.querySelectorAll("form[data-action]").forEach((form) => form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = {action: form.dataset.action};
+    new FormData(form).forEach((value, key) => {
+      if (key === "numbers") { if (value.trim()) body.numbers = value.split(",").map((n) => n.trim()).filter(Boolean); }
+      else body[key] = value;
+    });
+    act(body);
+  }));
+
+  const events = new EventSource(`/dashboard/events?call=${callId}`);
+  events.addEventListener("transcript", (e) => { const ev = JSON.parse(e.data); partial.textContent = ""; addLine(ev.speaker, ev.text); });
+  events.addEventListener("transcript.partial", (e) => { partial.textContent = JSON.parse(e.data).text; });
+  events.addEventListener("state", (e) => {
+    const ev = JSON.parse(e.data);
+    const badge = document.getElementById("state");
+    badge.textContent = ev.state; badge.className = `state ${ev.state}`;
+    if (ev.state === "ended") document.getElementById("controls-card").hidden = true;
+  });
+  events.addEventListener("timeline", (e) => {
+    const ev = JSON.parse(e.data);
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td class="muted">${new Date(ev.at * 1000).toISOString().slice(11, 19)}</td><td></td><td><code></code></td>`;
+    tr.children[1].textContent = ev.kind;
+    tr.querySelector("code").textContent = JSON.stringify(ev.detail);
+    timeline.appendChild(tr);
+    if (ev.kind === "reply") {
+      if (!latency.querySelector("code")) latency.textContent = "";
+      const c = document.createElement("code"); c.textContent = `${Math.round(ev.detail.latency_ms)} ms`;
+      latency.append(c, " ");
+    }
+  });
+
+  // Listen-in: both legs, each on its own playback clock in the page.
+  let listening = null;
+  document.getElementById("listen").addEventListener("click", () => {
+    if (listening) { listening.close(); listening = null; document.getElementById("listen").textContent = "Listen in"; return; }
+    const ctx = new AudioContext();
+    const next = {c: 0, b: 0};
+    let rate = 8000;
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/dashboard/calls/${callId}/listen`);
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (m) => {
+      if (typeof m.data === "string") { rate = JSON.parse(m.data).rate || rate; return; }
+      const bytes = new Uint8Array(m.data);
+      const leg = String.fromCharCode(bytes[0]);
+      const pcm = new Int16Array(m.data.slice(1));
+      const buffer = ctx.createBuffer(1, pcm.length, rate);
+      const data = buffer.getChannelData(0);
+      for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
+      const source = ctx.createBufferSource();
+      source.buffer = buffer; source.connect(ctx.destination);
+      const at = Math.max(ctx.currentTime + 0.1, next[leg]);
+      source.start(at); next[leg] = at + buffer.duration;
+    };
+    ws.onclose = () => { status.textContent = "listen-in closed"; };
+    listening = ws;
+    document.getElementById("listen").textContent = "Stop listening";
+  });
+})();

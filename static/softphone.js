@@ -1,0 +1,111 @@
+// The browser as a caller: microphone -> 8/16 kHz L16 20 ms frames -> the stream socket; streamAudio -> speakers.
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const status = document.getElementById("status");
+  const transcript = document.getElementById("transcript");
+  const partial = document.getElementById("partial");
+  let ws = null, ctx = null, mic = null, processor = null, events = null;
+  let playing = [], nextAt = 0, heard = 0;
+  window.softphone = {state: "idle", framesSent: 0, audioMessages: 0, breaks: 0, pcmo: []};
+
+  function say(text, cls) { status.textContent = text; status.className = cls || "muted"; }
+
+  function line(speaker, text) {
+    const div = document.createElement("div");
+    div.className = `line ${speaker}`;
+    div.innerHTML = '<span class="who"></span>';
+    div.querySelector(".who").textContent = speaker;
+    div.appendChild(document.createTextNode(text));
+    transcript.appendChild(div);
+  }
+
+  function play(b64, rate) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const pcm = new Int16Array(bytes.buffer);
+    const buffer = ctx.createBuffer(1, pcm.length, rate);
+    const data = buffer.getChannelData(0);
+    for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
+    const source = ctx.createBufferSource();
+    source.buffer = buffer; source.connect(ctx.destination);
+    const at = Math.max(ctx.currentTime + 0.05, nextAt);
+    source.start(at); nextAt = at + buffer.duration; heard += buffer.duration;
+    playing.push(source);
+    source.onended = () => { playing = playing.filter((s) => s !== source); };
+  }
+
+  function interrupt() {  // break: drop what is queued, as the platform does
+    playing.forEach((s) => { try { s.stop(); } catch (e) { /* already done */ } });
+    playing = []; nextAt = ctx.currentTime;
+    window.softphone.breaks += 1;
+  }
+
+  async function dial() {
+    const agent = document.getElementById("agent").value;
+    const response = await fetch("/dashboard/api/softphone", {method: "POST",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify({agent})});
+    const call = await response.json();
+    if (!response.ok) { say(call.message, "error"); return; }
+    const link = document.getElementById("call-link");
+    link.href = `/dashboard/calls/${call.call_id}`; link.textContent = call.call_id.slice(0, 8); link.hidden = false;
+    window.softphone.callId = call.call_id;
+    ctx = new AudioContext();
+    try {
+      mic = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true, noiseSuppression: true}});
+    } catch (err) { say(`No microphone: ${err.message}`, "error"); return; }
+    events = new EventSource(`/dashboard/events?call=${call.call_id}`);
+    events.addEventListener("transcript", (e) => { const ev = JSON.parse(e.data); partial.textContent = ""; line(ev.speaker, ev.text); });
+    events.addEventListener("transcript.partial", (e) => { partial.textContent = JSON.parse(e.data).text; });
+
+    ws = new WebSocket(call.ws_url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      say("Connected: speak.", "muted"); window.softphone.state = "live";
+      const source = ctx.createMediaStreamSource(mic);
+      processor = ctx.createScriptProcessor(2048, 1, 1);
+      const step = ctx.sampleRate / call.rate;
+      const frame = call.rate / 50;  // 20 ms
+      let out = new Int16Array(frame), filled = 0, pos = 0;
+      processor.onaudioprocess = (e) => {
+        const input = e.inputBuffer.getChannelData(0);
+        for (; pos < input.length; pos += step) {  // decimate (the mic path is band-limited by the browser)
+          const s = Math.max(-1, Math.min(1, input[Math.floor(pos)]));
+          out[filled++] = s * 32767;
+          if (filled === frame) {
+            if (ws.readyState === WebSocket.OPEN) { ws.send(out.buffer); window.softphone.framesSent += 1; }
+            out = new Int16Array(frame); filled = 0;
+          }
+        }
+        pos -= input.length;
+      };
+      source.connect(processor); processor.connect(ctx.destination);
+    };
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (Array.isArray(msg)) {
+        window.softphone.pcmo.push(msg);
+        msg.forEach((a) => {
+          if (a.action === "bridge") say("The bot is handing you to a person (bridge); in the browser that ends here.", "muted");
+          if (a.action === "hangup") say("The bot hung up.", "muted");
+        });
+      } else if (msg.type === "streamAudio") {
+        window.softphone.audioMessages += 1; play(msg.data.audioData, msg.data.sampleRate);
+      } else if (msg.action === "break") { interrupt(); }
+    };
+    ws.onclose = (e) => { hangupLocal(); say(`Call ended (${e.code}${e.reason ? ": " + e.reason : ""}).`); };
+    document.getElementById("dial").disabled = true;
+    document.getElementById("hangup").disabled = false;
+  }
+
+  function hangupLocal() {
+    window.softphone.state = "ended";
+    if (processor) processor.disconnect();
+    if (mic) mic.getTracks().forEach((t) => t.stop());
+    if (ws && ws.readyState === WebSocket.OPEN) ws.close();
+    setTimeout(() => events && events.close(), 3000);
+    document.getElementById("dial").disabled = false;
+    document.getElementById("hangup").disabled = true;
+  }
+
+  document.getElementById("dial").addEventListener("click", dial);
+  document.getElementById("hangup").addEventListener("click", hangupLocal);
+})();

@@ -80,9 +80,32 @@ def clock(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S")
 
 
+def service_warnings() -> list[str]:
+    """What an operator must know at a glance: no hearing, no speaking, broken agents."""
+    warnings = []
+    voice = current_app.extensions["callstream"].get("voice")
+    if voice is None:
+        warnings.append("Voice is off (VOICE_ENABLED=false): calls stream, but nobody listens or speaks.")
+    else:
+        if not voice.models.available:
+            warnings.append(
+                "No speech recognition: no vosk model was found. Calls get the greeting, then the "
+                "agent's no-STT rule (a person). Run `make model` or set VOSK_MODEL_PATH."
+            )
+        if voice.tts.available is False:
+            warnings.append(f"Text to speech is unavailable: {voice.tts.error}")
+    broken = agents().errors
+    if broken:
+        warnings.append(
+            f"{len(broken)} agent file(s) have errors and were skipped: " + ", ".join(e.file for e in broken)
+        )
+    return warnings
+
+
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "signed_in": bool(session.get("user"))}
+    signed_in = bool(session.get("user"))
+    return {"csrf_token": csrf_token, "signed_in": signed_in, "warnings": service_warnings() if signed_in else []}
 
 
 def page(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -157,6 +157,18 @@ def test_pages_render(dash_app) -> None:
     assert "Call my bot" in soft and "demo-ko" in soft
 
 
+def test_missing_speech_model_and_broken_agents_are_shown(make_app, tmp_path: Path) -> None:
+    folder = tmp_path / "agents2"
+    folder.mkdir()
+    (folder / "demo-ko.yaml").write_text((ROOT / "agents" / "demo-ko.yaml").read_text())
+    (folder / "bad.yaml").write_text("name: [unclosed")
+    app = make_app(DASHBOARD_USER="ops", DASHBOARD_PASSWORD=PASSWORD, VOSK_MODEL_PATH="off", AGENTS_DIR=str(folder))
+    client = app.test_client()
+    sign_in(client)
+    page = client.get("/dashboard/calls").get_data(as_text=True)
+    assert "No speech recognition" in page and "bad.yaml" in page
+
+
 def test_no_password_means_no_sign_in(make_app) -> None:
     client = make_app(DASHBOARD_PASSWORD="").test_client()
     response = sign_in(client, "")

@@ -100,6 +100,27 @@ def run_emulator(*args: str, timeout: float = 120) -> dict[str, Any]:
         raise AssertionError(f"emulator failed ({done.returncode}):\n{done.stdout}\n{done.stderr}") from None
 
 
+def start_call(service: str, script: Path, agent: str = "demo-ko", agents_dir: Path | None = None) -> subprocess.Popen:
+    """`python -m emulator call …` in the background; its JSON report comes on stdout."""
+    args = [
+        sys.executable,
+        "-m",
+        "emulator",
+        "call",
+        "--service",
+        service,
+        "--token",
+        WEBHOOK_TOKEN,
+        "--agent",
+        agent,
+        "--script",
+        str(script),
+    ]
+    if agents_dir is not None:
+        args += ["--agents-dir", str(agents_dir)]
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
 @contextmanager
 def emulator_running(*args: str) -> Iterator[subprocess.Popen]:
     """Run `python -m emulator …` in the background; stop it at the end."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -19,10 +18,10 @@ import pytest
 import requests
 
 from emulator.script import speak
-from emulator.service import ROOT, running_service
+from emulator.service import running_service
 
-from .conftest import WEBHOOK_TOKEN, base_config
-from .streaming import HEADERS, get_call, wait_for, write_script
+from .conftest import base_config
+from .streaming import HEADERS, get_call, start_call, wait_for, write_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a test requirement (make test)")
@@ -104,25 +103,7 @@ def sign_in(page) -> None:  # type: ignore[no-untyped-def]
 
 def emulated_call(service: str, tmp_path: Path, steps: list[dict]) -> subprocess.Popen:
     script = write_script(tmp_path, {"voice": "ko", "steps": steps, "max_seconds": 60})
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "call",
-            "--service",
-            service,
-            "--token",
-            WEBHOOK_TOKEN,
-            "--agent",
-            "demo-ko",
-            "--script",
-            str(script),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    return start_call(service, script)
 
 
 def live_call(service: str) -> str:

@@ -7,8 +7,6 @@ reached and actions taken, not exact transcripts (vosk is not deterministic).
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from emulator.service import running_service
 from streams.stt import find_models
 
 from .conftest import ROOT, WEBHOOK_TOKEN, base_config
-from .streaming import HEADERS, act, get_call, run_emulator, wait_for, write_script
+from .streaming import HEADERS, act, get_call, run_emulator, start_call, wait_for, write_script
 
 GREET = [{"dtmf": "1"}, {"listen": "reply"}]  # demo-ko answers with a DTMF menu; 1 is the bot
 
@@ -55,8 +53,6 @@ def call(service: str, tmp_path: Path, steps: list[dict[str, Any]], agent: str =
         WEBHOOK_TOKEN,
         "--agent",
         agent,
-        "--agents-dir",
-        str(ROOT / "agents") if agent != "broken-voice" else str(tmp_path.parent),
         "--script",
         str(script),
         "--out",
@@ -137,25 +133,7 @@ def test_the_voice_switches_mid_call(service: str, tmp_path: Path) -> None:
 
 def test_say_from_the_api_speaks(service: str, tmp_path: Path) -> None:
     script = write_script(tmp_path, {"voice": "ko", "steps": [{"dtmf": "1"}, {"listen": 8}], "max_seconds": 20})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "call",
-            "--service",
-            service,
-            "--token",
-            WEBHOOK_TOKEN,
-            "--agent",
-            "demo-ko",
-            "--script",
-            str(script),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_call(service, script)
     try:
         live = wait_for(
             lambda: [
@@ -193,27 +171,7 @@ def test_a_broken_call_ends_cleanly_while_twenty_others_complete(
     broken_script = write_script(
         tmp_path, {"voice": "ko", "steps": [{"dtmf": "1"}, {"listen": 5}], "max_seconds": 20}, "broken.yaml"
     )
-    broken = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "call",
-            "--service",
-            service,
-            "--token",
-            WEBHOOK_TOKEN,
-            "--agent",
-            "broken-voice",
-            "--agents-dir",
-            str(agents_dir),
-            "--script",
-            str(broken_script),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    broken = start_call(service, broken_script, agent="broken-voice", agents_dir=agents_dir)
     try:
         summary = run_emulator(
             "load",

@@ -48,9 +48,21 @@ def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     calls = store()
     call["timeline"] = calls.timeline(call["id"])
     call["transcript"] = calls.transcript(call["id"])
+    call["turns"] = turns_of(call["timeline"])
     call["stats"] = session.stats() if session is not None else call["extra"].get("stream")
     call["recording"] = bool(call["extra"].get("recording"))
     return CallDetailSchema().dump(call)
+
+
+def turns_of(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each caller turn with what was understood and how fast the reply came (timeline "turn" + "reply")."""
+    turns: dict[int, dict[str, Any]] = {}
+    for entry in timeline:
+        if entry["kind"] in ("turn", "reply") and "n" in entry["detail"]:
+            turns.setdefault(entry["detail"]["n"], {"n": entry["detail"]["n"], "latency_ms": None}).update(
+                entry["detail"]
+            )
+    return [turns[n] for n in sorted(turns)]
 
 
 @bp.post("/pcmo")

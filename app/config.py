@@ -155,20 +155,24 @@ def _fill_development_values(config: dict[str, Any], missing: list[str]) -> None
     stored: dict[str, str] = {}
     if path.exists():
         stored = json.loads(path.read_text())
+    generated = []
     for name in SECRET_NAMES:
         if not config.get(name):
             stored.setdefault(name, secrets.token_urlsafe(24))
             config[name] = stored[name]
+            generated.append(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2))
     path.chmod(0o600)
-    if not config.get("PUBLIC_URL"):
-        config["PUBLIC_URL"] = "http://127.0.0.1:5000"
-    if not config.get("PIOPIY_NUMBER"):
-        config["PIOPIY_NUMBER"] = "919000000000"
+    defaults = {"PUBLIC_URL": "http://127.0.0.1:5000", "PIOPIY_NUMBER": "919000000000"}
+    for name, value in defaults.items():
+        if not config.get(name):
+            config[name] = value
+            generated.append(f"{name}={value}")
+    unset = [name for name in missing if not config.get(name)]
     log.warning(
-        "development mode: generated values for %s (secrets are in %s; PUBLIC_URL=%s). Never run production like this.",
-        ", ".join(missing),
+        "development mode: generated %s (the secrets are in %s, never in this log)%s. Never run production like this.",
+        ", ".join(generated),
         path,
-        config["PUBLIC_URL"],
+        f"; still unset: {', '.join(unset)} (outbound calls fail until they are set)" if unset else "",
     )

@@ -110,6 +110,13 @@ class CallDetailSchema(CallSchema):
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
     transcript = fields.List(fields.Nested(TranscriptLineSchema))
     platform_response = fields.Raw(allow_none=True)
+    turns = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Caller turns: n, text, confidence, intent, miss, action, latency_ms (end of "
+            "speech to the first reply byte)."
+        },
+    )
     stats = fields.Dict(allow_none=True, metadata={"description": "Stream counters: frames in/out, drops, seconds."})
     recording = fields.Boolean(metadata={"description": "True when GET …/recording has a WAV."})
 

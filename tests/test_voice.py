@@ -97,6 +97,7 @@ def test_greeting_then_yes_gets_its_reply_and_agent_hands_off(service: str, tmp_
     assert bot_lines[0].startswith("안녕하세요") and bot_lines[-1] == "상담원에게 연결해 드리겠습니다."
     replies = kinds(done, "reply")
     assert replies and all(0 < r["latency_ms"] < 1500 for r in replies)
+    assert done["turns"][0]["intent"] == "yes" and 300 < done["turns"][0]["latency_ms"] < 1500
     metrics = requests.get(f"{service}/metrics", headers=HEADERS, timeout=5).text
     assert "callstream_reply_latency_seconds_count" in metrics and "callstream_active_calls" in metrics
 

@@ -459,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             results["calls_phrase"] = bench_calls(tmp, "phrase", steps, seconds, 150, not args.cold)
         if "free" in what:
             print("concurrent calls, free speech …", flush=True)
-            steps = [2, 4] if args.quick else [4, 8, 12, 16, 20, 24]
+            steps = [2, 4] if args.quick else [4, 8, 12, 16, 20, 24, 32, 40, 48, 64]
             results["calls_free"] = bench_calls(tmp, "free", steps, seconds, 300, not args.cold)
         if "latency" in what:
             print("reply latency …", flush=True)

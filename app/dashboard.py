@@ -197,9 +197,7 @@ def calls_page():  # type: ignore[no-untyped-def]
 @bp.get("/dashboard/calls/<call_id>")
 @page
 def call_page(call_id: str):  # type: ignore[no-untyped-def]
-    call = store().get(call_id)
-    if call is None:
-        raise NotFound(f"No call {call_id}.")
+    call = _call_or_404(call_id)
     agent = agents().get(call["agent"]) or {}
     return render_template(
         "call.html",
@@ -238,6 +236,13 @@ def softphone_page():  # type: ignore[no-untyped-def]
 
 
 # -- data ---------------------------------------------------------------------------------------
+def _call_or_404(call_id: str) -> dict[str, Any]:
+    call = store().get(call_id)
+    if call is None:
+        raise NotFound(f"No call {call_id}.")
+    return call
+
+
 def _row(call: dict[str, Any]) -> dict[str, Any]:
     lines = store().transcript(call["id"])
     return {**call, "live": registry().get(call["id"]) is not None, "last_line": lines[-1]["text"] if lines else ""}
@@ -258,10 +263,7 @@ def _detail(call: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/dashboard/api/calls/<call_id>")
 @data
 def call_data(call_id: str):  # type: ignore[no-untyped-def]
-    call = store().get(call_id)
-    if call is None:
-        raise NotFound(f"No call {call_id}.")
-    return jsonify(_detail(call))
+    return jsonify(_detail(_call_or_404(call_id)))
 
 
 @bp.post("/dashboard/api/calls/<call_id>/actions")

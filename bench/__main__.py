@@ -31,7 +31,7 @@ import psutil
 import requests
 import yaml
 
-from emulator.service import ROOT, Service, service_process
+from emulator.service import ROOT, Service, run_emulator, service_process
 
 TOKEN = "bench-webhook-token"
 API_KEY = "bench-api-key"
@@ -86,16 +86,6 @@ def script(tmp: Path, name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def emulator(*args: str, timeout: float = 600) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise RuntimeError(f"emulator failed: {done.stderr[-2000:]}") from None
-
-
 def load(
     svc: Service,
     agents: Path,
@@ -128,7 +118,7 @@ def load(
     ]
     if seconds:
         args += ["--seconds", str(seconds)]
-    return emulator(*args, timeout=timeout)
+    return run_emulator(*args, timeout=timeout)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -24,6 +25,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class EmulatorFailed(RuntimeError):
+    pass
+
+
+def run_emulator(*args: str, timeout: float = 600) -> dict[str, Any]:
+    """Run `python -m emulator …` to completion and return the JSON it prints."""
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise EmulatorFailed(f"emulator failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-2000:]}") from None
 
 
 @dataclass

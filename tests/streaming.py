@@ -15,7 +15,7 @@ import requests
 import yaml
 from simple_websocket import Client, ConnectionClosed
 
-from emulator.service import ROOT, free_port
+from emulator.service import ROOT, free_port, run_emulator  # noqa: F401 - run_emulator is re-exported for tests
 
 from .conftest import API_KEY, WEBHOOK_TOKEN
 
@@ -87,17 +87,6 @@ def write_script(folder: Path, data: dict[str, Any], name: str = "caller.yaml") 
     path = folder / name
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
-
-
-def run_emulator(*args: str, timeout: float = 120) -> dict[str, Any]:
-    """Run `python -m emulator …` to completion and return its JSON output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(f"emulator failed ({done.returncode}):\n{done.stdout}\n{done.stderr}") from None
 
 
 def start_call(service: str, script: Path, agent: str = "demo-ko", agents_dir: Path | None = None) -> subprocess.Popen:

@@ -18,7 +18,7 @@ from emulator.service import running_service
 from streams.stt import find_models
 
 from .conftest import ROOT, WEBHOOK_TOKEN, base_config
-from .streaming import HEADERS, act, get_call, run_emulator, start_call, wait_for, write_script
+from .streaming import HEADERS, act, call_args, get_call, run_emulator, start_call, wait_for, write_script
 
 GREET = [{"dtmf": "1"}, {"listen": "reply"}]  # demo-ko answers with a DTMF menu; 1 is the bot
 
@@ -45,19 +45,7 @@ def service(tmp_path_factory, agents_dir: Path):
 
 def call(service: str, tmp_path: Path, steps: list[dict[str, Any]], agent: str = "demo-ko", **extra: Any) -> dict:
     script = write_script(tmp_path, {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 60, **extra})
-    report = run_emulator(
-        "call",
-        "--service",
-        service,
-        "--token",
-        WEBHOOK_TOKEN,
-        "--agent",
-        agent,
-        "--script",
-        str(script),
-        "--out",
-        str(tmp_path / "out"),
-    )
+    report = run_emulator(*call_args(service, script, agent, out=tmp_path / "out"))
     assert report["errors"] == [], report["errors"]
     return report
 

@@ -11,11 +11,11 @@ import binascii
 import json
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from .errors import ActionValidationError
 from .fields import StrictInt, StrictStr
-from .schemas import load_with, validate_pcmo
+from .schemas import StrictSchema, load_with, validate_pcmo
 
 AUDIO_TYPES = ("raw", "wav", "mp3", "ogg")
 AUDIO_RATES = (8000, 16000)
@@ -51,23 +51,18 @@ class Base64Str(StrictStr):
         return value
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class StreamAudioDataSchema(_Strict):
+class StreamAudioDataSchema(StrictSchema):
     audioDataType = fields.String(required=True, validate=validate.OneOf(AUDIO_TYPES))  # noqa: N815 - wire name
     sampleRate = StrictInt(required=True, validate=validate.OneOf(AUDIO_RATES))  # noqa: N815 - wire name
     audioData = Base64Str(required=True, non_empty=True)  # noqa: N815 - wire name
 
 
-class StreamAudioSchema(_Strict):
+class StreamAudioSchema(StrictSchema):
     type = fields.String(required=True, validate=validate.Equal("streamAudio"))
     data = fields.Nested(StreamAudioDataSchema, required=True)
 
 
-class ControlSchema(_Strict):
+class ControlSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(CONTROL_ACTIONS))
 
 

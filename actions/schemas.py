@@ -24,25 +24,32 @@ from .fields import (
 LISTEN_MODES = ("caller", "callee", "both")
 
 
-class _Action(Schema):
+class StrictSchema(Schema):
+    """Base for every schema of ours: an unknown key is an error, never dropped.
+
+    A typo in an option ("listen" for "listen_mode") must fail loudly rather than
+    vanish and leave the platform's default in force.
+    """
+
     class Meta:
         unknown = RAISE
 
 
-def _name(value: str) -> fields.String:
+def action_name(value: str) -> fields.String:
+    """The required ``action`` field of a schema that only accepts ``value``."""
     return fields.String(required=True, validate=validate.Equal(value, error=f"Must be '{value}'."))
 
 
-class StreamSchema(_Action):
-    action = _name("stream")
+class StreamSchema(StrictSchema):
+    action = action_name("stream")
     ws_url = WsUrl(required=True)
     listen_mode = fields.String(validate=validate.OneOf(LISTEN_MODES))
     voice_quality = VoiceQuality()
     stream_on_answer = StrictBool()
 
 
-class PlaySchema(_Action):
-    action = _name("play")
+class PlaySchema(StrictSchema):
+    action = action_name("play")
     file_url = HttpUrl()
     file_name = StrictStr(non_empty=True)
 
@@ -52,31 +59,31 @@ class PlaySchema(_Action):
             raise ValidationError("Give exactly one of file_url or file_name.", "_schema")
 
 
-class SpeakSchema(_Action):
-    action = _name("speak")
+class SpeakSchema(StrictSchema):
+    action = action_name("speak")
     text = StrictStr(required=True, non_empty=True)
 
 
-class ParamSchema(_Action):
-    action = _name("param")
+class ParamSchema(StrictSchema):
+    action = action_name("param")
     text = StrictStr(required=True)
 
 
-class RecordSchema(_Action):
-    action = _name("record")
+class RecordSchema(StrictSchema):
+    action = action_name("record")
 
 
-class HangupSchema(_Action):
-    action = _name("hangup")
+class HangupSchema(StrictSchema):
+    action = action_name("hangup")
 
 
-class ConnectEntrySchema(_Action):
+class ConnectEntrySchema(StrictSchema):
     type = fields.String(required=True, validate=validate.Equal("pstn", error="Must be 'pstn'."))
     number = LegacyNumber(required=True)
 
 
-class BridgeSchema(_Action):
-    action = _name("bridge")
+class BridgeSchema(StrictSchema):
+    action = action_name("bridge")
     from_ = LegacyNumber(required=True, data_key="from", attribute="from")
     connect = fields.List(
         fields.Nested(ConnectEntrySchema),
@@ -89,15 +96,15 @@ class BridgeSchema(_Action):
     ring_type = fields.String(validate=validate.OneOf(("group",)))
 
 
-class InputSchema(_Action):
-    action = _name("input")
+class InputSchema(StrictSchema):
+    action = action_name("input")
     action_url = HttpUrl(required=True)
     max_digit = StrictInt(minimum=1, maximum=32)
     timeout = StrictInt(minimum=1)
 
 
-class PlayGetInputSchema(_Action):
-    action = _name("play_get_input")
+class PlayGetInputSchema(StrictSchema):
+    action = action_name("play_get_input")
     action_url = HttpUrl(required=True)
     file_name = StrictStr(required=True, non_empty=True)
     file_url = HttpUrl()

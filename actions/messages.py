@@ -18,6 +18,9 @@ from .fields import StrictInt, StrictStr
 from .schemas import StrictSchema, load_with, validate_pcmo
 
 AUDIO_TYPES = ("raw", "wav", "mp3", "ogg")
+# streamAudio's sampleRate: 8000 or 16000 (PROTOCOL.md section 2, and the SDK's
+# playStream). The stream action's voice_quality also allows 32000 (and 12000),
+# but no streamAudio rate matches those: replies to such a call need resampling.
 AUDIO_RATES = (8000, 16000)
 CONTROL_ACTIONS = ("pause", "resume", "stop", "break")
 
@@ -74,6 +77,35 @@ def stream_audio(audio: bytes | str, audio_type: str = "raw", sample_rate: int =
         encoded = audio
     data = {"audioDataType": audio_type, "sampleRate": sample_rate, "audioData": encoded}
     return load_with(StreamAudioSchema(), {"type": "streamAudio", "data": data})
+
+
+class AudioMessages:
+    """``streamAudio`` frames for one call's audio format, validated once.
+
+    The hot path sends a frame per 100 ms of audio per call; running the schema
+    on each one is wasted work when only the audio changes. The type and rate are
+    checked here with the very rules of ``stream_audio`` (by calling it once),
+    and the frame's text around the audio is kept, so ``encode(pcm)`` equals
+    ``encode(stream_audio(pcm, audio_type, rate))`` character for character.
+    """
+
+    __slots__ = ("audio_type", "rate", "_head", "_tail")
+
+    _PLACEHOLDER = "QUJD"  # valid base64 that no audioDataType contains
+
+    def __init__(self, rate: int, audio_type: str = "raw") -> None:
+        template = stream_audio(self._PLACEHOLDER, audio_type, rate)
+        self.audio_type: str = template["data"]["audioDataType"]
+        self.rate: int = template["data"]["sampleRate"]
+        self._head, self._tail = encode(template).split(self._PLACEHOLDER)
+
+    def encode(self, pcm: bytes) -> str:
+        """The text frame playing ``pcm``; empty or non-bytes audio raises, as stream_audio does."""
+        if not isinstance(pcm, (bytes, bytearray, memoryview)):
+            raise ActionValidationError({"data": {"audioData": ["Must be bytes."]}})
+        if not pcm:
+            raise ActionValidationError({"data": {"audioData": ["Must not be empty."]}})
+        return self._head + base64.b64encode(pcm).decode("ascii") + self._tail
 
 
 def validate_message(message: Any) -> dict[str, Any] | list[dict[str, Any]]:

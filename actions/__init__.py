@@ -3,14 +3,20 @@
 from . import messages
 from .builder import PCMO
 from .errors import ActionValidationError
-from .messages import encode, interrupt, pause, resume, stop, stream_audio
+from .messages import AudioMessages, encode, interrupt, pause, resume, stop, stream_audio
 from .pipeline import Pipeline, validate_pipeline
-from .schemas import validate_action, validate_pcmo
+from .schemas import StrictSchema, validate_action, validate_pcmo
+from .sdk_compat import Action, PiopiyCompatError, StreamAction
 
 __all__ = [
     "PCMO",
+    "Action",
     "ActionValidationError",
+    "AudioMessages",
     "Pipeline",
+    "PiopiyCompatError",
+    "StreamAction",
+    "StrictSchema",
     "encode",
     "interrupt",
     "messages",

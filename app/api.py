@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from pathlib import Path
-from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request
 
 from actions import validate_pcmo, validate_pipeline
+from streams.events import Note, StateChanged
 
 from . import call_flow, control
 from .auth import require_api_key
-from .errors import APIError, BadRequest, NotFound
+from .bodies import json_object
+from .call_views import call_or_404, dump_call, recording_response
+from .errors import APIError, BadRequest
+from .journal import create_call as new_call
 from .piopiy import platform_call_id
-from .schemas import (
-    CallCreateSchema,
-    CallDetailSchema,
-    CallListQuerySchema,
-    CallSchema,
-    PcmoRequestSchema,
-)
-from .services import agents, piopiy, registry, store
+from .schemas import CallCreateSchema, CallListQuerySchema, PcmoRequestSchema
+from .services import agents, bus, piopiy, registry, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -31,44 +27,10 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(require_api_key(lambda: None))
 
 
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest(
-            "Send a JSON object (Content-Type: application/json).", {"_schema": ["Must be a JSON object."]}
-        )
-    return body
-
-
-def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
-    session = registry().get(call["id"])
-    call = {**call, "live": session is not None}
-    if not detail:
-        return CallSchema().dump(call)
-    calls = store()
-    call["timeline"] = calls.timeline(call["id"])
-    call["transcript"] = calls.transcript(call["id"])
-    call["turns"] = turns_of(call["timeline"])
-    call["stats"] = session.stats() if session is not None else call["extra"].get("stream")
-    call["recording"] = bool(call["extra"].get("recording"))
-    return CallDetailSchema().dump(call)
-
-
-def turns_of(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each caller turn with what was understood and how fast the reply came (timeline "turn" + "reply")."""
-    turns: dict[int, dict[str, Any]] = {}
-    for entry in timeline:
-        if entry["kind"] in ("turn", "reply") and "n" in entry["detail"]:
-            turns.setdefault(entry["detail"]["n"], {"n": entry["detail"]["n"], "latency_ms": None}).update(
-                entry["detail"]
-            )
-    return [turns[n] for n in sorted(turns)]
-
-
 @bp.post("/pcmo")
 def build_pcmo():  # type: ignore[no-untyped-def]
     """Validate a list of actions and return the PCMO array (for answer URLs in any language)."""
-    body = PcmoRequestSchema().load(json_body())
+    body = PcmoRequestSchema().load(json_object())
     if body["version"] == "v3":
         return jsonify(validate_pipeline(body["actions"]))
     return jsonify(validate_pcmo(body["actions"]))
@@ -76,7 +38,7 @@ def build_pcmo():  # type: ignore[no-untyped-def]
 
 @bp.post("/calls")
 def create_call():  # type: ignore[no-untyped-def]
-    body = CallCreateSchema().load(json_body())
+    body = CallCreateSchema().load(json_object())
     config = current_app.config
     agent_name = body.get("agent") or config["DEFAULT_AGENT"]
     agent = agents().get(agent_name)
@@ -84,7 +46,7 @@ def create_call():  # type: ignore[no-untyped-def]
         raise BadRequest("Unknown agent.", {"agent": [f"No agent named {agent_name!r} is loaded."]})
     caller_id = body.get("caller_id") or config["PIOPIY_NUMBER"]
     calls = store()
-    call = calls.create(direction="outbound", from_number=caller_id, to_number=body["to"], agent=agent_name)
+    call = new_call(calls, bus(), direction="outbound", from_number=caller_id, to_number=body["to"], agent=agent_name)
     pcmo = call_flow.outbound_pcmo(config, agent, call["id"])
     try:
         answer = piopiy().make_call(
@@ -100,12 +62,12 @@ def create_call():  # type: ignore[no-untyped-def]
         )
     except APIError as exc:
         calls.update(call["id"], platform_response={"error": exc.message, **exc.errors})
-        calls.set_state(call["id"], "failed", reason=exc.code)
+        bus().publish(StateChanged(call_id=call["id"], state="failed", reason=exc.code))
         log.warning("call %s: outbound call to %s failed: %s", call["id"], body["to"], exc.message)
         exc.errors = {**exc.errors, "call_id": call["id"]}
         raise
     calls.update(call["id"], platform_id=platform_call_id(answer), platform_response=answer)
-    calls.add_timeline(call["id"], "platform.call", {"version": piopiy().version})
+    bus().publish(Note(call_id=call["id"], what="platform.call", info={"version": piopiy().version}))
     log.info("call %s: outbound call to %s placed", call["id"], body["to"])
     return jsonify({"call": dump_call(calls.get(call["id"])), "platform": answer}), 201  # type: ignore[arg-type]
 
@@ -124,32 +86,20 @@ def list_calls():  # type: ignore[no-untyped-def]
     return jsonify({"items": [dump_call(c) for c in items], "total": total, "page": page, "per_page": per_page})
 
 
-def _call_or_404(call_id: str) -> dict[str, Any]:
-    call = store().get(call_id)
-    if call is None:
-        raise NotFound(f"No call {call_id}.")
-    return call
-
-
 @bp.get("/calls/<call_id>")
 def get_call(call_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(dump_call(_call_or_404(call_id), detail=True))
+    return jsonify(dump_call(call_or_404(call_id), detail=True))
 
 
 @bp.post("/calls/<call_id>/actions")
 def call_action(call_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(control.perform(call_id, json_body(), by="api"))
+    return jsonify(control.perform(call_id, json_object(), by="api"))
 
 
 @bp.get("/calls/<call_id>/recording")
 def call_recording(call_id: str):  # type: ignore[no-untyped-def]
     """The call's stereo WAV (caller left, bot right), when RECORD_CALLS is on."""
-    call = _call_or_404(call_id)
-    path = call["extra"].get("recording")
-    if not path or not Path(path).is_file():
-        live = registry().get(call_id) is not None
-        raise NotFound("The recording is written when the call ends." if live else f"Call {call_id} has no recording.")
-    return send_file(path, mimetype="audio/wav", download_name=f"{call_id}.wav")
+    return recording_response(call_or_404(call_id))
 
 
 @bp.get("/runtime")

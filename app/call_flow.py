@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from actions import PCMO
-from actions.fields import is_http_url
+from streams.errors import NoTransferTarget
+from streams.handoff import add_bridge
+from streams.media_files import media_url
 
 from . import signing
 
@@ -29,11 +31,7 @@ def input_url(config: Mapping[str, Any], call_id: str) -> str:
 
 def media_ref(config: Mapping[str, Any], name: str) -> str:
     """A URL as is; a file we ship in media/ as our URL; else a file uploaded to Piopiy."""
-    if is_http_url(name):
-        return name
-    if (MEDIA_DIR / name).is_file():
-        return f"{config['PUBLIC_URL']}/media/{quote(name)}"
-    return name
+    return media_url(config["PUBLIC_URL"], MEDIA_DIR, name)
 
 
 def stream_options(config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -77,20 +75,9 @@ def menu_prompt(pcmo: PCMO, config: Mapping[str, Any], agent: Mapping[str, Any],
     return pcmo.playGetInput(input_url(config, call_id), media_ref(config, menu["prompt_file"]), options)
 
 
-def bridge_to_human(
-    pcmo: PCMO,
-    config: Mapping[str, Any],
-    agent: Mapping[str, Any] | None,
-    numbers: list[str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> PCMO:
-    """Add the bridge to the agent's people (or to ``numbers``), options overridable."""
-    human = dict((agent or {}).get("human") or {})
-    targets = numbers or human.get("numbers") or []
-    options = {key: human[key] for key in ("timeout", "loop", "duration", "ring_type") if key in human}
-    options.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    caller_id = human.get("caller_id") or config["PIOPIY_NUMBER"]
-    return pcmo.call(list(targets), caller_id, options)
+def bridge_to_human(pcmo: PCMO, config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> PCMO:
+    """Add the bridge to the agent's people (the same bridge a live call's transfer sends)."""
+    return add_bridge(pcmo, (agent or {}).get("human"), config["PIOPIY_NUMBER"])
 
 
 def menu_choice_pcmo(
@@ -109,7 +96,10 @@ def menu_choice_pcmo(
     if action == "bot":
         add_stream(pcmo, config, agent, call_id)
     elif action == "transfer":
-        bridge_to_human(pcmo, config, agent)
+        try:
+            bridge_to_human(pcmo, config, agent)
+        except NoTransferTarget:  # nobody to ring: a polite goodbye, not a webhook error
+            pcmo.speak(agent["goodbye"]).hangup()
     elif action == "hangup":
         pcmo.hangup()
     elif action == "play":

@@ -1,4 +1,8 @@
-"""The call repository: calls, their timeline, webhook events and transcript lines."""
+"""The call repository: calls, their timeline, webhook events and transcript lines.
+
+Storage only: it publishes nothing. What happens to a live call reaches it as
+events, through ``app.journal`` (a subscriber of the event bus).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ import sqlite3
 import time
 import uuid
 from typing import Any
-
-from streams.events import publish
 
 from .db import Database
 
@@ -83,16 +85,6 @@ class CallStore:
                 "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
                 [(call_id, now, kind, json.dumps(detail)) for kind, detail in entries],
             )
-        publish(
-            call_id,
-            "call",
-            direction=direction,
-            from_number=from_number,
-            to_number=to_number,
-            agent=agent,
-            state=state,
-            created_at=now,
-        )
         return {
             "id": call_id,
             "platform_id": platform_id,
@@ -159,11 +151,13 @@ class CallStore:
             params.append(value)
         self.db.execute(f"UPDATE calls SET {', '.join(sets)} WHERE id = ?", (*params, call_id))
 
-    def set_state(self, call_id: str, state: str, *, reason: str | None = None, **detail: Any) -> bool:
+    def set_state(
+        self, call_id: str, state: str, *, reason: str | None = None, at: float | None = None, **detail: Any
+    ) -> bool:
         """Move a call to ``state`` and put it on the timeline; a final state is never left."""
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}")
-        now = time.time()
+        now = at or time.time()
         with self.db.transaction() as conn:
             row = conn.execute("SELECT state FROM calls WHERE id = ?", (call_id,)).fetchone()
             if row is None or row["state"] in FINAL_STATES or row["state"] == state:
@@ -179,17 +173,17 @@ class CallStore:
                 "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, 'state', ?)",
                 (call_id, now, json.dumps(body)),
             )
-        publish(call_id, "state", at=now, **body)
         return True
 
     # -- timeline, events, transcript -------------------------------------------
-    def add_timeline(self, call_id: str, kind: str, detail: dict[str, Any] | None = None) -> None:
-        now = time.time()
+    def add_timeline(
+        self, call_id: str, kind: str, detail: dict[str, Any] | None = None, at: float | None = None
+    ) -> None:
+        now = at or time.time()
         text = json.dumps(detail or {}, default=str)
         self.db.execute(
             "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)", (call_id, now, kind, text)
         )
-        publish(call_id, "timeline", at=now, kind=kind, detail=json.loads(text))
 
     def timeline(self, call_id: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT at, kind, detail FROM timeline WHERE call_id = ? ORDER BY id", (call_id,))
@@ -210,12 +204,11 @@ class CallStore:
         )
         return [_row(r) for r in rows]  # type: ignore[misc]
 
-    def add_transcript(self, call_id: str, speaker: str, text: str) -> None:
-        now = time.time()
+    def add_transcript(self, call_id: str, speaker: str, text: str, at: float | None = None) -> None:
+        now = at or time.time()
         self.db.execute(
             "INSERT INTO transcript (call_id, at, speaker, text) VALUES (?, ?, ?, ?)", (call_id, now, speaker, text)
         )
-        publish(call_id, "transcript", at=now, speaker=speaker, text=text)
 
     def transcript(self, call_id: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT at, speaker, text FROM transcript WHERE call_id = ? ORDER BY id", (call_id,))

@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +27,20 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from streams.events import call_event
+from streams import commands
 
 from . import call_flow, control
+from .call_views import call_or_404, recording_response
 from .errors import BadRequest, NotFound, Unauthorized
+from .feed import stream_events
+from .journal import create_call
 from .schemas import CallListQuerySchema
-from .services import agents, registry, store
+from .services import agents, bus, registry, services, store
 from .stream_socket import sock
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ LIST_QUERY = CallListQuerySchema()
 
 def init_app(app: Flask) -> None:
     password = app.config.pop("DASHBOARD_PASSWORD", "")
-    app.extensions["callstream"]["dashboard_hash"] = generate_password_hash(password) if password else None
+    app.extensions["callstream"].dashboard_hash = generate_password_hash(password) if password else None
     if not password:
         log.warning("DASHBOARD_PASSWORD is not set: the dashboard cannot be signed in to")
     app.config.update(
@@ -83,7 +85,7 @@ def clock(epoch: float) -> str:
 def service_warnings() -> list[str]:
     """What an operator must know at a glance: no hearing, no speaking, broken agents."""
     warnings = []
-    voice = current_app.extensions["callstream"].get("voice")
+    voice = services().voice
     if voice is None:
         warnings.append("Voice is off (VOICE_ENABLED=false): calls stream, but nobody listens or speaks.")
     else:
@@ -138,7 +140,7 @@ def data(view: Callable[..., Any]) -> Callable[..., Any]:
 def login():  # type: ignore[no-untyped-def]
     error = None
     if request.method == "POST":
-        expected_hash = current_app.extensions["callstream"]["dashboard_hash"]
+        expected_hash = services().dashboard_hash
         user_ok = hmac.compare_digest(
             request.form.get("username", "").encode(), current_app.config["DASHBOARD_USER"].encode()
         )
@@ -197,12 +199,14 @@ def calls_page():  # type: ignore[no-untyped-def]
 @bp.get("/dashboard/calls/<call_id>")
 @page
 def call_page(call_id: str):  # type: ignore[no-untyped-def]
-    call = _call_or_404(call_id)
+    call = call_or_404(call_id)
     agent = agents().get(call["agent"]) or {}
     return render_template(
         "call.html",
         call=_detail(call),
         agent=agent,
+        commands=[{**vars(c), "fields": c.form_fields()} for c in commands.REGISTRY.values()],
+        human_numbers=",".join((agent.get("human") or {}).get("numbers", [])),
         media=sorted(p.name for p in call_flow.MEDIA_DIR.glob("*") if p.is_file()),
     )
 
@@ -236,13 +240,6 @@ def softphone_page():  # type: ignore[no-untyped-def]
 
 
 # -- data ---------------------------------------------------------------------------------------
-def _call_or_404(call_id: str) -> dict[str, Any]:
-    call = store().get(call_id)
-    if call is None:
-        raise NotFound(f"No call {call_id}.")
-    return call
-
-
 def _row(call: dict[str, Any]) -> dict[str, Any]:
     lines = store().transcript(call["id"])
     return {**call, "live": registry().get(call["id"]) is not None, "last_line": lines[-1]["text"] if lines else ""}
@@ -263,7 +260,7 @@ def _detail(call: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/dashboard/api/calls/<call_id>")
 @data
 def call_data(call_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(_detail(_call_or_404(call_id)))
+    return jsonify(_detail(call_or_404(call_id)))
 
 
 @bp.post("/dashboard/api/calls/<call_id>/actions")
@@ -278,11 +275,7 @@ def call_action(call_id: str):  # type: ignore[no-untyped-def]
 @bp.get("/dashboard/calls/<call_id>/recording")
 @data
 def recording(call_id: str):  # type: ignore[no-untyped-def]
-    call = store().get(call_id)
-    path = (call or {}).get("extra", {}).get("recording")
-    if not path or not Path(path).is_file():
-        raise NotFound("No recording for this call.")
-    return send_file(path, mimetype="audio/wav")
+    return recording_response(call_or_404(call_id))
 
 
 @bp.post("/dashboard/api/softphone")
@@ -296,8 +289,14 @@ def softphone_call():  # type: ignore[no-untyped-def]
         raise BadRequest("Unknown agent.", {"agent": [f"No agent named {name!r}."]})
     if registry().full():
         raise BadRequest("All lines are busy (MAX_CALLS).", {"_schema": ["Try again later."]})
-    call = store().create(
-        direction="browser", from_number=None, to_number=None, agent=name, extra={"softphone": session["user"]}
+    call = create_call(
+        store(),
+        bus(),
+        direction="browser",
+        from_number=None,
+        to_number=None,
+        agent=name,
+        extra={"softphone": session["user"]},
     )
     options = call_flow.stream_options(current_app.config, agent)
     return jsonify(
@@ -313,37 +312,10 @@ def softphone_call():  # type: ignore[no-untyped-def]
 @data
 def events():  # type: ignore[no-untyped-def]
     """Server-Sent Events: every live call event, or one call's with ``?call=<id>``."""
-    from gevent.queue import Empty, Full, Queue
-
-    only = request.args.get("call")
-    queue: Queue = Queue(maxsize=500)
-
-    def receive(call_id: str, event: str, data: dict[str, Any]) -> None:
-        if only and call_id != only:
-            return
-        try:
-            queue.put_nowait((call_id, event, data))
-        except Full:
-            pass  # a stalled browser loses events, never the call
-
-    call_event.connect(receive, weak=False)
-
-    def stream() -> Iterator[str]:
-        try:
-            yield "retry: 2000\n\n"
-            while True:
-                try:
-                    call_id, event, data = queue.get(timeout=15)
-                except Empty:
-                    yield ": keep-alive\n\n"
-                    continue
-                payload = json.dumps({"call_id": call_id, **data}, default=str, ensure_ascii=False)
-                yield f"event: {event}\ndata: {payload}\n\n"
-        finally:
-            call_event.disconnect(receive)
-
     return Response(
-        stream(), mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        stream_events(bus(), request.args.get("call")),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
@@ -369,8 +341,8 @@ def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
         except Full:
             pass  # a slow listener skips audio; the call is not slowed down
 
-    ws.send(json.dumps({"rate": live.settings.rate}))
-    live.taps.add(tap)
+    ws.send(json.dumps({"rate": live.rate}))
+    live.link.taps.add(tap)
     try:
         while True:
             leg, pcm = queue.get()
@@ -380,5 +352,5 @@ def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     except (ConnectionError, OSError):
         pass
     finally:
-        live.taps.discard(tap)
+        live.link.taps.discard(tap)
         transport.close(ws, 1000, "call ended")

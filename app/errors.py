@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from actions import ActionValidationError
+from streams.errors import CallError
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):  # type: ignore[no-untyped-def]
         return jsonify(error_body(exc.code, exc.message, _stringify_keys(exc.errors))), exc.status
+
+    @app.errorhandler(CallError)
+    def _call_error(exc: CallError):  # type: ignore[no-untyped-def]
+        errors = {exc.field: [exc.message]} if exc.field else {}
+        return jsonify(error_body(exc.code, exc.message, errors)), exc.status
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]

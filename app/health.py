@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, send_from_directory
 
 from .call_flow import MEDIA_DIR
-from .services import agents, registry
+from .services import agents, registry, services
 from .version import __version__
 
 bp = Blueprint("health", __name__)
@@ -27,7 +27,7 @@ def healthz():  # type: ignore[no-untyped-def]
 
 
 def _voice_status() -> dict:
-    voice = current_app.extensions["callstream"].get("voice")
+    voice = services().voice
     if voice is None:
         return {"stt": {"status": "disabled"}, "tts": {"status": "disabled"}}
     tts = {"workers": voice.tts.size, "started": voice.tts.available is not None, **voice.tts.stats}

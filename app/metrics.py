@@ -1,27 +1,33 @@
 """Prometheus metrics at /metrics (API key required): calls, frames, drops, reply latency.
 
-Frame counters are read from the sessions when scraped (plus the totals of
-ended sessions), so the hot path pays nothing for them.
+Reply latency and ended calls come from the event bus (``observe``); frame
+counters are read from the live calls when scraped (plus the totals of ended
+calls), so the hot path pays nothing for them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from streams.events import CallEnded, CallEvent, ReplyTimed
+
 from .auth import require_api_key
+
+if TYPE_CHECKING:
+    from streams.registry import CallRegistry
 
 bp = Blueprint("metrics", __name__)
 LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, calls: CallRegistry) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "callstream_reply_latency_seconds",
@@ -30,15 +36,19 @@ class Metrics:
             registry=self.registry,
         )
         self.ended: Counter[str] = Counter()
-        self.sessions: Any = None
+        self.calls = calls
         self.registry.register(_SessionCollector(self))
 
-    def observe_latency(self, seconds: float) -> None:
-        self.latency.observe(seconds)
-
-    def session_ended(self, session: Any) -> None:
-        self.ended["calls"] += 1
-        self.ended.update({k: v for k, v in session.counters.items() if isinstance(v, int)})
+    def observe(self, event: CallEvent) -> None:
+        """A subscriber of this node's call events."""
+        if isinstance(event, ReplyTimed):
+            self.latency.observe(event.latency_ms / 1000)
+        elif isinstance(event, CallEnded):
+            stats = event.stats
+            self.ended["calls"] += 1
+            self.ended["frames_in"] += int(stats.get("frames_in", 0))
+            self.ended["audio_out"] += int(stats.get("audio_messages_out", 0))
+            self.ended.update({f"dropped_{k}": int(v) for k, v in (stats.get("dropped") or {}).items()})
 
 
 class _SessionCollector:
@@ -46,11 +56,10 @@ class _SessionCollector:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        sessions = self.metrics.sessions
-        live = list(sessions.all()) if sessions is not None else []
+        live = self.metrics.calls.all()
         totals = Counter(self.metrics.ended)
-        for session in live:
-            totals.update({k: v for k, v in session.counters.items() if isinstance(v, int)})
+        for call in live:
+            totals.update(call.link.counters)
         active = GaugeMetricFamily("callstream_active_calls", "Live stream sessions in this process.")
         active.add_metric([], len(live))
         yield active
@@ -73,5 +82,5 @@ class _SessionCollector:
 @bp.get("/metrics")
 @require_api_key
 def metrics():  # type: ignore[no-untyped-def]
-    registry = current_app.extensions["callstream"]["metrics"].registry
+    registry = current_app.extensions["callstream"].metrics.registry
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

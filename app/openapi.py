@@ -11,6 +11,7 @@ from marshmallow import fields
 
 from actions import fields as action_fields
 from actions import pipeline
+from streams import commands
 
 from . import schemas
 from .version import __version__
@@ -29,11 +30,12 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 
 
 AUTH = [{"apiKey": []}]
+CALL_ID = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
 COMMON = {"401": _error("Missing or wrong API key.")}
 
 
-def _operations() -> dict[str, dict[str, Any]]:
-    call_id = {"name": "call_id", "in": "path", "required": True, "schema": {"type": "string"}}
+def _call_operations() -> dict[str, dict[str, Any]]:
+    call_id = CALL_ID
     return {
         "/api/v1/calls": {
             "post": {
@@ -65,20 +67,28 @@ def _operations() -> dict[str, dict[str, Any]]:
         },
         "/api/v1/calls/{call_id}/actions": {
             "post": {
-                "summary": "Act on a live call: pause, resume, stop, break, play, say, transfer, hangup.",
+                "summary": "Command a live call: " + ", ".join(commands.REGISTRY) + ".",
+                "description": "\n".join(f"- `{c.name}`: {c.summary}" for c in commands.REGISTRY.values()),
                 "security": AUTH,
                 "parameters": [call_id],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "CallAction"}}},
                 "responses": {
-                    "200": _json("CallActionResult", "Delivered to the live session."),
-                    "400": _error("The action is not valid."),
+                    "200": _json("CallActionResult", "Carried out by the live call."),
+                    "400": _error("The command or its parameters are not valid; errors name the fields."),
                     "404": _error("No such call."),
-                    "409": _error("The call has no live stream here."),
-                    "501": _error("The action needs a part that is not available (e.g. TTS for say)."),
+                    "409": _error("The call is not live here, or the command conflicts with what it is doing."),
+                    "422": _error("The command cannot apply to this call (e.g. nobody to transfer to)."),
+                    "501": _error("The command needs a part this call lacks (e.g. text to speech for say)."),
+                    "503": _error("Too much is queued on the call; try again shortly."),
                     **COMMON,
                 },
             }
         },
+    }
+
+
+def _pcmo_operations() -> dict[str, dict[str, Any]]:
+    return {
         "/api/v1/pcmo": {
             "post": {
                 "summary": "Validate actions and return the PCMO array (v2 actions or a v3 pipeline).",
@@ -94,6 +104,12 @@ def _operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
+    }
+
+
+def _webhook_operations() -> dict[str, dict[str, Any]]:
+    call_id = CALL_ID
+    return {
         "/webhooks/piopiy/answer": {
             "post": {
                 "summary": "Answer URL: Piopiy posts an inbound call (from, to, time, cmiuuid); we return its PCMO.",
@@ -132,6 +148,10 @@ def _operations() -> dict[str, dict[str, Any]]:
     }
 
 
+def _operations() -> dict[str, dict[str, Any]]:
+    return {**_call_operations(), **_pcmo_operations(), **_webhook_operations()}
+
+
 def build_spec() -> dict[str, Any]:
     plugin = MarshmallowPlugin()
     spec = APISpec(
@@ -155,11 +175,22 @@ def build_spec() -> dict[str, Any]:
         ("CallCreated", schemas.CallCreatedSchema),
         ("CallDetail", schemas.CallDetailSchema),
         ("CallPage", schemas.CallPageSchema),
-        ("CallAction", schemas.CallActionSchema),
         ("CallActionResult", schemas.CallActionResultSchema),
         ("PcmoRequest", schemas.PcmoRequestSchema),
     ):
         spec.components.schema(name, schema=schema)
+    for command in commands.REGISTRY.values():
+        spec.components.schema(f"CallAction{command.name.title()}", schema=command.request_schema())
+    spec.components.schema(
+        "CallAction",
+        {
+            "oneOf": [{"$ref": f"#/components/schemas/CallAction{name.title()}"} for name in commands.REGISTRY],
+            "discriminator": {
+                "propertyName": "action",
+                "mapping": {name: f"#/components/schemas/CallAction{name.title()}" for name in commands.REGISTRY},
+            },
+        },
+    )
     for path, operations in _operations().items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

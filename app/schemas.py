@@ -5,17 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate
 
+from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from actions.pipeline import Variables
 
 from .calls import STATES
-
-
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class ErrorSchema(Schema):
@@ -24,7 +20,7 @@ class ErrorSchema(Schema):
     errors = fields.Dict(metadata={"description": "Field name -> list of messages (validation errors)."})
 
 
-class PcmoRequestSchema(_Strict):
+class PcmoRequestSchema(StrictSchema):
     actions = fields.List(fields.Dict(), required=True, metadata={"description": "PCMO action objects to validate."})
     version = fields.String(
         load_default="v2",
@@ -33,7 +29,7 @@ class PcmoRequestSchema(_Strict):
     )
 
 
-class CallCreateSchema(_Strict):
+class CallCreateSchema(StrictSchema):
     to = PhoneString(required=True, metadata={"description": "Number to call, digits only (a leading + is dropped)."})
     caller_id = PhoneString(metadata={"description": "Piopiy number the call comes from (default PIOPIY_NUMBER)."})
     agent = StrictStr(non_empty=True, metadata={"description": "Agent that talks on the call (default DEFAULT_AGENT)."})
@@ -61,7 +57,7 @@ class Since(fields.Field):
         return moment.timestamp()
 
 
-class CallListQuerySchema(_Strict):
+class CallListQuerySchema(StrictSchema):
     state = fields.String(validate=validate.OneOf(STATES))
     direction = fields.String(validate=validate.OneOf(("inbound", "outbound")))
     since = Since(metadata={"description": "ISO 8601 time or epoch seconds: calls created at or after."})
@@ -131,38 +127,6 @@ class CallPageSchema(Schema):
 class CallCreatedSchema(Schema):
     call = fields.Nested(CallSchema)
     platform = fields.Raw(metadata={"description": "The Piopiy API's answer, as it came."})
-
-
-CALL_ACTIONS = ("pause", "resume", "stop", "break", "play", "say", "transfer", "hangup")
-
-
-class CallActionSchema(_Strict):
-    action = fields.String(required=True, validate=validate.OneOf(CALL_ACTIONS))
-    file = StrictStr(non_empty=True, metadata={"description": "play: a URL or a file name."})
-    mode = fields.String(
-        validate=validate.OneOf(("stream", "pcmo")),
-        metadata={"description": "play: stream the audio ourselves, or send a PCMO play action."},
-    )
-    text = StrictStr(non_empty=True, max_length=2000, metadata={"description": "say: what the bot says."})
-    numbers = fields.List(
-        PhoneString(),
-        validate=validate.Length(min=1),
-        metadata={"description": "transfer: who to ring (default: the agent's human numbers)."},
-    )
-    ring_type = fields.String(validate=validate.OneOf(("group",)))
-    timeout = StrictInt(minimum=1)
-    loop = StrictInt(minimum=1)
-
-    @validates_schema
-    def _needs(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data["action"] == "play" and "file" not in data:
-            raise ValidationError("play needs a file.", "file")
-        if data["action"] == "say" and "text" not in data:
-            raise ValidationError("say needs text.", "text")
-        allowed = {"play": {"file", "mode"}, "say": {"text"}, "transfer": {"numbers", "ring_type", "timeout", "loop"}}
-        extra = set(data) - {"action"} - allowed.get(data["action"], set())
-        if extra:
-            raise ValidationError({key: [f"Not used by {data['action']}."] for key in sorted(extra)})
 
 
 class CallActionResultSchema(Schema):

@@ -1,56 +1,96 @@
-"""The app's long-lived services, reachable from any request or greenlet in it."""
+"""The app's long-lived services: one typed container, built once in the factory.
+
+Views reach it with ``services()``; greenlets get what they need passed in.
+Nothing is assigned into it from outside after it is built.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from flask import Flask, current_app
 
-from streams.registry import SessionRegistry
+from streams.events import EventBus
+from streams.registry import CallRegistry
+from streams.voice import VoiceServices
 
-from . import voice
 from .agents import AgentBook, load_agents
 from .calls import CallStore
 from .db import Database
+from .journal import Journal
 from .metrics import Metrics
 from .piopiy import PiopiyClient
 
 
-def init_app(app: Flask) -> None:
-    db = Database(app.config["DATABASE_URL"])
-    sessions = SessionRegistry(app.config["MAX_CALLS"])
-    metrics = Metrics()
-    metrics.sessions = sessions
-    app.extensions["callstream"] = {
-        "db": db,
-        "store": CallStore(db),
-        "agents": load_agents(app.config["AGENTS_DIR"], app.config["DEFAULT_AGENT"]),
-        "piopiy": PiopiyClient(app.config),
-        "registry": sessions,
-        "metrics": metrics,
-    }
-    voice.init_app(app, metrics)
+@dataclass
+class Services:
+    config: dict[str, Any]
+    db: Database
+    store: CallStore
+    bus: EventBus
+    calls: CallRegistry
+    metrics: Metrics
+    piopiy: PiopiyClient
+    voice: VoiceServices | None
+    agents: AgentBook = field(default_factory=AgentBook)
+    dashboard_hash: str | None = None
+
+    def reload_agents(self) -> AgentBook:
+        self.agents = load_agents(self.config["AGENTS_DIR"], self.config["DEFAULT_AGENT"])
+        return self.agents
+
+
+def build(app: Flask) -> Services:
+    """Make every service and wire the event subscribers (storage, metrics)."""
+    from .voice import voice_services
+
+    config = app.config
+    db = Database(config["DATABASE_URL"])
+    store = CallStore(db)
+    bus = EventBus()
+    calls = CallRegistry(config["MAX_CALLS"])
+    metrics = Metrics(calls)
+    bus.on_local(Journal(store))
+    bus.on_local(metrics.observe)
+    built = Services(
+        config=config,
+        db=db,
+        store=store,
+        bus=bus,
+        calls=calls,
+        metrics=metrics,
+        piopiy=PiopiyClient(config),
+        voice=voice_services(config),
+    )
+    built.reload_agents()
+    return built
+
+
+def init_app(app: Flask) -> Services:
+    app.extensions["callstream"] = built = build(app)
+    return built
+
+
+def services() -> Services:
+    return current_app.extensions["callstream"]
 
 
 def store() -> CallStore:
-    return current_app.extensions["callstream"]["store"]
+    return services().store
 
 
 def agents() -> AgentBook:
-    return current_app.extensions["callstream"]["agents"]
+    return services().agents
 
 
 def piopiy() -> PiopiyClient:
-    return current_app.extensions["callstream"]["piopiy"]
+    return services().piopiy
 
 
-def registry() -> SessionRegistry:
-    return current_app.extensions["callstream"]["registry"]
+def registry() -> CallRegistry:
+    return services().calls
 
 
-def metrics() -> Metrics:
-    return current_app.extensions["callstream"]["metrics"]
-
-
-def reload_agents(app: Flask) -> AgentBook:
-    book = load_agents(app.config["AGENTS_DIR"], app.config["DEFAULT_AGENT"])
-    app.extensions["callstream"]["agents"] = book
-    return book
+def bus() -> EventBus:
+    return services().bus

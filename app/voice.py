@@ -11,11 +11,10 @@ from flask import Flask
 
 from streams.dialogue import Policy, ScriptedPolicy
 from streams.llm import LLMPolicy
+from streams.port import CallPort, VoiceFactory
 from streams.stt import HOW_TO_GET_ONE, SpeechModels, find_models
 from streams.tts import TTSPool
 from streams.voice import VoicePipeline, VoiceServices
-
-from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +37,8 @@ def make_policy_factory(config: Mapping[str, Any]):  # type: ignore[no-untyped-d
     return make
 
 
-def init_app(app: Flask, metrics: Metrics) -> VoiceServices | None:
-    config = app.config
+def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
+    """The shared half of every call's voice pipeline, or None when VOICE_ENABLED is off."""
     if not config["VOICE_ENABLED"]:
         log.warning("VOICE_ENABLED is off: calls stream, but nobody listens or speaks")
         return None
@@ -51,27 +50,28 @@ def init_app(app: Flask, metrics: Metrics) -> VoiceServices | None:
             "; ".join(search.looked),
             HOW_TO_GET_ONE,
         )
-    services = VoiceServices(
+    return VoiceServices(
         models=SpeechModels(search),
         tts=TTSPool(config["TTS_WORKERS"], config["TTS_TIMEOUT"], config["TTS_CACHE_SIZE"]),
         stt_chunk_ms=config["STT_CHUNK_MS"],
         min_confidence=config["STT_MIN_CONFIDENCE"],
         vad_threshold=config["VAD_THRESHOLD"],
         make_policy=make_policy_factory(config),
-        on_latency=metrics.observe_latency,
     )
 
-    def attach(session: Any) -> None:
-        session.voice = VoicePipeline(session, session.agent, services)
 
-    app.extensions["callstream"]["voice"] = services
-    app.extensions["callstream"]["voice_factory"] = attach
-    return services
+def pipeline_factory(services: VoiceServices, agent: Mapping[str, Any]) -> VoiceFactory:
+    """What a new call uses to build its voice pipeline around its port."""
+
+    def make(port: CallPort) -> VoicePipeline:
+        return VoicePipeline(port, agent, services)
+
+    return make
 
 
 def warm_up(app: Flask) -> None:
     """In a serving process: load models and start the TTS workers before the first call."""
-    services: VoiceServices | None = app.extensions["callstream"].get("voice")
+    services: VoiceServices | None = app.extensions["callstream"].voice
     if services is None:
         return
     if app.config["STT_THREADS"]:

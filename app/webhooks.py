@@ -14,11 +14,15 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import INCLUDE, Schema, fields
 
+from streams.events import EventBus, Note, StateChanged
+
 from . import call_flow
 from .auth import require_webhook_token
+from .bodies import json_value, webhook_body
 from .calls import CallStore, new_call_id
 from .errors import BadRequest, NotFound
-from .services import agents, registry, store
+from .journal import create_call
+from .services import agents, bus, registry, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/piopiy")
@@ -74,45 +78,27 @@ class InputSchema(Schema):
     digits = Digits(allow_none=True)
 
 
-def request_body() -> dict[str, Any]:
-    """The body as a dict, from JSON or a form; 400 when it is neither."""
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise BadRequest("The JSON body must be an object.", {"_schema": ["Must be a JSON object."]})
-        return body
-    if request.form:
-        return {key: request.form.get(key) for key in request.form}
-    raw = request.get_data(as_text=True).strip()
-    if raw:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise BadRequest("The body is neither JSON nor form data.", {"_schema": ["Unreadable body."]}) from None
-        if isinstance(body, dict):
-            return body
-    raise BadRequest("The body is empty.", {"_schema": ["Send JSON or form fields."]})
-
-
 ANSWER_SCHEMA = AnswerSchema()
 INPUT_SCHEMA = InputSchema()
 
 
 @bp.post("/answer")
 def answer():  # type: ignore[no-untyped-def]
-    payload = ANSWER_SCHEMA.load(request_body())
+    payload = ANSWER_SCHEMA.load(webhook_body())
     calls = store()
     agent = agents().for_number(payload["to"])
     busy = registry().full()
     call = calls.find_by_platform_id(payload["cmiuuid"])
     if call is not None:  # the platform retried the webhook: same call, same answer
-        calls.add_timeline(call["id"], "webhook.answer", {"repeat": True})
+        bus().publish(Note(call_id=call["id"], what="webhook.answer", info={"repeat": True}))
         call_id = call["id"]
     else:
         call_id = new_call_id()
     pcmo = call_flow.busy_pcmo() if busy else call_flow.answer_pcmo(current_app.config, agent, call_id)
     if call is None:
-        calls.create(
+        create_call(
+            calls,
+            bus(),
             call_id=call_id,
             direction="inbound",
             from_number=payload["from"],
@@ -132,8 +118,8 @@ def answer():  # type: ignore[no-untyped-def]
     if agent is None:
         log.error("call %s: no agent for %s and DEFAULT_AGENT is not loaded", call_id, payload["to"])
     if busy:
-        calls.add_timeline(call_id, "rejected", {"reason": "busy"})
-        calls.set_state(call_id, "ended", reason="busy")
+        bus().publish(Note(call_id=call_id, what="rejected", info={"reason": "busy"}))
+        bus().publish(StateChanged(call_id=call_id, state="ended", reason="busy"))
     return jsonify(pcmo)
 
 
@@ -161,7 +147,7 @@ def _event_kind(event: dict[str, Any]) -> str:
     return str(event.get("type") or event.get("status") or event.get("event") or "unknown")
 
 
-def record_event(calls: CallStore, event: dict[str, Any]) -> dict[str, Any]:
+def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> dict[str, Any]:
     """Store one event once and apply it to its call; return what happened."""
     key = hashlib.sha256(json.dumps(event, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
     kind = _event_kind(event)
@@ -169,7 +155,9 @@ def record_event(calls: CallStore, event: dict[str, Any]) -> dict[str, Any]:
     if call is None:
         direction = "outbound" if kind.startswith("out_") else "inbound"
         platform_id = next((str(event[k]) for k in ("cmiuuid", "call_id", "request_id") if event.get(k)), None)
-        call = calls.create(
+        call = create_call(
+            calls,
+            events,
             direction=direction,
             from_number=str(event.get("from") or "") or None,
             to_number=str(event.get("to") or "") or None,
@@ -178,18 +166,17 @@ def record_event(calls: CallStore, event: dict[str, Any]) -> dict[str, Any]:
         )
     if not calls.add_event(call_id=call["id"], dedupe_key=key, kind=kind, payload=event):
         return {"call_id": call["id"], "kind": kind, "stored": False}
-    calls.add_timeline(
-        call["id"], "event", {"kind": kind, **({"ws_status": event["ws_status"]} if "ws_status" in event else {})}
-    )
+    info = {"kind": kind, **({"ws_status": event["ws_status"]} if "ws_status" in event else {})}
+    events.publish(Note(call_id=call["id"], what="event", info=info))
     if "answered" in kind and not call.get("answered_at"):
         calls.update(call["id"], answered_at=calls_time(event))
     if "type" in event and kind in CDR_ENDINGS:
         # A CDR arrives once the call is over; a live session, if any, ends by itself.
         if registry().get(call["id"]) is None:
-            calls.set_state(call["id"], "ended", reason=CDR_ENDINGS[kind])
+            events.publish(StateChanged(call_id=call["id"], state="ended", reason=CDR_ENDINGS[kind]))
     elif kind in LIVE_ENDINGS or kind.endswith("_missed"):
         if registry().get(call["id"]) is None:
-            calls.set_state(call["id"], "ended", reason=kind)
+            events.publish(StateChanged(call_id=call["id"], state="ended", reason=kind))
     return {"call_id": call["id"], "kind": kind, "stored": True}
 
 
@@ -203,21 +190,19 @@ def calls_time(event: dict[str, Any]) -> float:
 
 @bp.post("/events")
 def events():  # type: ignore[no-untyped-def]
-    if request.is_json and isinstance(request.get_json(silent=True), list):
-        items = request.get_json()
-    else:
-        items = [request_body()]
+    body = json_value() if request.is_json else webhook_body()
+    items = body if isinstance(body, list) else [body]
     bad = {str(i): ["Must be a JSON object."] for i, item in enumerate(items) if not isinstance(item, dict)}
     if bad:
         raise BadRequest("Every event must be a JSON object.", bad)
     calls = store()
-    results = [record_event(calls, item) for item in items]
+    results = [record_event(calls, bus(), item) for item in items]
     return jsonify({"results": results})
 
 
 @bp.post("/input/<call_id>")
 def dtmf_input(call_id: str):  # type: ignore[no-untyped-def]
-    payload = INPUT_SCHEMA.load(request_body())
+    payload = INPUT_SCHEMA.load(webhook_body())
     calls = store()
     call = calls.get(call_id)
     if call is None:
@@ -227,5 +212,5 @@ def dtmf_input(call_id: str):  # type: ignore[no-untyped-def]
         raise NotFound(f"Call {call_id} has no agent with a DTMF menu.")
     digits = payload.get("dtmf") or payload.get("digits")
     what, pcmo = call_flow.menu_choice_pcmo(current_app.config, agent, call_id, digits)
-    calls.add_timeline(call_id, "dtmf", {"digits": digits, "choice": what})
+    bus().publish(Note(call_id=call_id, what="dtmf", info={"digits": digits, "choice": what}))
     return jsonify(pcmo)

@@ -28,12 +28,18 @@
     status.className = response.ok ? "muted" : "error";
   }
 
-  document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => act({action: b.dataset.action})));
+  document.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => {
+    if (b.dataset.confirm && !window.confirm(`${b.textContent}: ${b.dataset.confirm}`)) return;
+    act({action: b.dataset.action});
+  }));
   document.querySelectorAll("form[data-action]").forEach((form) => form.addEventListener("submit", (e) => {
     e.preventDefault();
     const body = {action: form.dataset.action};
     new FormData(form).forEach((value, key) => {
-      if (key === "numbers") { if (value.trim()) body.numbers = value.split(",").map((n) => n.trim()).filter(Boolean); }
+      const input = form.elements[key];
+      if (typeof value === "string" && !value.trim()) return;  // empty: the command's default
+      if (input && input.dataset.kind === "numbers") body[key] = value.split(",").map((n) => n.trim()).filter(Boolean);
+      else if (input && input.type === "number") body[key] = Number(value);
       else body[key] = value;
     });
     act(body);

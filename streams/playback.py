@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class Utterance:
     segments: list[list[float]] = field(default_factory=list)  # [start, seconds] on the clock
     cut: bool = False
     first_sent_at: float | None = None  # when its first audio went on the wire
+    on_start: Callable[[Utterance], None] | None = field(default=None, repr=False)  # called once, at first send
 
     def append(self, pcm: bytes) -> None:
         self.pcm.extend(pcm)
@@ -44,6 +46,15 @@ class Utterance:
 
     def heard_ms(self, now: float) -> float:
         return 1000 * sum(min(max(now - start, 0.0), seconds) for start, seconds in self.segments)
+
+    def heard_by(self, now: float) -> bool:
+        """True once the caller has heard all of it (or it was cut): the one answer to "has it been heard"."""
+        if self.cut:
+            return True
+        if not self.complete or self.sent < len(self.pcm):
+            return False
+        end = self.end_time()
+        return end is None or end <= now
 
     def end_time(self) -> float | None:
         if not self.segments:

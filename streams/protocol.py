@@ -51,9 +51,11 @@ def parse(message: bytes | str | None, max_frame_bytes: int) -> Inbound:
             return Rejected("odd_frame", len(message))
         return Audio(bytes(message))
     if isinstance(message, str):
+        if len(message) > max_frame_bytes:
+            return Rejected("oversized_text", len(message))
         try:
             data = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to be a real event
             return Rejected("malformed_text", len(message))
         if isinstance(data, dict):
             return Event(data)
@@ -61,3 +63,14 @@ def parse(message: bytes | str | None, max_frame_bytes: int) -> Inbound:
             return Event({"type": "batch", "items": data})
         return Rejected("unexpected_json", len(message))
     return Rejected("unknown_message", 0)
+
+
+def bounded(data: dict[str, Any], max_chars: int) -> dict[str, Any]:
+    """``data`` as is when its JSON is at most ``max_chars`` long, else a short description of it."""
+    try:
+        size = len(json.dumps(data, default=str))
+    except (ValueError, RecursionError):
+        size = max_chars + 1
+    if size <= max_chars:
+        return data
+    return {"truncated": True, "chars": size, "keys": [str(k)[:40] for k in list(data)[:20]]}

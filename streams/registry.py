@@ -1,43 +1,38 @@
-"""Live call sessions of this process, by call id."""
+"""The live calls of this process, by call id."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .call import Call
 
 
-class LiveSession(Protocol):
-    call_id: str
-
-    def perform(self, action: dict[str, Any]) -> dict[str, Any]:
-        """Carry out a supervisor/REST action on the live call; return what was done."""
-        ...
-
-
-class SessionRegistry:
-    """The process's live sessions. Plain dict: one gevent worker, one loop."""
+class CallRegistry:
+    """The process's live calls. A plain dict: one gevent worker, one loop."""
 
     def __init__(self, max_calls: int) -> None:
         self.max_calls = max_calls
-        self._sessions: dict[str, LiveSession] = {}
+        self._calls: dict[str, Call] = {}
 
-    def get(self, call_id: str) -> LiveSession | None:
-        return self._sessions.get(call_id)
+    def get(self, call_id: str) -> Call | None:
+        return self._calls.get(call_id)
 
-    def add(self, session: LiveSession) -> None:
-        self._sessions[session.call_id] = session
+    def add(self, call: Call) -> None:
+        self._calls[call.call_id] = call
 
-    def remove(self, session: LiveSession) -> None:
-        if self._sessions.get(session.call_id) is session:
-            del self._sessions[session.call_id]
+    def remove(self, call: Call) -> None:
+        if self._calls.get(call.call_id) is call:
+            del self._calls[call.call_id]
 
     def full(self) -> bool:
-        return len(self._sessions) >= self.max_calls
+        return len(self._calls) >= self.max_calls
 
-    def all(self) -> list[LiveSession]:
-        return list(self._sessions.values())
+    def all(self) -> list[Call]:
+        return list(self._calls.values())
 
     def ids(self) -> list[str]:
-        return list(self._sessions)
+        return list(self._calls)
 
     def __len__(self) -> int:
-        return len(self._sessions)
+        return len(self._calls)

@@ -180,6 +180,7 @@ def test_supervisor_controls_reach_the_platform(page, service: str, tmp_path: Pa
         press('form[data-action="transfer"] button', "transfer")
         page.wait_for_function("document.getElementById('state').textContent === 'handed_off'", timeout=15000)
         page.screenshot(path=str(tmp_path / "controls.png"), full_page=True)
+        page.once("dialog", lambda dialog: dialog.accept())  # hang up asks first
         press('button[data-action="hangup"]', "hangup")
         out, _ = proc.communicate(timeout=30)
     finally:

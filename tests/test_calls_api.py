@@ -227,7 +227,7 @@ def test_actions_need_a_known_call_with_a_live_session(client) -> None:
     call_id = place(client).get_json()["call"]["id"]
     url = f"/api/v1/calls/{call_id}/actions"
     response = client.post(url, json={"action": "pause"}, headers=api_headers())
-    assert response.status_code == 409 and response.get_json()["code"] == "conflict"
+    assert response.status_code == 409 and response.get_json()["code"] == "call_not_live"
     response = client.post("/api/v1/calls/nope/actions", json={"action": "pause"}, headers=api_headers())
     assert response.status_code == 404
 
@@ -255,7 +255,14 @@ def test_openapi_document_and_page(client) -> None:
     assert spec["openapi"].startswith("3.") and "/api/v1/calls" in spec["paths"]
     create = spec["components"]["schemas"]["CallCreate"]
     assert "to" in create["required"] and create["properties"]["timeout"]["type"] == "integer"
-    action = spec["components"]["schemas"]["CallAction"]["properties"]["action"]
-    assert set(action["enum"]) == {"pause", "resume", "stop", "break", "play", "say", "transfer", "hangup"}
+    schemas = spec["components"]["schemas"]
+    one_of = schemas["CallAction"]["oneOf"]
+    mapping = schemas["CallAction"]["discriminator"]["mapping"]
+    assert set(mapping) == {"pause", "resume", "stop", "break", "play", "say", "transfer", "hangup"}
+    assert len(one_of) == len(mapping)  # every command in the registry, one schema each
+    for name, ref in mapping.items():
+        command = schemas[ref.rsplit("/", 1)[1]]
+        assert command["properties"]["action"]["enum"] == [name] and "action" in command["required"]
+    assert schemas["CallActionSay"]["required"] == ["action", "text"]
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and b"/api/v1/calls/{call_id}/actions" in page.data and b"caller_id" in page.data

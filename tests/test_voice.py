@@ -176,7 +176,7 @@ def test_a_broken_call_ends_cleanly_while_twenty_others_complete(
             "demo-ko",
             "--script",
             str(dialogue),
-            timeout=150,
+            timeout=100,  # inside pytest's own 120 s, so a hang fails here with the emulator's output
         )
         broken_out, _ = broken.communicate(timeout=30)
     finally:
@@ -192,7 +192,7 @@ def test_a_broken_call_ends_cleanly_while_twenty_others_complete(
         done = ended(service, call_id)
         assert done["end_reason"] == "socket_closed"
         intents = [t["intent"] for t in kinds(done, "turn")]
-        assert intents[-2:] == ["yes", "no"] or intents.count("yes") + intents.count("no") >= 2, intents
+        assert intents == ["yes", "no"], intents
 
 
 def test_without_a_model_the_greeting_plays_and_a_person_takes_over(tmp_path: Path) -> None:

@@ -1,0 +1,68 @@
+"""The dashboard's live feed: call events as Server-Sent Events.
+
+Pages listen for a handful of names: ``call`` (a new call), ``state``,
+``transcript``, ``transcript.partial``, ``speech.started`` and ``timeline``
+(everything else, as it is stored: kind and detail).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from gevent.queue import Empty, Full, Queue
+
+from streams.events import (
+    CallCreated,
+    CallEvent,
+    EventBus,
+    Note,
+    PartialTranscript,
+    SpeechStarted,
+    StateChanged,
+    TranscriptLine,
+)
+
+
+def feed_form(event: CallEvent) -> tuple[str, dict[str, Any]]:
+    """The SSE event name and JSON payload a page gets for ``event``."""
+    base = {"call_id": event.call_id, "at": event.at}
+    if isinstance(event, CallCreated):
+        return "call", {**base, **event.detail(), "created_at": event.at}
+    if isinstance(event, StateChanged):
+        return "state", {**base, **event.info, "state": event.state, "reason": event.reason}
+    if isinstance(event, TranscriptLine):
+        return "transcript", {**base, "speaker": event.speaker, "text": event.text}
+    if isinstance(event, (PartialTranscript, SpeechStarted)):
+        return event.kind, {**base, **event.detail()}
+    if isinstance(event, Note):
+        return "timeline", {**base, "kind": event.what, "detail": event.info}
+    return "timeline", {**base, "kind": event.kind, "detail": event.detail()}
+
+
+def stream_events(bus: EventBus, only: str | None = None, keepalive: float = 15.0) -> Iterator[str]:
+    """SSE text for every live event (or one call's); a stalled browser loses events, never the call."""
+    queue: Queue = Queue(maxsize=500)
+
+    def receive(event: CallEvent) -> None:
+        if only and event.call_id != only:
+            return
+        try:
+            queue.put_nowait(event)
+        except Full:
+            pass
+
+    bus.on_feed(receive)
+    try:
+        yield "retry: 2000\n\n"
+        while True:
+            try:
+                event = queue.get(timeout=keepalive)
+            except Empty:
+                yield ": keep-alive\n\n"
+                continue
+            name, payload = feed_form(event)
+            yield f"event: {name}\ndata: {json.dumps(payload, default=str, ensure_ascii=False)}\n\n"
+    finally:
+        bus.off_feed(receive)

@@ -1,0 +1,77 @@
+"""Opening a live call: its settings, media link, recorder and voice, from config and agent."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from streams.call import Call, CallSettings
+from streams.media import CallLog, LinkSettings, MediaLink
+from streams.media_files import MediaFiles
+from streams.recorder import Recorder
+
+from . import call_flow
+from .services import Services
+from .voice import pipeline_factory
+
+log = logging.getLogger("streams.call")
+
+
+def stream_rate(config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> int:
+    return int(call_flow.stream_options(config, agent)["voice_quality"])
+
+
+def fetch_media(url: str, limit: int = 20 * 1024 * 1024) -> bytes:
+    """Download a file to play, bounded in time and size."""
+    with requests.get(url, timeout=10, stream=True) as response:
+        response.raise_for_status()
+        data = bytearray()
+        for part in response.iter_content(64 * 1024):
+            data.extend(part)
+            if len(data) > limit:
+                raise ValueError(f"{url} is larger than {limit} bytes")
+        return bytes(data)
+
+
+def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None) -> Call:
+    """A new live call for ``call_id``, registered; the caller attaches its socket and starts it."""
+    config = services.config
+    rate = stream_rate(config, agent)
+    max_duration = float(config["MAX_CALL_SECONDS"])
+    if agent and agent.get("max_duration"):
+        max_duration = min(max_duration, float(agent["max_duration"]))
+    link_settings = LinkSettings(
+        rate=rate,
+        max_frame_bytes=config["MAX_FRAME_BYTES"],
+        lead_ms=config["PLAYBACK_LEAD_MS"],
+        chunk_ms=config["AUDIO_CHUNK_MS"],
+    )
+    recorder = (
+        Recorder(Path(config["INSTANCE_DIR"]) / "recordings", call_id, rate, time.monotonic())
+        if config["RECORD_CALLS"]
+        else None
+    )
+    voice = services.voice
+    call = Call(
+        call_id,
+        agent=agent,
+        settings=CallSettings(
+            idle_timeout=config["IDLE_TIMEOUT"],
+            max_duration=max_duration,
+            play_mode=config["PLAY_MODE"],
+            caller_id=config["PIOPIY_NUMBER"],
+        ),
+        link=MediaLink(link_settings, recorder=recorder, log=CallLog(log, {"call_id": call_id})),
+        bus=services.bus,
+        media=MediaFiles(call_flow.MEDIA_DIR, config["PUBLIC_URL"], fetch_media),
+        tts=voice.tts if voice is not None else None,
+        make_voice=pipeline_factory(voice, agent or {}) if voice is not None else None,
+        on_end=services.calls.remove,
+    )
+    services.calls.add(call)
+    return call

@@ -1,0 +1,262 @@
+"""The media link: a call's socket, its one reader, its one writer and the playback clock.
+
+The reader (``serve``, in the socket handler's greenlet) parses each message
+and hands it to the call; caller audio also goes to the recorder and to
+listen-in taps. One writer greenlet sends everything: control messages and
+PCMO first, then audio paced on the playback clock (PROTOCOL.md section 5), so
+at any moment ``heard`` says what the caller has actually heard. Nothing else
+ever writes to the socket. A second socket replaces the first (``attach``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gevent
+from gevent.event import Event
+
+from actions import AudioMessages, encode, interrupt
+
+from . import protocol
+from .errors import CallBusy, CallNotLive
+from .playback import Playback, Utterance
+from .recorder import Recorder
+from .transport import ConnectionClosed, Socket
+
+log = logging.getLogger(__name__)
+
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+CLOSE_ERROR = 1011
+CLOSE_TRY_AGAIN = 1013
+CLOSE_REPLACED = 4001
+
+Tap = Callable[[str, bytes | None], None]  # listen-in: (leg, pcm); pcm None when the call ends
+
+
+class CallLog(logging.LoggerAdapter):
+    def process(self, msg: str, kwargs: Any) -> tuple[str, Any]:
+        return f"call {self.extra['call_id']}: {msg}", kwargs  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    rate: int = 8000
+    max_frame_bytes: int = 32000
+    lead_ms: int = 200
+    chunk_ms: int = 100
+    control_queue: int = 64
+    audio_queue: int = 32
+
+
+class Receiver(Protocol):
+    """What the link hands inbound traffic to (the call)."""
+
+    def on_audio(self, pcm: bytes, now: float) -> None: ...
+    def on_event(self, event: protocol.Event, now: float) -> None: ...
+    def on_tick(self, now: float) -> None: ...
+
+
+class MediaLink:
+    def __init__(
+        self,
+        settings: LinkSettings,
+        *,
+        log: logging.LoggerAdapter | logging.Logger = log,
+        recorder: Recorder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.rate = settings.rate
+        self.log = log
+        self.recorder = recorder
+        self.clock = clock
+        self.counters: Counter[str] = Counter()
+        self.playback = Playback(settings.rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
+        self.audio_held = False  # paused or stopped: the writer sends no audio
+        self.taps: set[Tap] = set()
+        self.sock: Socket | None = None
+        self._audio = AudioMessages(settings.rate)
+        self._control: deque[Any] = deque()
+        self._wake = Event()
+        self._closing = False
+        self._writer: gevent.Greenlet | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._writer = gevent.spawn(self._write_loop)
+
+    def attach(self, sock: Socket) -> Socket | None:
+        """Make ``sock`` the link's socket; return the older one, closed as replaced."""
+        old, self.sock = self.sock, sock
+        if old is not None:
+            self.counters["sockets_replaced"] += 1
+            old.close(CLOSE_REPLACED, "replaced by a newer socket for this call")
+        self._wake.set()
+        return old
+
+    @property
+    def open(self) -> bool:
+        return not self._closing
+
+    def serve(self, sock: Socket, receiver: Receiver) -> bool:
+        """Read ``sock`` until it closes, is replaced or the link closes; True when the peer closed it."""
+        while self.sock is sock and not self._closing:
+            try:
+                message = sock.receive(timeout=0.5)
+            except ConnectionClosed:
+                break
+            now = self.clock()
+            if message is not None:
+                self._dispatch(protocol.parse(message, self.settings.max_frame_bytes), now, receiver)
+            receiver.on_tick(now)
+            if message is None and not sock.connected:
+                break
+        return self.sock is sock and not self._closing
+
+    def close(self, code: int, reason: str, last: Any = None) -> None:
+        """Send ``last`` (e.g. a hangup PCMO) after what is queued, then the close frame; stop the writer."""
+        if self._closing:
+            return
+        if last is not None and self.sock is not None:
+            self._control.append(last)
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None and gevent.getcurrent() is not self._writer:
+            self._writer.join(timeout=2)
+            self._writer.kill(block=False)
+        if self.sock is not None:
+            self.sock.close(code, reason)
+        self.playback.interrupt(self.clock())
+        for tap in tuple(self.taps):
+            tap("end", None)
+
+    # -- inbound ----------------------------------------------------------------------------
+    def _dispatch(self, item: protocol.Inbound, now: float, receiver: Receiver) -> None:
+        if isinstance(item, protocol.Audio):
+            self.counters["frames_in"] += 1
+            self.counters["bytes_in"] += len(item.pcm)
+            if self.recorder is not None:
+                self.recorder.caller_audio(item.pcm, now)
+            for tap in tuple(self.taps):
+                tap("caller", item.pcm)
+            receiver.on_audio(item.pcm, now)
+        elif isinstance(item, protocol.Event):
+            self.counters["events_in"] += 1
+            receiver.on_event(item, now)
+        else:
+            key = f"dropped_{item.reason}"
+            self.counters[key] += 1
+            if self.counters[key] <= 3 or self.counters[key] % 100 == 0:  # the first few, then every hundredth
+                self.log.warning("dropped %s (%d bytes), %d so far", item.reason, item.size, self.counters[key])
+
+    # -- outbound ---------------------------------------------------------------------------
+    def send(self, message: dict[str, Any] | list[dict[str, Any]], *, first: bool = False) -> None:
+        """Queue a control message or PCMO for the writer, ahead of any audio."""
+        if self._closing:
+            raise CallNotLive("The call's stream has ended.")
+        if len(self._control) >= self.settings.control_queue:
+            raise CallBusy("Too many messages are waiting to be sent on this call.")
+        if first:
+            self._control.appendleft(message)
+        else:
+            self._control.append(message)
+        self._wake.set()
+
+    def enqueue(self, utterance: Utterance) -> Utterance:
+        """Queue audio (L16 at the link's rate) for the caller to hear."""
+        if self._closing:
+            raise CallNotLive("The call's stream has ended.")
+        if not self.playback.enqueue(utterance):
+            self.counters["dropped_utterance"] += 1
+            raise CallBusy("Too much audio is queued on this call.")
+        self._wake.set()
+        return utterance
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def interrupt(self) -> list[dict[str, Any]]:
+        """Barge-in: ``break`` ahead of everything, drop queued audio; return what was cut."""
+        now = self.clock()
+        cuts = self.playback.interrupt(now)
+        if self.recorder is not None:
+            self.recorder.cut(now)
+        self.send(interrupt(), first=True)
+        self.counters["interrupts"] += 1
+        return cuts
+
+    def heard(self, utterance: Utterance) -> bool:
+        return utterance.heard_by(self.clock())
+
+    def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
+        """Wait until the caller has heard ``utterance`` (bounded); False if the link closed first."""
+        if utterance is None:
+            return True
+        for _ in range(int(limit / 0.02)):
+            if self._closing:
+                return False
+            if self.heard(utterance):
+                return True
+            gevent.sleep(0.02)
+        return False
+
+    def _write_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            if self._control:
+                self._send_text(encode(self._control.popleft()))
+                continue
+            if self._closing:
+                return
+            hint = None
+            if not self.audio_held:
+                now = self.clock()
+                item = self.playback.next_chunk(now)
+                if item is not None:
+                    self._send_audio(*item)
+                    continue
+                hint = self.playback.wait_hint(now)
+            self._wake.wait(timeout=1.0 if hint is None else max(hint, 0.002))
+
+    def _send_audio(self, utterance: Utterance, chunk: bytes, plays_at: float) -> None:
+        if not self._send_text(self._audio.encode(chunk)):
+            return
+        self.counters["audio_out"] += 1
+        self.counters["audio_bytes_out"] += len(chunk)
+        if self.recorder is not None:
+            self.recorder.bot_audio(chunk, plays_at)
+        for tap in tuple(self.taps):
+            tap("bot", chunk)
+        if utterance.sent == len(chunk) and utterance.on_start is not None:
+            utterance.on_start(utterance)
+
+    def _send_text(self, text: str) -> bool:
+        sock = self.sock
+        if sock is None:
+            return False
+        try:
+            sock.send_text(text)
+        except (ConnectionError, ConnectionClosed, OSError):
+            self.counters["send_failures"] += 1
+            return False
+        self.counters["messages_out"] += 1
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        counters = self.counters
+        return {
+            "frames_in": counters["frames_in"],
+            "bytes_in": counters["bytes_in"],
+            "audio_messages_out": counters["audio_out"],
+            "audio_bytes_out": counters["audio_bytes_out"],
+            "messages_out": counters["messages_out"],
+            "events_in": counters["events_in"],
+            "dropped": {key[8:]: value for key, value in counters.items() if key.startswith("dropped_")},
+            "sockets_replaced": counters["sockets_replaced"],
+        }

@@ -1,0 +1,66 @@
+"""A call's voice out: text to an utterance on the playback clock, sentence by sentence.
+
+The utterance is queued at once and filled as the TTS pool synthesises each
+sentence, so the first sentence plays while the next is still being made.
+The speaker keeps the call's current voice: the last one asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gevent.pool import Group
+
+from .media import MediaLink
+from .playback import Utterance
+from .tts import TTSPool
+
+log = logging.getLogger(__name__)
+
+_SENTENCE = re.compile(r"(?<=[.!?。？！])\s+")
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str = "en-us"
+    rate: int = 160
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text) if s.strip()]
+
+
+class Speaker:
+    def __init__(
+        self, tts: TTSPool, link: MediaLink, voice: Voice, tasks: Group, on_failure: Callable[[str], None]
+    ) -> None:
+        self.tts = tts
+        self.rate = link.rate
+        self.voice = voice
+        self._enqueue = link.enqueue
+        self._wake = link.wake
+        self._tasks = tasks
+        self._on_failure = on_failure
+
+    def say(self, text: str, kind: str = "speech", voice: Voice | None = None) -> Utterance:
+        """Queue ``text`` now (raises CallNotLive/CallBusy from the link); audio follows as it is made."""
+        if voice is not None:
+            self.voice = voice
+        utterance = self._enqueue(Utterance(text=text, kind=kind, complete=False))
+        self._tasks.spawn(self._synthesise, utterance, self.voice)
+        return utterance
+
+    def _synthesise(self, utterance: Utterance, voice: Voice) -> None:
+        try:
+            for sentence in sentences(utterance.text):
+                utterance.append(self.tts.synthesize(sentence, voice.name, voice.rate, self.rate))
+                self._wake()
+        except Exception as exc:  # noqa: BLE001 - speech failed: this call ends, no other
+            utterance.finish(self.rate)
+            self._on_failure(str(exc)[:200])
+            return
+        utterance.finish(self.rate)
+        self._wake()

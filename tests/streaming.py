@@ -92,8 +92,8 @@ def write_script(folder: Path, data: dict[str, Any], name: str = "caller.yaml") 
 def call_args(
     service: str, script: Path, agent: str = "demo-ko", agents_dir: Path | None = None, out: Path | None = None
 ) -> list[str]:
-    """The arguments of `python -m emulator call` for an inbound call to ``agent``."""
-    args = ["call", "--service", service, "--token", WEBHOOK_TOKEN, "--agent", agent, "--script", str(script)]
+    """The arguments of `python -m emulator call --json` for an inbound call to ``agent``."""
+    args = ["call", "--json", "--service", service, "--token", WEBHOOK_TOKEN, "--agent", agent, "--script", str(script)]
     if agents_dir is not None:
         args += ["--agents-dir", str(agents_dir)]
     if out is not None:
@@ -102,7 +102,7 @@ def call_args(
 
 
 def start_call(service: str, script: Path, agent: str = "demo-ko", agents_dir: Path | None = None) -> subprocess.Popen:
-    """`python -m emulator call …` in the background; its JSON report comes on stdout."""
+    """`python -m emulator call --json …` in the background; its JSON report comes on stdout."""
     args = [sys.executable, "-m", "emulator", *call_args(service, script, agent, agents_dir)]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
 

@@ -47,7 +47,7 @@ def agent_number(name: str, agents_dir: Path) -> str:
         if not numbers:
             raise DialError(
                 f"agent {name!r} ({path}) has no numbers, so no dialled number reaches it: the service gives "
-                f"unknown numbers to its DEFAULT_AGENT. Add a line like\n    numbers: [\"918000000042\"]\n"
+                f'unknown numbers to its DEFAULT_AGENT. Add a line like\n    numbers: ["918000000042"]\n'
                 f"to {path} (any number no other agent uses), restart the service, and call again; "
                 f"or dial the default agent with --to <number>."
             )

@@ -65,7 +65,6 @@ class Script:
     expect: dict[str, Any] = field(default_factory=dict)
     agent: str | None = None  # the agent --agent dialled, for the report
 
-
     def dtmf_digits(self) -> list[str]:
         return [str(step["dtmf"]) for step in self.steps if "dtmf" in step]
 

@@ -1,9 +1,10 @@
 """Did the call go as the caller script expected? The ``expect:`` section, and the one rule without it.
 
-Without ``expect:`` a call fails when it errored, or when the caller spoke and
+Without ``expect:`` a call fails when it errored, when the caller spoke and
 the bot never replied to any of it (the commonest first-hour problem: no speech
-model for the agent's language, or the wrong agent answered). ``min_turns: 0``
-turns that rule off for scripts that expect silence.
+model for the agent's language, or the wrong agent answered), or, when the
+service's record is at hand (--api-key), when another agent than --agent's
+answered. ``min_turns: 0`` turns the reply rule off for scripts that expect silence.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def check(report: dict[str, Any], expect: dict[str, Any]) -> dict[str, Any]:
     passed: list[str] = []
     for ok, sentence in _replies(report, expect) + _latency(report, expect) + _transfer(report, expect):
         (passed if ok else failures).append(sentence)
-    for ok, sentence in _end(report, expect) + _says(report, expect):
+    for ok, sentence in _end(report, expect) + _says(report, expect) + _agent(report):
         (passed if ok else failures).append(sentence)
     return {"ok": not failures, "failures": failures, "passed": passed}
 
@@ -79,3 +80,20 @@ def _says(report: dict[str, Any], expect: dict[str, Any]) -> list[tuple[bool, st
     said = " ".join(bot_lines(record)).casefold()
     found = [(p, p.casefold() in said) for p in phrases]
     return [(ok, f"the bot {'said' if ok else 'never said'} {p!r}") for p, ok in found]
+
+
+def _agent(report: dict[str, Any]) -> list[tuple[bool, str]]:
+    """With the service's record, the agent that answered must be the one dialled (--agent)."""
+    record = report.get("service") or {}
+    wanted, answered = report.get("agent"), record.get("agent")
+    if not wanted or "agent" not in record:
+        return []
+    if answered == wanted:
+        return [(True, f"agent {wanted} answered")]
+    return [
+        (
+            False,
+            f"agent {answered!r} answered, not {wanted!r}: do the service and the emulator read the same "
+            "agent files (AGENTS_DIR), and was the service restarted after the agent file changed?",
+        )
+    ]

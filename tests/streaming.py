@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -105,6 +106,20 @@ def start_call(service: str, script: Path, agent: str = "demo-ko", agents_dir: P
     """`python -m emulator call --json …` in the background; its JSON report comes on stdout."""
     args = [sys.executable, "-m", "emulator", *call_args(service, script, agent, agents_dir)]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def emulator_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m emulator …` to completion, with ``env`` added to the environment: its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @contextmanager

@@ -95,8 +95,7 @@ def call_args(
 ) -> list[str]:
     """The arguments of `python -m emulator call --json` for an inbound call to ``agent``."""
     args = ["call", "--json", "--service", service, "--token", WEBHOOK_TOKEN, "--agent", agent, "--script", str(script)]
-    if agents_dir is not None:
-        args += ["--agents-dir", str(agents_dir)]
+    args += ["--agents-dir", str(agents_dir or ROOT / "agents")]  # never a stray $AGENTS_DIR
     if out is not None:
         args += ["--out", str(out)]
     return args

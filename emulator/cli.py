@@ -43,7 +43,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cdr", action="store_true", help="do not POST CDR events after calls")
     p.add_argument("--cdr-repeat", type=int, default=1, help="POST each CDR this many times (idempotency)")
     p.add_argument(
-        "--agents-dir", default=default_agents_dir(), help="agent files to look --agent up in (default: $AGENTS_DIR)"
+        "--agents-dir",
+        default=default_agents_dir(),
+        help="agent files to look --agent up in (default: $AGENTS_DIR, else agents/)",
     )
     p.add_argument("--agent", help="dial the first of this agent's numbers")
     p.add_argument("--to", help="dial this number (wins over --agent)")

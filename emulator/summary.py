@@ -35,7 +35,7 @@ def summary_lines(report: dict[str, Any], report_path: str | None = None) -> lis
     lines.append(f"  ended: {_ended(report)}")
     if record and "error" in record:
         lines.append(f"  (the service's record: {record['error']})")
-    elif record is None:
+    elif record is None and report["call_id"]:
         lines.append("  (pass --api-key, or set API_KEY, to see what the service heard and the bot said)")
     lines += _verdict(report["checks"])
     if report_path:

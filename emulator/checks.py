@@ -38,6 +38,8 @@ def _replies(report: dict[str, Any], expect: dict[str, Any]) -> list[tuple[bool,
         return [(True, f"{replied} of {spoken} utterances got a reply")] if spoken else []
     wanted = int(expect["min_turns"])
     sentence = f"{replied} of {spoken} utterances got a reply (expected at least {wanted})"
+    if replied < wanted and spoken and not replied:
+        sentence += f"; {NO_REPLY_HINT}"
     return [(replied >= wanted, sentence)]
 
 

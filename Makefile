@@ -21,10 +21,17 @@ run: setup ## Start the service on http://127.0.0.1:5000 with development defaul
 test: setup-dev ## Run the whole test suite
 	$(BIN)/python -m pytest
 
-call: setup ## Place an emulated call to the running `make run` service (AGENT=…, SCRIPT=…)
+# A secret `make run` generated into instance/dev-secrets.json (the environment's value wins in `call`).
+dev_secret = $$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \
+	instance/dev-secrets.json $(1) 2>/dev/null)
+
+call: setup ## Call the running `make run` service (AGENT=…, SCRIPT=…, AGENTS_DIR=…, ARGS=--json); see docs/emulator.md
+	@[ -f instance/dev-secrets.json ] || [ -n "$$WEBHOOK_TOKEN" ] || \
+		{ echo "make call: no instance/dev-secrets.json: start the service first (make run, in another terminal)" >&2; exit 2; }
 	$(BIN)/python -m emulator call --service http://$(HOST):$(PORT) \
-		--token "$$($(BIN)/python -c 'import json; print(json.load(open("instance/dev-secrets.json"))["WEBHOOK_TOKEN"])')" \
-		--agent $(or $(AGENT),demo-en) --script $(or $(SCRIPT),emulator/scripts/demo-en.yaml) --out instance/emulator
+		--token "$${WEBHOOK_TOKEN:-$(call dev_secret,WEBHOOK_TOKEN)}" --api-key "$${API_KEY:-$(call dev_secret,API_KEY)}" \
+		--agents-dir "$(or $(AGENTS_DIR),agents)" --agent $(or $(AGENT),demo-en) \
+		--script $(or $(SCRIPT),emulator/scripts/demo-en.yaml) --out instance/emulator $(ARGS)
 
 model: setup ## Download the small English vosk model into models/ (needs internet)
 	$(BIN)/python scripts/get_model.py

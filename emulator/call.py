@@ -1,89 +1,31 @@
 """One emulated call: run a PCMO the way the platform would, and report what happened.
 
-The stream leg sends the caller script's audio in real time as 20 ms binary
-frames, obeys pause/resume/stop/break, plays received ``streamAudio`` on its own
-playback clock (so what the caller *heard* is known and saved to WAV), and
-records every PCMO that arrives mid-call. Latency is measured from this side:
-end of a caller utterance to the first byte of the bot's next reply.
+This module is the platform's side (webhooks, PCMO actions, the CDR); the
+caller's side of the stream socket is ``caller.StreamLeg``, the report
+``report.build_report``.
 """
 
 from __future__ import annotations
 
-import audioop
-import base64
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import gevent
 import requests
-from simple_websocket import Client, ConnectionClosed
 
-from streams import transport
-from streams.audio import frame_bytes, silence, wav_bytes
-
-from .script import Script, step_audio
+from .caller import StreamLeg
+from .heard import Heard
+from .report import build_report, write_report
+from .script import Script
 from .wsclient import connect
 
 log = logging.getLogger(__name__)
-
-FRAME_S = 0.02
-SPEECH_RMS = 500  # a frame quieter than this is not speech (the service's default VAD_THRESHOLD)
-QUIET_S = 0.6  # the bot counts as done speaking after this much silence
-
-
-@dataclass
-class Heard:
-    """Bot audio on the caller's playback clock: (start time, pcm) pieces."""
-
-    rate: int
-    pieces: list[list[Any]] = field(default_factory=list)
-    clock: float = 0.0
-
-    def add(self, pcm: bytes, now: float) -> float:
-        start = max(now, self.clock)
-        self.pieces.append([start, pcm])
-        self.clock = start + len(pcm) / (self.rate * 2)
-        return start
-
-    def cut(self, now: float) -> float:
-        """Drop what was not yet played at ``now``; return the seconds dropped."""
-        dropped = 0.0
-        kept = []
-        for start, pcm in self.pieces:
-            seconds = len(pcm) / (self.rate * 2)
-            if start >= now:
-                dropped += seconds
-                continue
-            if start + seconds > now:
-                keep = int((now - start) * self.rate) * 2
-                dropped += seconds - keep / (self.rate * 2)
-                pcm = pcm[:keep]
-            kept.append([start, pcm])
-        self.pieces = kept
-        self.clock = min(self.clock, now)
-        return dropped
-
-    def audible(self, now: float) -> bool:
-        return self.clock > now
-
-    def seconds(self) -> float:
-        return sum(len(pcm) for _, pcm in self.pieces) / (self.rate * 2)
-
-    def render(self, origin: float) -> bytes:
-        out = bytearray()
-        for start, pcm in self.pieces:
-            position = max(0, int((start - origin) * self.rate)) * 2
-            if position > len(out):
-                out.extend(b"\x00" * (position - len(out)))
-            out[position : position + len(pcm)] = pcm
-        return bytes(out)
 
 
 @dataclass
@@ -96,9 +38,12 @@ class CallOptions:
     cdr_repeat: int = 1
     speak_seconds: float = 0.2
     http_timeout: float = 10.0
+    api_key: str = ""  # with it, the report adds the service's own record of the call (what it heard and said)
 
 
 class EmulatedCall:
+    """One call on the platform's side; ``run_inbound``/``run_outbound`` return its report."""
+
     def __init__(
         self,
         script: Script,
@@ -136,6 +81,7 @@ class EmulatedCall:
         self.hung_up = False
         self.heard: Heard | None = None
         self.state = "new"
+        self.end: dict[str, str] | None = None  # how the call ended: {"how": …, "why": …}, first cause wins
 
     # -- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -143,6 +89,11 @@ class EmulatedCall:
 
     def mark(self, kind: str, **detail: Any) -> None:
         self.timeline.append({"t": round(self.now(), 3), "kind": kind, **detail})
+
+    def set_end(self, how: str, why: str) -> None:
+        """Record how the call ended; only the first cause counts (a hangup closes the socket too)."""
+        if self.end is None:
+            self.end = {"how": how, "why": why}
 
     def _post(self, url: str, body: dict[str, Any]) -> Any:
         kwargs: dict[str, Any] = {"timeout": self.options.http_timeout}
@@ -174,8 +125,7 @@ class EmulatedCall:
             self.pcmo_received.append({"t": round(self.now(), 3), "via": "answer", "pcmo": pcmo})
             self.execute(pcmo)
         except Exception as exc:  # noqa: BLE001 - a report with the error beats a crash
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-            self.mark("error", error=str(exc)[:300])
+            self.failed(exc)
         return self.finish()
 
     def run_outbound(self, pcmo: list[dict[str, Any]]) -> dict[str, Any]:
@@ -186,9 +136,13 @@ class EmulatedCall:
         try:
             self.execute(pcmo)
         except Exception as exc:  # noqa: BLE001
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-            self.mark("error", error=str(exc)[:300])
+            self.failed(exc)
         return self.finish()
+
+    def failed(self, exc: Exception) -> None:
+        self.errors.append(f"{type(exc).__name__}: {exc}")
+        self.mark("error", error=str(exc)[:300])
+        self.set_end("error", str(exc)[:200])
 
     def execute(self, pcmo: Any) -> None:
         if not isinstance(pcmo, list):
@@ -206,6 +160,7 @@ class EmulatedCall:
                 self.transfers.append({"t": round(self.now(), 3), "via": "pcmo", "action": action})
             elif name == "hangup":
                 self.hung_up = True
+                self.set_end("bot_hangup", "the service's PCMO hung up")
                 return
             elif name in ("input", "play_get_input"):
                 digits = self.dtmf.pop(0) if self.dtmf else ""
@@ -225,7 +180,7 @@ class EmulatedCall:
         except Exception as exc:  # noqa: BLE001
             raise RuntimeError(f"stream connect failed: {exc}") from None
         self.mark("stream.open", rate=rate)
-        leg = _StreamLeg(self, ws, rate)
+        leg = StreamLeg(self, ws, rate)
         receiver = gevent.spawn(leg.receive_loop)
         sender = gevent.spawn(leg.send_loop)
         gevent.joinall([sender, receiver], raise_error=False, count=1)
@@ -242,243 +197,37 @@ class EmulatedCall:
                 self.errors.append(f"{type(greenlet.exception).__name__}: {greenlet.exception}")
         self.close = {"code": int(ws.close_reason) if ws.close_reason else None, "reason": ws.close_message}
         self.mark("stream.closed", **self.close)
+        if leg.stopped:
+            self.set_end("stream_stopped", "the service sent stop on the stream")
+        closed = " ".join(str(v) for v in self.close.values() if v)
+        self.set_end("closed_by_service", f"the service closed the stream ({closed or 'no close code'})")
 
     # -- after the call -----------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
         self.state = "done"
         duration = round(self.now(), 3)
+        self.set_end("pcmo_done", "the PCMO ran out of actions")
         if self.options.cdr:
-            kind = "in_answered" if self.direction == "inbound" else "out_answered"
-            event = {
-                "type": kind,
-                "cmiuuid": self.platform_id,
-                "from": self.script.from_number,
-                "to": self.script.to_number,
-                "duration": duration,
-                "answered_time": int(self.wall0 * 1000),
-            }
-            if self.extra_params:
-                event["extra_params"] = json.dumps(self.extra_params)
-            for _ in range(max(1, self.options.cdr_repeat)):
-                try:
-                    self._post(self._hook("events"), event)
-                except Exception as exc:  # noqa: BLE001
-                    self.errors.append(f"cdr: {exc}")
-        report = self.report(duration)
+            self.post_cdr(duration)
+        report = build_report(self, duration)
         if self.options.out_dir is not None:
-            self.options.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.options.out_dir / f"{self.platform_id}.json").write_text(json.dumps(report, indent=2))
+            write_report(report, self.options.out_dir)
         return report
 
-    def report(self, duration: float) -> dict[str, Any]:
-        heard_wav = None
-        if self.heard is not None and self.options.out_dir is not None:
-            path = self.options.out_dir / f"{self.platform_id}.heard.wav"
-            self.options.out_dir.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(wav_bytes(self.heard.render(0.0), self.heard.rate))
-            heard_wav = str(path)
-        latencies = [t["latency_ms"] for t in self.turns if t.get("latency_ms") is not None]
-        return {
-            "platform_call_id": self.platform_id,
-            "call_id": self.service_call_id,
-            "direction": self.direction,
+    def post_cdr(self, duration: float) -> None:
+        kind = "in_answered" if self.direction == "inbound" else "out_answered"
+        event = {
+            "type": kind,
+            "cmiuuid": self.platform_id,
             "from": self.script.from_number,
             "to": self.script.to_number,
             "duration": duration,
-            **self.counters,
-            "heard_seconds": round(self.heard.seconds(), 3) if self.heard else 0.0,
-            "heard_wav": heard_wav,
-            "transfers": self.transfers,
-            "controls": self.controls,
-            "pcmo": self.pcmo_received,
-            "turns": self.turns,
-            "reply_latency_ms": latencies,
-            "barge_ins": self.barge_ins,
-            "close": self.close,
-            "timeline": self.timeline,
-            "errors": self.errors,
+            "answered_time": int(self.wall0 * 1000),
         }
-
-
-class _StreamLeg:
-    """The stream socket of one call: a sender and a receiver greenlet."""
-
-    def __init__(self, call: EmulatedCall, ws: Client, rate: int) -> None:
-        self.call = call
-        self.ws = ws
-        self.rate = rate
-        self.frame = frame_bytes(rate)
-        self.paused = False
-        self.stopped = False
-        self.done = False
-        self.pending_turn: dict[str, Any] | None = None
-        self.last_audio_at = -1.0
-        self.speaking_since: float | None = None
-
-    # -- sending caller audio -------------------------------------------------------------
-    def frames(self) -> Iterator[bytes]:
-        call, script = self.call, self.call.script
-        deadline = script.max_seconds
-        while True:
-            for step in script.steps:
-                if "hangup" in step:
-                    call.mark("caller.hangup")
-                    call.hung_up = True
-                    return
-                if "dtmf" in step:
-                    continue
-                if "listen" in step:
-                    yield from self._listen(step)
-                    continue
-                pcm = step_audio(script, step, self.rate)
-                label = step.get("say") or step.get("wav") or f"tone {step.get('tone')}"
-                call.mark("caller.speaks", text=label)
-                self.speaking_since = call.now()
-                if self.call.heard is not None and self.call.heard.audible(time.monotonic() - call.t0):
-                    call.barge_ins.append({"text": label, "speech_start": round(call.now(), 3), "break_at": None})
-                # The end of speech is the last frame with sound in it (espeak-ng leaves a quiet
-                # tail): replies are timed from there, as a listener would time them.
-                loud = [
-                    i for i in range(0, len(pcm), self.frame) if audioop.rms(pcm[i : i + self.frame], 2) >= SPEECH_RMS
-                ]
-                last_loud = loud[-1] if loud else 0
-                speech_end = None
-                for start in range(0, len(pcm), self.frame):
-                    if start == last_loud:  # sent right after this yield: its audio has just been spoken
-                        speech_end = call.now()
-                    yield pcm[start : start + self.frame].ljust(self.frame, b"\x00")
-                self.speaking_since = None
-                call.mark("caller.done", text=label)
-                self.pending_turn = {
-                    "utterance": label,
-                    "ended_at": round(speech_end or call.now(), 3),
-                    "reply_at": None,
-                    "latency_ms": None,
-                }
-                call.turns.append(self.pending_turn)
-                if call.now() > deadline:
-                    return
-            if not script.repeat or call.now() > deadline:
-                break
-        end = call.now() + script.linger
-        quiet = silence(self.rate, 20)
-        while call.now() < min(end, deadline):
-            yield quiet
-        call.mark("caller.hangup")
-        call.hung_up = True
-
-    def _listen(self, step: dict[str, Any]) -> Iterator[bytes]:
-        call = self.call
-        quiet = silence(self.rate, 20)
-        value = step["listen"]
-        if value == "reply":
-            limit = call.now() + float(step.get("timeout", 15))
-            heard_any = False
-            while call.now() < limit:
-                now = time.monotonic() - call.t0
-                audible = call.heard is not None and call.heard.audible(now)
-                heard_any = heard_any or audible
-                if heard_any and not audible and now - self.last_audio_end() >= QUIET_S:
-                    return
-                yield quiet
-            call.mark("listen.timeout")
-            return
-        end = call.now() + float(value)
-        while call.now() < end:
-            yield quiet
-
-    def last_audio_end(self) -> float:
-        return self.call.heard.clock if self.call.heard is not None else 0.0
-
-    def send_loop(self) -> None:
-        started = time.monotonic()
-        sent = 0
-        for frame in self.frames():
-            if self.done or self.stopped or not self.ws.connected:
-                return
-            if not self.paused:
-                try:
-                    transport.send_bytes(self.ws, frame)
-                except (ConnectionError, OSError, ConnectionClosed):
-                    return
-                self.call.counters["frames_sent"] += 1
-                self.call.counters["bytes_sent"] += len(frame)
-            sent += 1
-            target = started + sent * FRAME_S
-            lag = time.monotonic() - target
-            if lag > 0:
-                self.call.counters["max_send_lag_ms"] = max(self.call.counters["max_send_lag_ms"], round(lag * 1000, 1))
-            else:
-                gevent.sleep(-lag)
-
-    # -- receiving from the service ---------------------------------------------------------
-    def receive_loop(self) -> None:
-        call = self.call
-        while not self.done:
+        if self.extra_params:
+            event["extra_params"] = json.dumps(self.extra_params)
+        for _ in range(max(1, self.options.cdr_repeat)):
             try:
-                message = self.ws.receive(timeout=1.0)
-            except ConnectionClosed:
-                return
-            if message is None:
-                if not self.ws.connected:
-                    return
-                continue
-            call.counters["messages_received"] += 1
-            if isinstance(message, bytes):
-                call.mark("unexpected.binary", size=len(message))
-                continue
-            try:
-                data = json.loads(message)
-            except ValueError:
-                call.errors.append(f"malformed text from service: {message[:80]!r}")
-                continue
-            self.handle(data)
-
-    def handle(self, data: Any) -> None:
-        call = self.call
-        t = round(call.now(), 3)
-        if isinstance(data, list):
-            call.pcmo_received.append({"t": t, "via": "socket", "pcmo": data})
-            for action in data:
-                name = action.get("action") if isinstance(action, dict) else None
-                call.mark("pcmo", action=name)
-                if name == "bridge":
-                    call.transfers.append({"t": t, "via": "socket", "action": action})
-                elif name == "hangup":
-                    call.hung_up = True
-                    self.done = True
-            return
-        if isinstance(data, dict) and data.get("type") == "streamAudio":
-            pcm = base64.b64decode(data["data"]["audioData"])
-            call.counters["audio_messages"] += 1
-            call.counters["audio_bytes_received"] += len(pcm)
-            now = time.monotonic() - call.t0
-            starting = call.heard is not None and not call.heard.audible(now)
-            if call.heard is not None:
-                call.heard.add(pcm, now)
-            if starting:
-                call.mark("bot.speaks")
-                if self.pending_turn is not None and self.pending_turn["reply_at"] is None:
-                    self.pending_turn["reply_at"] = round(now, 3)
-                    self.pending_turn["latency_ms"] = round((now - self.pending_turn["ended_at"]) * 1000, 1)
-                    self.pending_turn = None
-            return
-        if isinstance(data, dict) and data.get("action") in ("pause", "resume", "stop", "break"):
-            name = data["action"]
-            call.controls.append({"t": t, "action": name})
-            call.mark("control", action=name)
-            if name == "pause":
-                self.paused = True
-            elif name == "resume":
-                self.paused = False
-            elif name == "stop":
-                self.stopped = True
-            elif name == "break":
-                dropped = call.heard.cut(time.monotonic() - call.t0) if call.heard is not None else 0.0
-                for barge in call.barge_ins:
-                    if barge["break_at"] is None:
-                        barge["break_at"] = t
-                        barge["latency_ms"] = round((t - barge["speech_start"]) * 1000, 1)
-                call.timeline[-1]["dropped_s"] = round(dropped, 3)
-            return
-        call.mark("unknown.message", data=str(data)[:200])
+                self._post(self._hook("events"), event)
+            except Exception as exc:  # noqa: BLE001
+                self.errors.append(f"cdr: {exc}")

@@ -47,28 +47,38 @@ def _same(a: Any, b: str) -> bool:
 
 def create_platform(state: PlatformState) -> Flask:
     app = Flask("emulator")
+    _v2_routes(app, state)
+    _v3_routes(app, state)
+    _inspection_routes(app, state)
+    return app
 
-    def record() -> dict[str, Any]:
-        body = request.get_json(silent=True)
-        entry = {"path": request.path, "body": body, "authorization": bool(request.headers.get("Authorization"))}
-        state.requests.append(entry)
-        return body if isinstance(body, dict) else {}
 
-    def start_call(pcmo: list[dict[str, Any]], to: str, extra: dict[str, Any]) -> str:
-        call_id = str(uuid.uuid4())
-        script = Script(**{**state.script.__dict__, "from_number": to})
-        call = EmulatedCall(script, state.options, direction="outbound", platform_id=call_id, extra_params=extra)
-        state.calls[call_id] = call
+def _record(state: PlatformState) -> dict[str, Any]:
+    """Keep the request for /_emulator/requests; its JSON body (or {})."""
+    body = request.get_json(silent=True)
+    entry = {"path": request.path, "body": body, "authorization": bool(request.headers.get("Authorization"))}
+    state.requests.append(entry)
+    return body if isinstance(body, dict) else {}
 
-        def run() -> None:
-            gevent.sleep(state.answer_delay)
-            state.reports[call_id] = call.run_outbound(pcmo)
 
-        gevent.spawn(run)
-        return call_id
+def _start_call(state: PlatformState, pcmo: list[dict[str, Any]], to: str, extra: dict[str, Any]) -> str:
+    """Accept the call now; the callee "answers" after ``answer_delay`` and the PCMO runs."""
+    call_id = str(uuid.uuid4())
+    script = Script(**{**state.script.__dict__, "from_number": to})
+    call = EmulatedCall(script, state.options, direction="outbound", platform_id=call_id, extra_params=extra)
+    state.calls[call_id] = call
 
+    def run() -> None:
+        gevent.sleep(state.answer_delay)
+        state.reports[call_id] = call.run_outbound(pcmo)
+
+    gevent.spawn(run)
+    return call_id
+
+
+def _v2_routes(app: Flask, state: PlatformState) -> None:
     def v2_make_call() -> Any:
-        body = record()
+        body = _record(state)
         if not (_same(body.get("appid"), state.app_id) and _same(body.get("secret"), state.app_secret)):
             return jsonify({"code": 401, "msg": "Invalid appid or secret"}), 401
         errors = {key: ["Missing."] for key in ("from", "to", "pcmo") if key not in body}
@@ -78,19 +88,28 @@ def create_platform(state: PlatformState) -> Flask:
             pcmo = validate_pcmo(body["pcmo"])
         except ActionValidationError as exc:
             return jsonify({"code": 400, "msg": "Invalid pcmo", "errors": exc.messages}), 400
-        call_id = start_call(pcmo, str(body["to"]), body.get("extra_params") or {})
+        call_id = _start_call(state, pcmo, str(body["to"]), body.get("extra_params") or {})
         return jsonify({"code": 200, "msg": "Call initiated", "request_id": call_id})
 
     app.post("/v2/ind_pcmo_make_call")(v2_make_call)
     app.add_url_rule("/v2/global_pcmo_make_call", "global", v2_make_call, methods=["POST"])
 
+    @app.post("/v1/call/action")
+    def legacy_hold() -> Any:
+        body = _record(state)
+        if body.get("action") not in ("hold", "unhold", "holdToggle"):
+            return jsonify({"code": 400, "msg": "action must be hold, unhold or holdToggle"}), 400
+        return jsonify({"code": 200, "msg": body["action"]})
+
+
+def _v3_routes(app: Flask, state: PlatformState) -> None:
     def bearer_ok() -> bool:
         header = request.headers.get("Authorization", "")
         return header.startswith("Bearer ") and _same(header[7:], state.token)
 
     @app.post("/voice/pcmo/call")
     def v3_call() -> Any:
-        body = record()
+        body = _record(state)
         if not bearer_ok():
             return jsonify({"error": "unauthorized"}), 401
         pipeline = body.get("pipeline")
@@ -104,12 +123,12 @@ def create_platform(state: PlatformState) -> Flask:
         for key in ("caller_id", "to_number", "app_id"):
             if not isinstance(body.get(key), str):
                 return jsonify({"error": f"{key} is required"}), 400
-        call_id = start_call(pipeline, body["to_number"], body.get("variables") or {})
+        call_id = _start_call(state, pipeline, body["to_number"], body.get("variables") or {})
         return jsonify({"data": {"call_id": call_id, "status": "initiated"}})
 
     @app.post("/voice/pcmo/transfer")
     def v3_transfer() -> Any:
-        body = record()
+        body = _record(state)
         try:
             TransferRequestSchema().load(body)
         except ValidationError as exc:
@@ -118,19 +137,16 @@ def create_platform(state: PlatformState) -> Flask:
 
     @app.post("/voice/call/hangup")
     def v3_hangup() -> Any:
-        body = record()
+        body = _record(state)
         try:
             HangupRequestSchema().load(body)
         except ValidationError as exc:
             return jsonify({"error": "invalid", "errors": exc.messages}), 400
         return jsonify({"data": {"call_id": body["call_id"], "status": "hangup"}})
 
-    @app.post("/v1/call/action")
-    def legacy_hold() -> Any:
-        body = record()
-        if body.get("action") not in ("hold", "unhold", "holdToggle"):
-            return jsonify({"code": 400, "msg": "action must be hold, unhold or holdToggle"}), 400
-        return jsonify({"code": 200, "msg": body["action"]})
+
+def _inspection_routes(app: Flask, state: PlatformState) -> None:
+    """/_emulator/…: what the platform was asked and how its calls went, for tests and tools."""
 
     @app.get("/_emulator/requests")
     def list_requests() -> Any:
@@ -152,8 +168,6 @@ def create_platform(state: PlatformState) -> Flask:
     @app.get("/_emulator/health")
     def health() -> Any:
         return jsonify({"status": "ok", "calls": len(state.calls)})
-
-    return app
 
 
 def serve(state: PlatformState, host: str, port: int, out_dir: Path | None = None) -> None:

@@ -17,6 +17,14 @@ A script is YAML or JSON:
     linger: 1.0                 # silence after the last step, then hang up
     max_seconds: 60             # hard stop for the whole call
     repeat: false               # loop the steps until max_seconds (load tests)
+    expect:                     # optional: what must happen, else the call fails (exit status 1)
+      min_turns: 2              # caller utterances that got a reply (default: at least one, if the caller spoke)
+      max_latency_ms: 1500      # every reply within this
+      transfer: true            # a bridge happened (false: none did)
+      end: caller_hangup        # how the call ended (or a list of ways)
+      says: ["알겠습니다"]        # phrases the bot must say (needs --api-key: the service's transcript)
+
+docs/emulator.md documents every field.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ import yaml
 from streams.audio import resample, silence, tone
 
 STEP_KINDS = ("say", "listen", "wav", "tone", "dtmf", "hangup")
+EXPECT_KEYS = ("min_turns", "max_latency_ms", "transfer", "end", "says")
+END_HOWS = ("caller_hangup", "bot_hangup", "closed_by_service", "stream_stopped", "max_seconds", "pcmo_done", "error")
 
 
 class ScriptError(ValueError):
@@ -52,6 +62,8 @@ class Script:
     max_seconds: float = 60.0
     repeat: bool = False
     base_dir: Path = field(default_factory=Path.cwd)
+    expect: dict[str, Any] = field(default_factory=dict)
+    agent: str | None = None  # the agent --agent dialled, for the report
 
     def dtmf_digits(self) -> list[str]:
         return [str(step["dtmf"]) for step in self.steps if "dtmf" in step]
@@ -74,13 +86,43 @@ def parse_script(data: dict[str, Any], base_dir: Path | None = None) -> Script:
         max_seconds=float(data.get("max_seconds", 60.0)),
         repeat=bool(data.get("repeat", False)),
         base_dir=base_dir or Path.cwd(),
+        expect=parse_expect(data.get("expect")),
     )
+
+
+def parse_expect(raw: Any) -> dict[str, Any]:
+    """The ``expect:`` section, checked now so a typo fails before the call rather than after it."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ScriptError("expect: is a mapping (min_turns, max_latency_ms, transfer, end, says)")
+    unknown = sorted(set(raw) - set(EXPECT_KEYS))
+    if unknown:
+        raise ScriptError(f"expect: unknown key(s) {', '.join(unknown)}; known: {', '.join(EXPECT_KEYS)}")
+    for key in ("min_turns", "max_latency_ms"):
+        if key in raw and (isinstance(raw[key], bool) or not isinstance(raw[key], (int, float)) or raw[key] < 0):
+            raise ScriptError(f"expect.{key}: a number, 0 or more")
+    if "transfer" in raw and not isinstance(raw["transfer"], bool):
+        raise ScriptError("expect.transfer: true or false")
+    if "end" in raw:
+        ends = [raw["end"]] if isinstance(raw["end"], str) else raw["end"]
+        if not isinstance(ends, list) or not ends or any(e not in END_HOWS for e in ends):
+            raise ScriptError(f"expect.end: one of (or a list of) {', '.join(END_HOWS)}")
+    if "says" in raw:
+        says = [raw["says"]] if isinstance(raw["says"], str) else raw["says"]
+        if not isinstance(says, list) or not all(isinstance(p, str) and p for p in says):
+            raise ScriptError("expect.says: a phrase or a list of phrases")
+        raw = {**raw, "says": says}
+    return dict(raw)
 
 
 def load_script(path: str | Path) -> Script:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ScriptError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
     return parse_script(data, path.parent)
 
 

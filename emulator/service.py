@@ -32,7 +32,12 @@ class EmulatorFailed(RuntimeError):
 
 
 def run_emulator(*args: str, timeout: float = 600) -> dict[str, Any]:
-    """Run `python -m emulator …` to completion and return the JSON it prints."""
+    """Run `python -m emulator call|load …` to completion and return the JSON it prints (``--json`` is added).
+
+    The exit status is not checked: a call whose expectations failed still has a report to look at.
+    """
+    if "--json" not in args:
+        args = (*args, "--json")
     done = subprocess.run(
         [sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )

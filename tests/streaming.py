@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -92,19 +93,32 @@ def write_script(folder: Path, data: dict[str, Any], name: str = "caller.yaml") 
 def call_args(
     service: str, script: Path, agent: str = "demo-ko", agents_dir: Path | None = None, out: Path | None = None
 ) -> list[str]:
-    """The arguments of `python -m emulator call` for an inbound call to ``agent``."""
-    args = ["call", "--service", service, "--token", WEBHOOK_TOKEN, "--agent", agent, "--script", str(script)]
-    if agents_dir is not None:
-        args += ["--agents-dir", str(agents_dir)]
+    """The arguments of `python -m emulator call --json` for an inbound call to ``agent``."""
+    args = ["call", "--json", "--service", service, "--token", WEBHOOK_TOKEN, "--agent", agent, "--script", str(script)]
+    args += ["--agents-dir", str(agents_dir or ROOT / "agents")]  # never a stray $AGENTS_DIR
     if out is not None:
         args += ["--out", str(out)]
     return args
 
 
 def start_call(service: str, script: Path, agent: str = "demo-ko", agents_dir: Path | None = None) -> subprocess.Popen:
-    """`python -m emulator call …` in the background; its JSON report comes on stdout."""
+    """`python -m emulator call --json …` in the background; its JSON report comes on stdout."""
     args = [sys.executable, "-m", "emulator", *call_args(service, script, agent, agents_dir)]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+def emulator_process(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m emulator …` to completion, with ``env`` added to the environment: its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @contextmanager

@@ -1,0 +1,164 @@
+"""The service and the emulator as the benchmarks drive them: config, agents, load runs, worker sampling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+import yaml
+
+from emulator.service import ROOT, Service, run_emulator, service_process
+
+TOKEN = "bench-webhook-token"
+API_KEY = "bench-api-key"
+HEADERS = {"Authorization": f"Bearer {API_KEY}"}
+HANGOVER_MS = 300
+GOALS = {
+    "answer_ratio": 0.8,
+    "phrase_calls": 100,
+    "free_calls": 12,
+    "latency_p50_1": 350,
+    "latency_p95_50": 450,
+    "work_p95_10": 50,
+    "work_p95_50": 100,
+    "bargein_p95": 150,
+}
+
+
+def config(tmp: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "CALLSTREAM_ENV": "production",
+        "SECRET_KEY": "bench-secret",
+        "WEBHOOK_TOKEN": TOKEN,
+        "API_KEY": API_KEY,
+        "PUBLIC_URL": "auto",
+        "PIOPIY_APP_ID": "1",
+        "PIOPIY_APP_SECRET": "x",
+        "PIOPIY_NUMBER": "919000000000",
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "INSTANCE_DIR": str(tmp / "instance"),
+        "MAX_CALLS": 400,
+        "LOG_LEVEL": "WARNING",
+        "IDLE_TIMEOUT": 60,
+        **extra,
+    }
+
+
+def bench_agents(tmp: Path) -> Path:
+    """demo-ko without its DTMF menu, as a phrase-grammar agent and a free-speech agent."""
+    folder = tmp / "agents"
+    folder.mkdir(exist_ok=True)
+    base = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
+    base.pop("dtmf_menu", None)
+    for name, number, grammar in (("bench-phrase", "918000000101", True), ("bench-free", "918000000102", False)):
+        agent = {**base, "name": name, "numbers": [number], "grammar": grammar}
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
+    return folder
+
+
+def script(tmp: Path, name: str, data: dict[str, Any]) -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def load(
+    svc: Service,
+    agents: Path,
+    agent: str,
+    caller_script: Path,
+    calls: int,
+    *,
+    seconds: float | None = None,
+    ramp: float = 0.1,
+    timeout: float = 300,
+) -> dict[str, Any]:
+    """`python -m emulator load` against ``svc``; its summary."""
+    args = [
+        "load",
+        "--calls",
+        str(calls),
+        "--ramp",
+        str(ramp),
+        "--service",
+        svc.url,
+        "--token",
+        TOKEN,
+        "--agent",
+        agent,
+        "--agents-dir",
+        str(agents),
+        "--script",
+        str(caller_script),
+        "--no-cdr",
+    ]
+    if seconds:
+        args += ["--seconds", str(seconds)]
+    return run_emulator(*args, timeout=timeout)
+
+
+@contextmanager
+def voice_service(tmp: Path, agents: Path) -> Iterator[Service]:
+    """The service with the bench agents, once its speech model has loaded."""
+    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60) as svc:
+        while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
+            time.sleep(0.5)
+        yield svc
+
+
+class Sampler:
+    """CPU% and RSS of the gunicorn worker, once a second, in a thread."""
+
+    def __init__(self, service: Service) -> None:
+        master = psutil.Process(service.master_pid)
+        self.worker = master.children()[0]
+        self.cpu: list[float] = []
+        self.rss: list[int] = []
+        self._stop = threading.Event()
+        self.worker.cpu_percent(None)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.cpu.append(self.worker.cpu_percent(None))
+            self.rss.append(self.worker.memory_info().rss)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def rss_now(self) -> int:
+        return self.worker.memory_info().rss
+
+
+def runtime(url: str, reset: bool = False) -> dict[str, Any]:
+    return requests.get(
+        f"{url}/api/v1/runtime", params={"reset": "1"} if reset else {}, headers=HEADERS, timeout=10
+    ).json()
+
+
+def call_stats(url: str, call_ids: list[str]) -> dict[str, int]:
+    frames = dropped = 0
+    for call_id in call_ids:
+        if not call_id:
+            continue
+        stats = requests.get(f"{url}/api/v1/calls/{call_id}", headers=HEADERS, timeout=10).json().get("stats") or {}
+        frames += stats.get("frames_in", 0)
+        dropped += sum(stats.get("dropped", {}).values())
+    return {"frames_in": frames, "dropped": dropped}
+
+
+def wait_idle(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while runtime(url)["sessions"] and time.monotonic() < deadline:
+        time.sleep(0.5)

@@ -35,7 +35,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from streams.events import call_event
 
-from . import call_flow, control
+from . import call_flow, control, favicon
 from .errors import BadRequest, NotFound, Unauthorized
 from .schemas import CallListQuerySchema
 from .services import agents, registry, store
@@ -57,6 +57,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=app.config["PUBLIC_URL"].startswith("https://"),
     )
     app.register_blueprint(bp)
+    app.register_blueprint(favicon.bp)
 
 
 # -- sign-in and CSRF ------------------------------------------------------------------------

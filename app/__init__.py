@@ -38,10 +38,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from . import api, dashboard, errors, health, metrics, openapi, services, stream_socket, webhooks
+    from . import api, dashboard, errors, health, metrics, openapi, security, services, stream_socket, webhooks
 
     services.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)

@@ -66,6 +66,29 @@ def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+
+
+def parse_rate(text: str) -> tuple[int, float] | None:
+    """``"10/minute"`` -> (10, 60.0); ``"off"`` -> None (no limit). ValueError when unreadable."""
+    value = text.strip().lower()
+    if value in ("off", "none", "0"):
+        return None
+    count, _, period = value.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip() not in RATE_PERIODS:
+        raise ValueError(f"{text!r} is not a rate like 10/minute (per second, minute, hour or day) or off")
+    return int(count), RATE_PERIODS[period.strip()]
+
+
+def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = (environ.get(name) or default).strip()
+    try:
+        parse_rate(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return raw
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read the environment into a dict of Flask config keys (no checks of presence)."""
     env = os.environ if environ is None else environ
@@ -119,6 +142,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Dashboard
         "DASHBOARD_USER": env.get("DASHBOARD_USER") or "admin",
         "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD", ""),
+        # Failed sign-ins allowed per client address and per user name, then 429 (successes do not count)
+        "LOGIN_LIMIT_PER_ADDRESS": env_rate(env, "LOGIN_LIMIT_PER_ADDRESS", "10/minute"),
+        "LOGIN_LIMIT_PER_ACCOUNT": env_rate(env, "LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
+        # Proxies in front of us that append to X-Forwarded-For (a PaaS router: 1); 0 = use the peer address
+        "TRUSTED_PROXY_HOPS": env_number(env, "TRUSTED_PROXY_HOPS", 0),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",

@@ -30,11 +30,10 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from streams import commands
 
-from . import call_flow, control
+from . import call_flow, control, favicon, login_guard
 from .call_views import call_or_404, recording_response
 from .errors import BadRequest, NotFound, Unauthorized
 from .feed import stream_events
@@ -49,9 +48,7 @@ LIST_QUERY = CallListQuerySchema()
 
 
 def init_app(app: Flask) -> None:
-    password = app.config.pop("DASHBOARD_PASSWORD", "")
-    app.extensions["callstream"].dashboard_hash = generate_password_hash(password) if password else None
-    if not password:
+    if not app.extensions["callstream"].login_guard.configured:
         log.warning("DASHBOARD_PASSWORD is not set: the dashboard cannot be signed in to")
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -59,6 +56,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=app.config["PUBLIC_URL"].startswith("https://"),
     )
     app.register_blueprint(bp)
+    app.register_blueprint(favicon.bp)
 
 
 # -- sign-in and CSRF ------------------------------------------------------------------------
@@ -138,28 +136,33 @@ def data(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
-    error = None
-    if request.method == "POST":
-        expected_hash = services().dashboard_hash
-        user_ok = hmac.compare_digest(
-            request.form.get("username", "").encode(), current_app.config["DASHBOARD_USER"].encode()
-        )
-        if not _csrf_ok():
-            error = "Your form expired; try again."
-        elif expected_hash is None:
-            error = "The dashboard has no password configured (DASHBOARD_PASSWORD)."
-        elif user_ok and check_password_hash(expected_hash, request.form.get("password", "")):
-            session.clear()
-            session["user"] = current_app.config["DASHBOARD_USER"]
-            csrf_token()
-            target = request.args.get("next") or ""
-            return redirect(
-                target if target.startswith("/") and not target.startswith("//") else url_for("dashboard.calls_page")
-            )
-        else:
-            error = "Wrong user name or password."
-            log.warning("dashboard sign-in failed for %r", request.form.get("username", "")[:40])
-    return render_template("login.html", error=error), (401 if error else 200)
+    """Sign in. Failed attempts are limited per address and per user name (429 with Retry-After);
+    the password check always hashes, off the event loop (see login_guard)."""
+    if request.method != "POST":
+        return render_template("login.html", error=None)
+    guard = login_guard.current()
+    username = request.form.get("username", "")
+    if not _csrf_ok():
+        return render_template("login.html", error="Your form expired; try again."), 401
+    if not guard.configured:
+        error = "The dashboard has no password configured (DASHBOARD_PASSWORD)."
+        return render_template("login.html", error=error), 401
+    attempt = guard.begin(username)
+    if isinstance(attempt, login_guard.Limited):
+        log.warning("dashboard sign-in refused: too many attempts (%r from %s)", username[:40], guard.client_address())
+        error = f"Too many sign-in attempts. Try again in {attempt.retry_after} seconds."
+        return render_template("login.html", error=error), 429, {"Retry-After": str(attempt.retry_after)}
+    if not guard.check(username, request.form.get("password", "")):
+        log.warning("dashboard sign-in failed for %r from %s", username[:40], guard.client_address())
+        return render_template("login.html", error="Wrong user name or password."), 401
+    attempt.succeeded()
+    session.clear()
+    session["user"] = current_app.config["DASHBOARD_USER"]
+    csrf_token()
+    target = request.args.get("next") or ""
+    return redirect(
+        target if target.startswith("/") and not target.startswith("//") else url_for("dashboard.calls_page")
+    )
 
 
 @bp.post("/logout")

@@ -15,10 +15,12 @@ from streams.events import EventBus
 from streams.registry import CallRegistry
 from streams.voice import VoiceServices
 
+from . import login_guard
 from .agents import AgentBook, load_agents
 from .calls import CallStore
 from .db import Database
 from .journal import Journal
+from .login_guard import LoginGuard
 from .metrics import Metrics
 from .piopiy import PiopiyClient
 
@@ -34,7 +36,8 @@ class Services:
     piopiy: PiopiyClient
     voice: VoiceServices | None
     agents: AgentBook = field(default_factory=AgentBook)
-    dashboard_hash: str | None = None
+    login_guard: LoginGuard | None = None
+    accepting: bool = True  # False while shutting down: new calls are turned away
 
     def reload_agents(self) -> AgentBook:
         self.agents = load_agents(self.config["AGENTS_DIR"], self.config["DEFAULT_AGENT"])
@@ -62,6 +65,7 @@ def build(app: Flask) -> Services:
         metrics=metrics,
         piopiy=PiopiyClient(config),
         voice=voice_services(config),
+        login_guard=login_guard.from_config(config),
     )
     built.reload_agents()
     return built

@@ -1,4 +1,5 @@
 // One call: transcript (partials as they form), timeline, latency, supervisor controls, listen-in.
+// Event data goes into the page as text (textContent), never as HTML.
 (function () {
   const root = document.getElementById("call");
   const callId = root.dataset.call;
@@ -12,8 +13,10 @@
   function addLine(speaker, text) {
     const div = document.createElement("div");
     div.className = `line ${speaker}`;
-    div.innerHTML = `<span class="who"></span>`;
-    div.querySelector(".who").textContent = speaker;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = speaker;
+    div.appendChild(who);
     div.appendChild(document.createTextNode(text));
     transcript.appendChild(div);
     transcript.scrollTop = transcript.scrollHeight;
@@ -57,9 +60,16 @@
   events.addEventListener("timeline", (e) => {
     const ev = JSON.parse(e.data);
     const tr = document.createElement("tr");
-    tr.innerHTML = `<td class="muted">${new Date(ev.at * 1000).toISOString().slice(11, 19)}</td><td></td><td><code></code></td>`;
-    tr.children[1].textContent = ev.kind;
-    tr.querySelector("code").textContent = JSON.stringify(ev.detail);
+    const at = document.createElement("td");
+    at.className = "muted";
+    at.textContent = new Date(ev.at * 1000).toISOString().slice(11, 19);
+    const kind = document.createElement("td");
+    kind.textContent = ev.kind;
+    const detail = document.createElement("td");
+    const code = document.createElement("code");
+    code.textContent = JSON.stringify(ev.detail);
+    detail.appendChild(code);
+    tr.append(at, kind, detail);
     timeline.appendChild(tr);
     if (ev.kind === "reply") {
       if (!latency.querySelector("code")) latency.textContent = "";

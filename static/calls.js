@@ -1,20 +1,43 @@
 // Live calls: rows appear, change state and show the last line said, pushed by Server-Sent Events.
+// Everything in an event (caller numbers, agent names) is data from outside: it goes into the page
+// as text nodes (textContent), never as HTML.
 (function () {
   const live = document.getElementById("live");
   const count = document.getElementById("live-count");
   const fmt = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 
-  function row(id) { return document.querySelector(`#live tr[data-call="${id}"]`); }
+  function row(id) {
+    return [...live.querySelectorAll("tr[data-call]")].find((tr) => tr.dataset.call === id) || null;
+  }
+
+  function el(tag, text, attrs) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    Object.entries(attrs || {}).forEach(([k, v]) => { node[k] = v; });
+    return node;
+  }
 
   function addRow(ev) {
-    if (row(ev.call_id)) return;
+    const id = String(ev.call_id);
+    if (row(id)) return;
     const tr = document.createElement("tr");
-    tr.dataset.call = ev.call_id;
+    tr.dataset.call = id;
     tr.dataset.created = ev.created_at;
-    const cells = [`<a href="/dashboard/calls/${ev.call_id}"><code>${ev.call_id.slice(0, 8)}</code></a>`,
-      ev.direction || "", ev.from_number || "", ev.to_number || "", ev.agent || "",
-      `<span class="state ${ev.state}" data-field="state">${ev.state}</span>`, "", ""];
-    tr.innerHTML = cells.map((c, i) => `<td${i === 6 ? ' data-field="duration"' : i === 7 ? ' data-field="last"' : ""}>${c}</td>`).join("");
+    const link = el("a", null, {href: `/dashboard/calls/${encodeURIComponent(id)}`});
+    link.appendChild(el("code", id.slice(0, 8)));
+    const badge = el("span", ev.state, {className: `state ${ev.state}`});
+    badge.dataset.field = "state";
+    const cells = [link, ev.direction || "", ev.from_number || "", ev.to_number || "", ev.agent || "", badge];
+    cells.forEach((content) => {
+      const td = document.createElement("td");
+      if (content instanceof Node) td.appendChild(content); else td.textContent = String(content);
+      tr.appendChild(td);
+    });
+    const duration = document.createElement("td");
+    duration.dataset.field = "duration";
+    const last = document.createElement("td");
+    last.dataset.field = "last";
+    tr.append(duration, last);
     live.appendChild(tr);
     count.textContent = live.querySelectorAll("tr[data-call]").length;
   }

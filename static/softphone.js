@@ -13,8 +13,10 @@
   function line(speaker, text) {
     const div = document.createElement("div");
     div.className = `line ${speaker}`;
-    div.innerHTML = '<span class="who"></span>';
-    div.querySelector(".who").textContent = speaker;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = speaker;
+    div.appendChild(who);
     div.appendChild(document.createTextNode(text));
     transcript.appendChild(div);
   }
@@ -39,19 +41,30 @@
     window.softphone.breaks += 1;
   }
 
+  function buttons(inCall) {  // one call at a time: Call is off from the first click until the call is over
+    document.getElementById("dial").disabled = inCall;
+    document.getElementById("hangup").disabled = !inCall;
+  }
+
   async function dial() {
+    buttons(true);
+    say("Dialling…");
     const agent = document.getElementById("agent").value;
-    const response = await fetch("/dashboard/api/softphone", {method: "POST",
-      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify({agent})});
-    const call = await response.json();
-    if (!response.ok) { say(call.message, "error"); return; }
+    let response, call;
+    try {
+      response = await fetch("/dashboard/api/softphone", {method: "POST",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify({agent})});
+      call = await response.json();
+    } catch (err) { buttons(false); say(`Could not start the call: ${err.message}`, "error"); return; }
+    if (!response.ok) { buttons(false); say(call.message, "error"); return; }
     const link = document.getElementById("call-link");
-    link.href = `/dashboard/calls/${call.call_id}`; link.textContent = call.call_id.slice(0, 8); link.hidden = false;
+    link.href = `/dashboard/calls/${encodeURIComponent(call.call_id)}`; link.textContent = call.call_id.slice(0, 8);
+    document.getElementById("call-line").hidden = false;
     window.softphone.callId = call.call_id;
     ctx = new AudioContext();
     try {
       mic = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true, noiseSuppression: true}});
-    } catch (err) { say(`No microphone: ${err.message}`, "error"); return; }
+    } catch (err) { buttons(false); say(`No microphone: ${err.message}`, "error"); return; }
     events = new EventSource(`/dashboard/events?call=${call.call_id}`);
     events.addEventListener("transcript", (e) => { const ev = JSON.parse(e.data); partial.textContent = ""; line(ev.speaker, ev.text); });
     events.addEventListener("transcript.partial", (e) => { partial.textContent = JSON.parse(e.data).text; });
@@ -92,8 +105,6 @@
       } else if (msg.action === "break") { interrupt(); }
     };
     ws.onclose = (e) => { hangupLocal(); say(`Call ended (${e.code}${e.reason ? ": " + e.reason : ""}).`); };
-    document.getElementById("dial").disabled = true;
-    document.getElementById("hangup").disabled = false;
   }
 
   function hangupLocal() {
@@ -102,8 +113,7 @@
     if (mic) mic.getTracks().forEach((t) => t.stop());
     if (ws && ws.readyState === WebSocket.OPEN) ws.close();
     setTimeout(() => events && events.close(), 3000);
-    document.getElementById("dial").disabled = false;
-    document.getElementById("hangup").disabled = true;
+    buttons(false);
   }
 
   document.getElementById("dial").addEventListener("click", dial);

@@ -1,0 +1,61 @@
+"""Security headers on every response: pages, JSON, static files, errors.
+
+The Content-Security-Policy allows only what the dashboard uses: scripts,
+styles, images (the favicon) and media (call recordings) from this origin;
+fetch, Server-Sent Events and the listen-in WebSocket to this origin; and
+the softphone's stream socket, which is built from ``PUBLIC_URL`` and so may
+name another host than the one the operator browses. No inline script or
+style is allowed (the templates have none), nothing may frame the pages.
+A view that sets a header itself keeps its value.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response
+
+
+def stream_socket_origin(public_url: str) -> str | None:
+    """``https://host:port/…`` -> ``wss://host:port`` (the softphone connects there); None if unusable."""
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+
+
+def content_security_policy(public_url: str) -> str:
+    stream = stream_socket_origin(public_url)
+    directives = {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self'",
+        "media-src": "'self'",
+        "connect-src": "'self'" + (f" {stream}" if stream else ""),
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def security_headers(public_url: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(public_url),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+
+
+def init_app(app: Flask) -> None:
+    headers = security_headers(app.config["PUBLIC_URL"])
+
+    @app.after_request
+    def _add_security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response

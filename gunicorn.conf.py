@@ -11,7 +11,7 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 worker_class = "gevent"
 workers = 1
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
-# Live streams last minutes: a restart waits this long for calls to finish.
+# On SIGTERM live calls are told and ended (app/shutdown.py) within this many seconds, less 5.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 timeout = 60
 keepalive = 5
@@ -24,3 +24,10 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # on one machine (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
+    """On SIGTERM, tell live callers and end their calls properly (app/shutdown.py)."""
+    from app.shutdown import install
+
+    install(worker)

@@ -115,10 +115,18 @@ class AgentSchema(_Strict):
     interruption = fields.Nested(InterruptionSchema, load_default=lambda: InterruptionSchema().load({}))
     grammar = StrictBool(load_default=True)
     intents = fields.List(fields.Nested(IntentSchema), load_default=list)
-    fallback = StrictStr(load_default="Sorry, I did not catch that.")
+    fallback = StrictStr()
     max_misses = StrictInt(minimum=1, load_default=3)
-    goodbye = StrictStr(load_default="Goodbye.")
-    hold_message = StrictStr(load_default="Please hold while I connect you to a person.")
+    goodbye = StrictStr()
+    hold_message = StrictStr()
+    shutdown_message = StrictStr(
+        metadata={"description": "Said to a live caller when the service stops (a deploy, a restart)."}
+    )
+    on_shutdown = fields.String(
+        load_default="hangup",
+        validate=validate.OneOf(("hangup", "handoff")),
+        metadata={"description": "When the service stops: say shutdown_message and hang up, or hand to a person."},
+    )
     human = fields.Nested(HumanSchema)
     no_stt = fields.String(load_default="handoff", validate=validate.OneOf(("handoff", "hangup")))
     max_duration = StrictInt(minimum=10, load_default=1800)
@@ -134,9 +142,10 @@ class AgentSchema(_Strict):
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data["greeting_mode"] == "play" and "greeting_file" not in data:
             raise ValidationError("greeting_mode play needs greeting_file.", "greeting_file")
-        wants_human = any(i["action"] == "transfer" for i in data["intents"]) or data["no_stt"] == "handoff"
-        if wants_human and "human" not in data:
-            raise ValidationError("Give human.numbers: an intent or no_stt hands callers to a person.", "human")
+        # An intent that transfers must have someone to ring. Implicit handoffs (no_stt, too many misses)
+        # without human.numbers become a polite goodbye and hang-up instead.
+        if any(i["action"] == "transfer" for i in data["intents"]) and "human" not in data:
+            raise ValidationError("Give human.numbers: an intent hands callers to a person.", "human")
         for intent in data["intents"]:
             if intent["action"] == "switch_voice" and intent["voice"] not in data["voices"]:
                 raise ValidationError(
@@ -170,6 +179,41 @@ class AgentBook:
         return self.agents.get(name or "")
 
 
+# The lines an agent says without being told to, in the languages of the shipped agents. An agent in
+# another language that leaves them out gets English, with a warning at load.
+DEFAULT_LINES: dict[str, dict[str, str]] = {
+    "en": {
+        "fallback": "Sorry, I did not catch that.",
+        "goodbye": "Goodbye.",
+        "hold_message": "Please hold while I connect you to a person.",
+        "shutdown_message": "Sorry, we have to end this call now. Please call again in a minute.",
+    },
+    "ko": {
+        "fallback": "죄송합니다. 잘 듣지 못했습니다.",
+        "goodbye": "안녕히 계세요.",
+        "hold_message": "상담원에게 연결해 드리겠습니다. 잠시만 기다려 주세요.",
+        "shutdown_message": "죄송합니다. 지금 통화를 종료해야 합니다. 잠시 후 다시 걸어 주세요.",
+    },
+}
+
+
+def fill_default_lines(agent: dict[str, Any], file: str) -> dict[str, Any]:
+    """Give the agent the default lines of its language for the ones it does not set."""
+    language = agent["language"].lower()[:2]
+    lines = DEFAULT_LINES.get(language)
+    missing = [key for key in DEFAULT_LINES["en"] if key not in agent]
+    if lines is None and missing:
+        log.warning(
+            "agent file %s: language %r has no default lines; %s will be said in English (set them in the file)",
+            file,
+            agent["language"],
+            ", ".join(missing),
+        )
+    for key in missing:
+        agent[key] = (lines or DEFAULT_LINES["en"])[key]
+    return agent
+
+
 def parse_agent(path: Path) -> dict[str, Any]:
     """Read and validate one agent file; ValidationError carries field messages."""
     text = path.read_text(encoding="utf-8")
@@ -179,7 +223,7 @@ def parse_agent(path: Path) -> dict[str, Any]:
         raise ValidationError({"_file": [f"Not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]}) from None
     if not isinstance(raw, dict):
         raise ValidationError({"_file": ["An agent file holds one mapping (name, greeting, intents…)."]})
-    return AgentSchema().load(raw)
+    return fill_default_lines(AgentSchema().load(raw), path.name)
 
 
 def load_agents(directory: str | Path, default: str) -> AgentBook:

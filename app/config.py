@@ -101,7 +101,18 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PUBLIC_URL": (env.get("PUBLIC_URL") or "").rstrip("/"),
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'callstream.db'}",
         "INSTANCE_DIR": env.get("INSTANCE_DIR") or str(ROOT / "instance"),
-        # The platform
+        **_platform(env),
+        **_streams(env),
+        **_voice(env),
+        **_dashboard(env),
+        # Agents
+        "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
+        "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
+    }
+
+
+def _platform(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
         "PIOPIY_API_VERSION": env_choice(env, "PIOPIY_API_VERSION", "v2", ("v2", "v3")),
         "PIOPIY_API_URL": (env.get("PIOPIY_API_URL") or "").rstrip("/"),
         "PIOPIY_APP_ID": env.get("PIOPIY_APP_ID", ""),
@@ -111,7 +122,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PIOPIY_TIMEOUT": env_number(env, "PIOPIY_TIMEOUT", 10.0, minimum=0.1, cast=float),
         "PIOPIY_RETRIES": env_number(env, "PIOPIY_RETRIES", 2),
         "PIOPIY_BACKOFF": env_number(env, "PIOPIY_BACKOFF", 0.4, cast=float),
-        # Streams
+    }
+
+
+def _streams(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
         "STREAM_LISTEN_MODE": env_choice(env, "STREAM_LISTEN_MODE", "caller", ("caller", "callee", "both")),
         "STREAM_VOICE_QUALITY": int(env_choice(env, "STREAM_VOICE_QUALITY", "8000", ("8000", "16000"))),
         "STREAM_URL_TTL": env_number(env, "STREAM_URL_TTL", 7200, minimum=10),
@@ -124,7 +139,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PLAY_MODE": env_choice(env, "PLAY_MODE", "stream", ("stream", "pcmo")),
         "RECORD_CALLS": env_bool(env, "RECORD_CALLS", False),
         "WS_PING_INTERVAL": env_number(env, "WS_PING_INTERVAL", 0, cast=float),
-        # Voice: vosk hears, pyttsx3 speaks
+    }
+
+
+def _voice(env: Mapping[str, str]) -> dict[str, Any]:
+    """vosk hears, pyttsx3 speaks; an optional LLM decides."""
+    return {
         "VOICE_ENABLED": env_bool(env, "VOICE_ENABLED", True),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", ""),
         "MODELS_DIR": env.get("MODELS_DIR") or str(ROOT / "models"),
@@ -139,7 +159,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LLM_MODEL": env.get("LLM_MODEL", "gpt-4o-mini"),
         "LLM_API_KEY": env.get("LLM_API_KEY", ""),
         "LLM_TIMEOUT": env_number(env, "LLM_TIMEOUT", 5, minimum=0.1, cast=float),
-        # Dashboard
+    }
+
+
+def _dashboard(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
         "DASHBOARD_USER": env.get("DASHBOARD_USER") or "admin",
         "DASHBOARD_PASSWORD": env.get("DASHBOARD_PASSWORD", ""),
         # Failed sign-ins allowed per client address and per user name, then 429 (successes do not count)
@@ -147,9 +171,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ACCOUNT": env_rate(env, "LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
         # Proxies in front of us that append to X-Forwarded-For (a PaaS router: 1); 0 = use the peer address
         "TRUSTED_PROXY_HOPS": env_number(env, "TRUSTED_PROXY_HOPS", 0),
-        # Agents
-        "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
-        "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, send_from_directory
 
 from .call_flow import MEDIA_DIR
+from .readiness import problems
 from .services import agents, registry, services
 from .version import __version__
 
@@ -14,13 +15,19 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
     book = agents()
+    found = problems(services())
     return jsonify(
         {
-            "status": "ok",
+            "status": "degraded" if found else "ok",
+            "problems": [p.to_dict() for p in found],
             "version": __version__,
             "env": current_app.config["CALLSTREAM_ENV"],
             "calls": {"live": len(registry()), "max": registry().max_calls},
-            "agents": {"loaded": sorted(book.agents), "invalid": [e.file for e in book.errors]},
+            "agents": {
+                "loaded": sorted(book.agents),
+                "default": book.default,
+                "invalid": [{"file": e.file, "errors": e.errors} for e in book.errors],
+            },
             **_voice_status(),
         }
     )

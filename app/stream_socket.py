@@ -1,25 +1,28 @@
 """The stream WebSocket: ``/stream/<call id>?exp=…&sig=…`` (flask-sock, gevent).
 
-Close codes: 1008 bad or expired signature, 1013 at MAX_CALLS (try again
-later), 4001 replaced by a newer socket for the same call, 1000 normal end,
-1011 our own error.
+Close codes: 1000 normal end; 1001 the service is shutting down (the caller
+was told); 1008 bad or expired signature, or a call that has already ended (a
+replayed URL); 1011 our own error; 1013 at MAX_CALLS or while shutting down
+(try again later); 4001 replaced by a newer socket for the same call.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 from flask_sock import Sock
 
-from streams.events import Note
+from streams.events import StateChanged
 from streams.media import CLOSE_ERROR, CLOSE_POLICY, CLOSE_TRY_AGAIN
 from streams.transport import WebSocket
 
 from . import signing
+from .calls import FINAL_STATES
 from .journal import create_call
 from .live import open_call
-from .services import services
+from .services import Services, services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
@@ -41,11 +44,13 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
         call.attach(socket)  # a duplicate socket replaces the old one
     else:
         record = svc.store.get(call_id)
-        if svc.calls.full():
-            log.warning("stream for %s refused: MAX_CALLS=%d reached", call_id, svc.calls.max_calls)
-            if record is not None:
-                svc.bus.publish(Note(call_id=call_id, what="stream.refused", info={"reason": "max_calls"}))
-            socket.close(CLOSE_TRY_AGAIN, "try again later")
+        refusal = _refusal(svc, record)
+        if refusal is not None:
+            code, why, message = refusal
+            log.warning("stream for %s refused: %s", call_id, why)
+            if record is not None and record["state"] not in FINAL_STATES:
+                svc.bus.publish(StateChanged(call_id=call_id, state="ended", reason=why))
+            socket.close(code, message)
             return
         if record is None:
             # Validly signed but unknown: an outbound call can connect before any record of it reaches us.
@@ -67,6 +72,17 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     except Exception:  # noqa: BLE001 - one broken call never disturbs another
         log.exception("call %s: stream handler failed", call_id)
         call.end("internal_error", code=CLOSE_ERROR)
+
+
+def _refusal(svc: Services, record: dict[str, Any] | None) -> tuple[int, str, str] | None:
+    """Why a new stream cannot be taken, as (close code, stored reason, close message), or None."""
+    if record is not None and record["state"] in FINAL_STATES:
+        return CLOSE_POLICY, "call_ended", "this call has ended"  # a replayed stream URL
+    if not svc.accepting:
+        return CLOSE_TRY_AGAIN, "shutting_down", "try again later"
+    if svc.calls.full():
+        return CLOSE_TRY_AGAIN, "max_calls", "try again later"
+    return None
 
 
 def init_app(app: Flask) -> None:

@@ -22,7 +22,7 @@ from .bodies import json_value, webhook_body
 from .calls import CallStore, new_call_id
 from .errors import BadRequest, NotFound
 from .journal import create_call
-from .services import agents, bus, registry, store
+from .services import agents, bus, registry, services, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/piopiy")
@@ -87,7 +87,7 @@ def answer():  # type: ignore[no-untyped-def]
     payload = ANSWER_SCHEMA.load(webhook_body())
     calls = store()
     agent = agents().for_number(payload["to"])
-    busy = registry().full()
+    busy = registry().full() or not services().accepting
     call = calls.find_by_platform_id(payload["cmiuuid"])
     if call is not None:  # the platform retried the webhook: same call, same answer
         bus().publish(Note(call_id=call["id"], what="webhook.answer", info={"repeat": True}))

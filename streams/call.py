@@ -3,10 +3,8 @@
     connecting --first message--> live --bridge sent--> handed_off
          \\_____________________________\\______________--> ended (with a reason)
 
-Commands (``handle``) come from the REST API, the dashboard and, across
-processes, the command bus; each is one entry in ``streams.commands``. What
-happens is published as events (``streams.events``); the call stores nothing.
-The call is also the voice pipeline's ``CallPort``.
+Commands (``handle``, one entry each in ``streams.commands``) come from the REST API and the dashboard;
+what happens is published as events (``streams.events``). The call is also the voice pipeline's ``CallPort``.
 """
 
 from __future__ import annotations
@@ -124,6 +122,9 @@ class Call:
         """Read ``sock`` until it closes or is replaced (runs in the socket handler's greenlet)."""
         if self.link.serve(sock, self) and not self.ended:
             self.end("socket_closed", hangup=False)
+        elif self.link.sock is sock:
+            # Ending elsewhere: stay until our close frame is out, or flask-sock closes with a bare 1000.
+            self._ended.wait(10)
 
     def end(self, reason: str, *, hangup: bool = True, code: int = CLOSE_NORMAL) -> None:
         """End once: hang up (unless told not to), close the socket with ``code``, free everything."""

@@ -31,6 +31,7 @@ from .transport import ConnectionClosed, Socket
 log = logging.getLogger(__name__)
 
 CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001  # the server is shutting down
 CLOSE_POLICY = 1008
 CLOSE_ERROR = 1011
 CLOSE_TRY_AGAIN = 1013

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -40,6 +41,10 @@ def _reply(out: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
 
 
 def main() -> None:
+    # The parent ends us by closing stdin. A SIGTERM to the whole process group (a PaaS stopping the
+    # dyno) must not kill the voice that is telling callers the service is going away.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # anything printed from here on goes to stderr
     import pyttsx3

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import events as ev
 from .dialogue import Decision, Policy, ScriptedPolicy
-from .errors import CallError
+from .errors import CallError, NoTransferTarget
 from .hearing import Heard, Hearing
 from .offload import run_blocking
 from .playback import Utterance
@@ -119,8 +119,8 @@ class VoicePipeline:
             self.port.end("stt_error")
 
     def _without_hearing(self) -> None:
-        """No speech model: hand the caller to a person if the agent says so and can, else say goodbye."""
-        if self.agent.get("no_stt", "handoff") == "handoff" and (self.agent.get("human") or {}).get("numbers"):
+        """No speech model: hand the caller to a person if the agent says so (and can), else say goodbye."""
+        if self.agent.get("no_stt", "handoff") == "handoff":
             self._hand_off("no_stt")
             return
         if not self.handed_off:
@@ -189,6 +189,10 @@ class VoicePipeline:
         on_start = (lambda u: self._timed(u, turn, speech_end)) if turn is not None and speech_end is not None else None
         try:
             self.port.hand_off(why, on_start)
+        except NoTransferTarget:  # nobody to hand to: a polite goodbye instead of silence
+            self.log.info("no %s transfer: the agent has no human.numbers; saying goodbye", why)
+            self.port.wait_heard(self.say(self.agent.get("goodbye") or "Goodbye.", "goodbye"))
+            self.port.end("no_human")
         except CallError as exc:
             self.log.info("no %s transfer: %s", why, exc.message)
 

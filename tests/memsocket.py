@@ -52,6 +52,7 @@ class MemorySocket:
         if not self.connected:
             raise ConnectionError("socket closed")
         self.sent.append(text)
+        gevent.sleep(0)  # a real socket's write yields to other greenlets
 
     def send_bytes(self, data: bytes) -> None:
         if not self.connected:

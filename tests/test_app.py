@@ -10,16 +10,35 @@ import pytest
 
 from app import __version__, create_app
 from app.config import ConfigError, load_config
+from app.readiness import has_model_for
 
 from .conftest import api_headers, base_config
 
 
-def test_healthz_reports_version(client) -> None:
-    response = client.get("/healthz")
+def test_healthz_reports_version(make_app) -> None:
+    app = make_app(DEFAULT_AGENT="demo-ko")  # Korean: the speech model the tests install
+    response = app.test_client().get("/healthz")
     assert response.status_code == 200
     body = response.get_json()
-    assert body["status"] == "ok" and body["version"] == __version__
-    assert body["agents"]["loaded"] == ["demo-en", "demo-ko"]
+    assert body["version"] == __version__ and body["agents"]["loaded"] == ["demo-en", "demo-ko"]
+    english = has_model_for(app.extensions["callstream"], "en")
+    assert body["status"] == ("ok" if english else "degraded")  # demo-en needs an English model
+    assert [p["code"] for p in body["problems"]] == ([] if english else ["no_speech_model"])
+
+
+def test_healthz_is_degraded_and_says_why(tmp_path: Path, make_app) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "good.yaml").write_text("name: good\nlanguage: ko\nvoice: ko\ngreeting: hi\n")
+    (agents / "broken.yaml").write_text("name: broken\nrate: fast\n")
+    app = make_app(AGENTS_DIR=str(agents), DEFAULT_AGENT="missing")
+    body = app.test_client().get("/healthz").get_json()
+    assert body["status"] == "degraded"
+    problems = {p["code"]: p for p in body["problems"]}
+    assert problems["agent_invalid"]["detail"] == {"file": "broken.yaml", "errors": {"rate": ["Must be an integer."]}}
+    assert problems["no_default_agent"]["detail"] == {"default": "missing", "loaded": ["good"]}
+    muted = make_app(AGENTS_DIR=str(agents), DEFAULT_AGENT="good", VOICE_ENABLED=0).test_client()
+    assert [p["code"] for p in muted.get("/healthz").get_json()["problems"]] == ["agent_invalid", "voice_off"]
 
 
 def test_production_refuses_to_start_without_required_settings(tmp_path: Path) -> None:
@@ -119,3 +138,31 @@ def test_pcmo_endpoint_rejects_bad_bodies(client, body) -> None:
 def test_pcmo_endpoint_needs_the_api_key(client) -> None:
     assert client.post("/api/v1/pcmo", json={"actions": []}).status_code == 401
     assert client.post("/api/v1/pcmo", json={"actions": []}, headers=api_headers("wrong")).status_code == 401
+
+
+def test_default_lines_follow_the_agents_language(tmp_path: Path, caplog) -> None:
+    from app.agents import DEFAULT_LINES, load_agents
+
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "ko.yaml").write_text("name: ko\nlanguage: ko\nvoice: ko\ngoodbye: 또 만나요.\n")
+    (agents / "fr.yaml").write_text("name: fr\nlanguage: fr\nvoice: fr\n")
+    with caplog.at_level(logging.WARNING, logger="app.agents"):
+        book = load_agents(agents, "ko")
+    korean = book.get("ko")
+    assert korean["goodbye"] == "또 만나요." and korean["hold_message"] == DEFAULT_LINES["ko"]["hold_message"]
+    assert korean["fallback"] == DEFAULT_LINES["ko"]["fallback"]
+    assert book.get("fr")["fallback"] == DEFAULT_LINES["en"]["fallback"]
+    assert "fr.yaml: language 'fr' has no default lines" in caplog.text and "ko.yaml" not in caplog.text
+
+
+def test_a_minimal_agent_loads(tmp_path: Path) -> None:
+    from app.agents import load_agents
+
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "mini.yaml").write_text(
+        "name: mini\ngreeting: Hello.\nintents:\n  - {name: hi, phrases: [hi], reply: Hi!}\n"
+    )
+    book = load_agents(agents, "mini")
+    assert book.errors == [] and book.get("mini")["no_stt"] == "handoff"  # with nobody to hand to: a goodbye

@@ -50,7 +50,12 @@ class Harness:
         )
         self.call.attach(self.sock)
         self.call.start()
-        self.reader = gevent.spawn(self.call.serve, self.sock)
+        self.reader = gevent.spawn(self._handler)
+
+    def _handler(self) -> None:
+        """What flask-sock does: run the handler, then close the socket (a bare 1000) when it returns."""
+        self.call.serve(self.sock)
+        self.sock.close(1000, "")
 
     def live(self) -> Harness:
         self.sock.push(FRAME)
@@ -205,6 +210,21 @@ def test_idle_calls_end_with_a_hangup_and_a_normal_close(harness) -> None:
     ended = h.of(CallEnded)[0]
     assert ended.reason == "idle_timeout" and ended.stats["dropped"] == {"odd_frame": 1}
     assert h.of(StateChanged)[-1].state == "ended"
+
+
+def test_the_close_frame_says_why_even_while_the_caller_keeps_talking(harness) -> None:
+    h = harness().live()
+
+    def caller() -> None:
+        for _ in range(100):
+            h.sock.push(FRAME)
+            gevent.sleep(0.001)
+
+    talking = gevent.spawn(caller)
+    h.call.handle("hangup", {}, "test")  # ends from another greenlet, while the reader is busy
+    assert h.call.wait_ended(2)
+    talking.kill()
+    assert (h.sock.close_code, h.sock.close_reason) == (1000, "hangup_requested")
 
 
 def test_the_peer_closing_ends_the_call_without_a_hangup(harness) -> None:

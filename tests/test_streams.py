@@ -343,6 +343,8 @@ def test_max_calls_refuses_with_1013_and_the_webhook_apologises(limited: str) ->
     wait_for(lambda: runtime(limited)["sessions"] == 2)
     third = connect(urls[2])
     assert closed_with(third) == (1013, "try again later")
+    refused = get_call(limited, call_id_of(urls[2]))
+    assert (refused["state"], refused["end_reason"]) == ("ended", "max_calls")  # not left "created"
     busy = answer(limited)
     assert [a["action"] for a in busy] == ["speak", "hangup"]
     for ws in open_sockets:

@@ -1,0 +1,118 @@
+"""Signing in, CSRF, and the guards every page and data endpoint goes through."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, session, url_for
+
+from .. import login_guard
+from ..errors import Unauthorized
+from ..readiness import problems
+from ..services import services
+from . import bp
+
+log = logging.getLogger(__name__)
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def csrf_ok() -> bool:
+    given = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
+    expected = session.get("csrf", "")
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+@bp.app_template_filter("clock")
+def clock(epoch: float) -> str:
+    """Epoch seconds as HH:MM:SS (UTC), for timelines."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S")
+
+
+def service_warnings() -> list[str]:
+    """What an operator must know at a glance: the same problems /healthz reports."""
+    return [problem.message for problem in problems(services())]
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    signed_in = bool(session.get("user"))
+    return {"csrf_token": csrf_token, "signed_in": signed_in, "warnings": service_warnings() if signed_in else []}
+
+
+def page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A page: signed-in operators only (others go to the sign-in page)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not session.get("user"):
+            return redirect(url_for("dashboard.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def data(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A data endpoint: 401 without sign-in; state-changing requests need the CSRF token."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not session.get("user"):
+            raise Unauthorized("Sign in to the dashboard first.")
+        if request.method not in ("GET", "HEAD") and not csrf_ok():
+            raise Unauthorized("Missing or wrong CSRF token.", status=403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    """Sign in. Failed attempts are limited per address and per user name (429 with Retry-After);
+    the password check always hashes, off the event loop (see login_guard)."""
+    if request.method != "POST":
+        return render_template("login.html", error=None)
+    guard = login_guard.current()
+    username = request.form.get("username", "")
+    if not csrf_ok():
+        return render_template("login.html", error="Your form expired; try again."), 401
+    if not guard.configured:
+        error = "The dashboard has no password configured (DASHBOARD_PASSWORD)."
+        return render_template("login.html", error=error), 401
+    attempt = guard.begin(username)
+    if isinstance(attempt, login_guard.Limited):
+        log.warning("dashboard sign-in refused: too many attempts (%r from %s)", username[:40], guard.client_address())
+        error = f"Too many sign-in attempts. Try again in {attempt.retry_after} seconds."
+        return render_template("login.html", error=error), 429, {"Retry-After": str(attempt.retry_after)}
+    if not guard.check(username, request.form.get("password", "")):
+        log.warning("dashboard sign-in failed for %r from %s", username[:40], guard.client_address())
+        return render_template("login.html", error="Wrong user name or password."), 401
+    attempt.succeeded()
+    session.clear()
+    session["user"] = current_app.config["DASHBOARD_USER"]
+    csrf_token()
+    target = request.args.get("next") or ""
+    return redirect(
+        target if target.startswith("/") and not target.startswith("//") else url_for("dashboard.calls_page")
+    )
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    if csrf_ok():
+        session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+# -- pages -------------------------------------------------------------------------------------

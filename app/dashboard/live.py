@@ -1,0 +1,116 @@
+"""The dashboard's data: one call as JSON, commands, recordings, the softphone, the live feed, listen-in."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, jsonify, request, session
+
+from .. import call_flow, control
+from ..bodies import json_object
+from ..call_views import call_or_404, recording_response
+from ..errors import BadRequest
+from ..feed import stream_events
+from ..journal import create_call
+from ..services import agents, bus, registry, store
+from ..stream_socket import sock
+from . import bp
+from .auth import data
+from .pages import _detail
+
+
+@bp.get("/dashboard/api/calls/<call_id>")
+@data
+def call_data(call_id: str):  # type: ignore[no-untyped-def]
+    return jsonify(_detail(call_or_404(call_id)))
+
+
+@bp.post("/dashboard/api/calls/<call_id>/actions")
+@data
+def call_action(call_id: str):  # type: ignore[no-untyped-def]
+    body = json_object()
+    return jsonify(control.perform(call_id, body, by=f"dashboard:{session['user']}"))
+
+
+@bp.get("/dashboard/calls/<call_id>/recording")
+@data
+def recording(call_id: str):  # type: ignore[no-untyped-def]
+    return recording_response(call_or_404(call_id))
+
+
+@bp.post("/dashboard/api/softphone")
+@data
+def softphone_call():  # type: ignore[no-untyped-def]
+    """Create a call for the browser softphone and hand it a signed stream URL, as Piopiy would get."""
+    body = json_object() if request.get_data() else {}
+    name = body.get("agent") or agents().default
+    agent = agents().get(name)
+    if agent is None:
+        raise BadRequest("Unknown agent.", {"agent": [f"No agent named {name!r}."]})
+    if registry().full():
+        raise BadRequest("All lines are busy (MAX_CALLS).", {"_schema": ["Try again later."]})
+    call = create_call(
+        store(),
+        bus(),
+        direction="browser",
+        from_number=None,
+        to_number=None,
+        agent=name,
+        extra={"softphone": session["user"]},
+    )
+    options = call_flow.stream_options(current_app.config, agent)
+    return jsonify(
+        {
+            "call_id": call["id"],
+            "ws_url": call_flow.stream_url(current_app.config, call["id"]),
+            "rate": int(options["voice_quality"]),
+        }
+    ), 201
+
+
+@bp.get("/dashboard/events")
+@data
+def events():  # type: ignore[no-untyped-def]
+    """Server-Sent Events: every live call event, or one call's with ``?call=<id>``."""
+    return Response(
+        stream_events(bus(), request.args.get("call")),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@sock.route("/dashboard/calls/<call_id>/listen", bp=bp)
+def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Listen-in: both legs of a live call, as binary frames b"c"+pcm (caller) and b"b"+pcm (bot)."""
+    from gevent.queue import Full, Queue
+
+    from streams import transport
+
+    if not session.get("user"):
+        transport.close(ws, 1008, "sign in first")
+        return
+    live = registry().get(call_id)
+    if live is None:
+        transport.close(ws, 1000, "the call is not live")
+        return
+    queue: Queue = Queue(maxsize=400)
+
+    def tap(leg: str, pcm: bytes | None) -> None:
+        try:
+            queue.put_nowait((leg, pcm))
+        except Full:
+            pass  # a slow listener skips audio; the call is not slowed down
+
+    ws.send(json.dumps({"rate": live.rate}))
+    live.link.taps.add(tap)
+    try:
+        while True:
+            leg, pcm = queue.get()
+            if pcm is None:
+                break
+            transport.send_bytes(ws, (b"c" if leg == "caller" else b"b") + pcm)
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        live.link.taps.discard(tap)
+        transport.close(ws, 1000, "call ended")

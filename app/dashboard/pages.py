@@ -1,0 +1,107 @@
+"""The dashboard's pages: calls, one call, agents, the softphone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, url_for
+
+from streams import commands
+
+from .. import call_flow
+from ..call_views import call_or_404
+from ..errors import NotFound
+from ..schemas import CallListQuerySchema
+from ..services import agents, registry, store
+from . import bp
+from .auth import page
+
+LIST_QUERY = CallListQuerySchema()
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    return redirect(url_for("dashboard.calls_page"))
+
+
+@bp.get("/dashboard/calls")
+@page
+def calls_page():  # type: ignore[no-untyped-def]
+    query = LIST_QUERY.load({k: v for k, v in request.args.items() if v})
+    items, total = store().list(
+        state=query.get("state"),
+        direction=query.get("direction"),
+        limit=query["per_page"],
+        offset=(query["page"] - 1) * query["per_page"],
+    )
+    live = [c for c in (store().get(cid) for cid in registry().ids()) if c]
+    return render_template(
+        "calls.html",
+        calls=[_row(c) for c in items],
+        live=[_row(c) for c in live],
+        total=total,
+        query=query,
+        pages=max(1, -(-total // query["per_page"])),
+    )
+
+
+@bp.get("/dashboard/calls/<call_id>")
+@page
+def call_page(call_id: str):  # type: ignore[no-untyped-def]
+    call = call_or_404(call_id)
+    agent = agents().get(call["agent"]) or {}
+    return render_template(
+        "call.html",
+        call=_detail(call),
+        agent=agent,
+        commands=[{**vars(c), "fields": c.form_fields()} for c in commands.REGISTRY.values()],
+        human_numbers=",".join((agent.get("human") or {}).get("numbers", [])),
+        media=sorted(p.name for p in call_flow.MEDIA_DIR.glob("*") if p.is_file()),
+    )
+
+
+@bp.get("/dashboard/agents")
+@page
+def agents_page():  # type: ignore[no-untyped-def]
+    book = agents()
+    return render_template(
+        "agents.html",
+        agents=sorted(book.agents.values(), key=lambda a: a["name"]),
+        errors=book.errors,
+        default=book.default,
+    )
+
+
+@bp.get("/dashboard/agents/<name>")
+@page
+def agent_page(name: str):  # type: ignore[no-untyped-def]
+    agent = agents().get(name)
+    if agent is None:
+        raise NotFound(f"No agent {name}.")
+    source = (Path(current_app.config["AGENTS_DIR"]) / agent["file"]).read_text(encoding="utf-8")
+    return render_template("agent.html", agent=agent, source=source)
+
+
+@bp.get("/dashboard/softphone")
+@page
+def softphone_page():  # type: ignore[no-untyped-def]
+    return render_template("softphone.html", agents=sorted(agents().agents), default=agents().default)
+
+
+# -- data ---------------------------------------------------------------------------------------
+def _row(call: dict[str, Any]) -> dict[str, Any]:
+    lines = store().transcript(call["id"])
+    return {**call, "live": registry().get(call["id"]) is not None, "last_line": lines[-1]["text"] if lines else ""}
+
+
+def _detail(call: dict[str, Any]) -> dict[str, Any]:
+    calls = store()
+    timeline = calls.timeline(call["id"])
+    return {
+        **_row(call),
+        "timeline": timeline,
+        "transcript": calls.transcript(call["id"]),
+        "latencies": [e["detail"]["latency_ms"] for e in timeline if e["kind"] == "reply"],
+        "recording": bool(call["extra"].get("recording")),
+    }

@@ -1,0 +1,64 @@
+"""The voice pipeline on a call driven directly (in-memory socket), with real pyttsx3 and no speech model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gevent
+import pytest
+
+from app.agents import fill_default_lines
+from streams.call import Call, CallSettings
+from streams.events import CallEvent, EventBus, TranscriptLine
+from streams.media import LinkSettings, MediaLink
+from streams.media_files import MediaFiles
+from streams.stt import ModelSearch, SpeechModels
+from streams.tts import TTSPool
+from streams.voice import VoicePipeline, VoiceServices
+
+from .memsocket import MemorySocket
+
+FRAME = b"\x01\x00" * 160
+
+
+@pytest.fixture(scope="module")
+def tts():
+    pool = TTSPool(1, 10.0)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+def _call(agent: dict, tts: TTSPool) -> tuple[Call, MemorySocket, list[CallEvent]]:
+    bus, events, sock = EventBus(), [], MemorySocket()
+    bus.on_local(events.append)
+    services = VoiceServices(models=SpeechModels(ModelSearch()), tts=tts)
+    call = Call(
+        "v1",
+        agent=agent,
+        settings=CallSettings(caller_id="919000000000"),
+        link=MediaLink(LinkSettings()),
+        bus=bus,
+        media=MediaFiles(Path("media"), "https://svc.test"),
+        tts=tts,
+        make_voice=lambda port: VoicePipeline(port, agent, services),
+    )
+    call.attach(sock)
+    call.start()
+    gevent.spawn(call.serve, sock)
+    return call, sock, events
+
+
+def test_a_handoff_with_nowhere_to_go_is_a_polite_goodbye(tts: TTSPool) -> None:
+    agent = fill_default_lines({"name": "mini", "language": "en", "voice": "en-us", "greeting": "Hello."}, "mini")
+    call, sock, events = _call(agent, tts)  # no speech model: the no-STT rule wants a person, there is none
+    sock.push(FRAME)
+    for _ in range(200):  # keep the caller's side alive while the bot speaks (bounded)
+        if call.ended:
+            break
+        sock.push(FRAME)
+        gevent.sleep(0.05)
+    assert call.wait_ended(1) and call.end_reason == "no_human"
+    said = [(e.line_kind, e.text) for e in events if isinstance(e, TranscriptLine)]
+    assert said == [("greeting", "Hello."), ("goodbye", "Goodbye.")]
+    assert sock.audio() and sock.controls()[-1] == [{"action": "hangup"}] and sock.close_code == 1000

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 
 log = logging.getLogger(__name__)
@@ -24,18 +25,13 @@ INTENT_ACTIONS = ("none", "transfer", "hangup", "play", "switch_voice")
 MENU_ACTIONS = ("bot", "transfer", "hangup", "play", "repeat")
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class VoiceSchema(_Strict):
+class VoiceSchema(StrictSchema):
     voice = StrictStr(non_empty=True)
     language = StrictStr(non_empty=True)
     rate = StrictInt(minimum=50, maximum=400)
 
 
-class IntentSchema(_Strict):
+class IntentSchema(StrictSchema):
     name = StrictStr(required=True, non_empty=True)
     phrases = fields.List(StrictStr(non_empty=True), required=True, validate=validate.Length(min=1))
     reply = StrictStr()
@@ -53,7 +49,7 @@ class IntentSchema(_Strict):
             raise ValidationError("An intent needs a reply, an action, or both.", "reply")
 
 
-class HumanSchema(_Strict):
+class HumanSchema(StrictSchema):
     numbers = fields.List(PhoneString(), required=True, validate=validate.Length(min=1))
     caller_id = PhoneString()
     ring_type = fields.String(validate=validate.OneOf(("group",)))
@@ -62,16 +58,16 @@ class HumanSchema(_Strict):
     duration = StrictInt(minimum=1, load_default=5400)
 
 
-class StreamOptionsSchema(_Strict):
+class StreamOptionsSchema(StrictSchema):
     listen_mode = fields.String(validate=validate.OneOf(("caller", "callee", "both")))
-    voice_quality = StrictInt(validate=validate.OneOf((8000, 16000)))
+    voice_quality = StrictInt(validate=validate.OneOf((8000, 16000, 32000)))
 
 
-class TurnSchema(_Strict):
+class TurnSchema(StrictSchema):
     hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)
 
 
-class InterruptionSchema(_Strict):
+class InterruptionSchema(StrictSchema):
     """Barge-in (seed 002): speech over the bot interrupts once it lasts min_duration s and has min_words."""
 
     enabled = StrictBool(load_default=True)
@@ -79,13 +75,13 @@ class InterruptionSchema(_Strict):
     min_duration = fields.Float(load_default=0.1, validate=validate.Range(min=0, max=5))
 
 
-class MenuOptionSchema(_Strict):
+class MenuOptionSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(MENU_ACTIONS))
     say = StrictStr(non_empty=True)
     file = StrictStr(non_empty=True)
 
 
-class MenuSchema(_Strict):
+class MenuSchema(StrictSchema):
     prompt_file = StrictStr(required=True, non_empty=True)
     max_digit = StrictInt(minimum=1, maximum=8, load_default=1)
     timeout = StrictInt(minimum=1, load_default=5)
@@ -98,7 +94,7 @@ class MenuSchema(_Strict):
     )
 
 
-class AgentSchema(_Strict):
+class AgentSchema(StrictSchema):
     name = StrictStr(required=True, non_empty=True)
     description = StrictStr()
     numbers = fields.List(PhoneString(), load_default=list)

@@ -128,7 +128,7 @@ def _platform(env: Mapping[str, str]) -> dict[str, Any]:
 def _streams(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "STREAM_LISTEN_MODE": env_choice(env, "STREAM_LISTEN_MODE", "caller", ("caller", "callee", "both")),
-        "STREAM_VOICE_QUALITY": int(env_choice(env, "STREAM_VOICE_QUALITY", "8000", ("8000", "16000"))),
+        "STREAM_VOICE_QUALITY": int(env_choice(env, "STREAM_VOICE_QUALITY", "8000", ("8000", "16000", "32000"))),
         "STREAM_URL_TTL": env_number(env, "STREAM_URL_TTL", 7200, minimum=10),
         "MAX_CALLS": env_number(env, "MAX_CALLS", 50, minimum=1),
         "MAX_CALL_SECONDS": env_number(env, "MAX_CALL_SECONDS", 3600, minimum=1, cast=float),

@@ -18,7 +18,7 @@ def healthz():  # type: ignore[no-untyped-def]
     found = problems(services())
     return jsonify(
         {
-            "status": "degraded" if found else "ok",
+            "status": "warming" if services().warming else "degraded" if found else "ok",
             "problems": [p.to_dict() for p in found],
             "version": __version__,
             "env": current_app.config["CALLSTREAM_ENV"],

@@ -38,6 +38,7 @@ class Services:
     agents: AgentBook = field(default_factory=AgentBook)
     login_guard: LoginGuard | None = None
     accepting: bool = True  # False while shutting down: new calls are turned away
+    warming: bool = False  # True while app.warmup fills the TTS cache and warms recognisers
 
     def reload_agents(self) -> AgentBook:
         self.agents = load_agents(self.config["AGENTS_DIR"], self.config["DEFAULT_AGENT"])

@@ -70,16 +70,20 @@ def pipeline_factory(services: VoiceServices, agent: Mapping[str, Any]) -> Voice
 
 
 def warm_up(app: Flask) -> None:
-    """In a serving process: load models and start the TTS workers before the first call."""
-    services: VoiceServices | None = app.extensions["callstream"].voice
-    if services is None:
+    """In a serving process: size the thread pool, then warm TTS and STT in the background (app.warmup)."""
+    services = app.extensions["callstream"]
+    if services.voice is None:
         return
-    if app.config["STT_THREADS"]:
-        from streams.offload import in_gevent
+    from streams.offload import in_gevent
 
-        if in_gevent():
-            import gevent
+    from .warmup import warm
 
+    services.warming = True
+    if in_gevent():
+        import gevent
+
+        if app.config["STT_THREADS"]:
             gevent.get_hub().threadpool.maxsize = app.config["STT_THREADS"]
-    services.models.start_loading()
-    services.tts.start()
+        gevent.spawn(warm, services)
+    else:
+        warm(services)

@@ -20,7 +20,7 @@ import gevent
 from simple_websocket import Client, ConnectionClosed
 
 from streams import transport
-from streams.audio import frame_bytes, silence
+from streams.audio import frame_bytes, resample, silence
 
 from .script import step_audio
 
@@ -190,6 +190,9 @@ class StreamLeg:
             return
         if isinstance(data, dict) and data.get("type") == "streamAudio":
             pcm = base64.b64decode(data["data"]["audioData"])
+            sent_at = int(data["data"].get("sampleRate") or self.rate)
+            if sent_at != self.rate:  # replies come at 8 or 16 kHz; a 32 kHz stream hears them resampled
+                pcm = resample(pcm, sent_at, self.rate)
             call.counters["audio_messages"] += 1
             call.counters["audio_bytes_received"] += len(pcm)
             now = time.monotonic() - call.t0

@@ -16,10 +16,18 @@ from typing import Any
 import gevent
 from gevent.queue import Full, Queue
 
+from .audio import resample
 from .loopwatch import STT_LAG
 from .offload import run_blocking
 from .stt import Recognizer, SpeechModels
 from .turns import SpeechStarted, TurnDetector, TurnEnded
+
+STT_MAX_RATE = 16000
+
+
+def stt_rate(stream_rate: int) -> int:
+    """The rate recognisers run at for a stream: its own, at most 16 kHz."""
+    return min(stream_rate, STT_MAX_RATE)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ class Hearing:
                 gevent.spawn(run_blocking, self.models.release, self.recognizer)
 
     def _accept(self, pcm: bytes, queued_at: float) -> None:
+        if self.turns.rate > STT_MAX_RATE:  # 32 kHz streams: vosk models are 8-16 kHz
+            pcm = resample(pcm, self.turns.rate, STT_MAX_RATE)
         partial = self._blocking(self.recognizer.accept, pcm)
         STT_LAG.add(time.monotonic() - queued_at)  # audio in -> its result out
         if partial:

@@ -23,6 +23,7 @@ from gevent.event import Event
 from actions import AudioMessages, encode, interrupt
 
 from . import protocol
+from .audio import resample
 from .errors import CallBusy, CallNotLive
 from .playback import Playback, Utterance
 from .recorder import Recorder
@@ -45,14 +46,22 @@ class CallLog(logging.LoggerAdapter):
         return f"call {self.extra['call_id']}: {msg}", kwargs  # type: ignore[index]
 
 
+REPLY_RATES = (8000, 16000)  # what streamAudio may carry (PROTOCOL.md section 2)
+
+
 @dataclass(frozen=True)
 class LinkSettings:
-    rate: int = 8000
+    rate: int = 8000  # the stream's voice_quality: the caller's audio arrives at this rate
     max_frame_bytes: int = 32000
     lead_ms: int = 200
     chunk_ms: int = 100
     control_queue: int = 64
     audio_queue: int = 32
+
+    @property
+    def out_rate(self) -> int:
+        """The rate our audio goes out at: the stream's, or the nearest Piopiy takes (32 kHz -> 16 kHz)."""
+        return self.rate if self.rate in REPLY_RATES else 16000
 
 
 class Receiver(Protocol):
@@ -74,15 +83,16 @@ class MediaLink:
     ) -> None:
         self.settings = settings
         self.rate = settings.rate
+        self.out_rate = settings.out_rate
         self.log = log
         self.recorder = recorder
         self.clock = clock
         self.counters: Counter[str] = Counter()
-        self.playback = Playback(settings.rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
+        self.playback = Playback(self.out_rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
         self.audio_held = False  # paused or stopped: the writer sends no audio
         self.taps: set[Tap] = set()
         self.sock: Socket | None = None
-        self._audio = AudioMessages(settings.rate)
+        self._audio = AudioMessages(self.out_rate)
         self._control: deque[Any] = deque()
         self._wake = Event()
         self._closing = False
@@ -144,8 +154,10 @@ class MediaLink:
             self.counters["bytes_in"] += len(item.pcm)
             if self.recorder is not None:
                 self.recorder.caller_audio(item.pcm, now)
-            for tap in tuple(self.taps):
-                tap("caller", item.pcm)
+            if self.taps:  # listen-in hears both legs at the rate our audio goes out at
+                pcm = item.pcm if self.rate == self.out_rate else resample(item.pcm, self.rate, self.out_rate)
+                for tap in tuple(self.taps):
+                    tap("caller", pcm)
             receiver.on_audio(item.pcm, now)
         elif isinstance(item, protocol.Event):
             self.counters["events_in"] += 1
@@ -230,8 +242,9 @@ class MediaLink:
             return
         self.counters["audio_out"] += 1
         self.counters["audio_bytes_out"] += len(chunk)
-        if self.recorder is not None:
-            self.recorder.bot_audio(chunk, plays_at)
+        if self.recorder is not None:  # the recording is at the stream's rate, both legs
+            leg = chunk if self.rate == self.out_rate else resample(chunk, self.out_rate, self.rate)
+            self.recorder.bot_audio(leg, plays_at)
         for tap in tuple(self.taps):
             tap("bot", chunk)
         if utterance.sent == len(chunk) and utterance.on_start is not None:

@@ -67,7 +67,7 @@ class Player:
 
         try:
             data = self.media.read(ref)
-            pcm = to_l16(data, self.link.rate)  # in this greenlet: ffmpeg runs as a gevent subprocess
+            pcm = to_l16(data, self.link.out_rate)  # in this greenlet: ffmpeg runs as a gevent subprocess
         except Exception as exc:  # noqa: BLE001 - a bad file fails the play, not the call
             log.warning("call %s: cannot play %s: %s", self.call_id, ref, exc)
             self.publish(PlayFailed(call_id=self.call_id, file=ref, error=safe_reason(exc)))
@@ -77,4 +77,4 @@ class Player:
         except CallError as exc:
             self.publish(PlayFailed(call_id=self.call_id, file=ref, error=exc.message))
             return
-        self.publish(Played(call_id=self.call_id, file=ref, ms=round(len(pcm) / self.link.rate / 2 * 1000)))
+        self.publish(Played(call_id=self.call_id, file=ref, ms=round(len(pcm) / self.link.out_rate / 2 * 1000)))

@@ -38,7 +38,7 @@ class Speaker:
         self, tts: TTSPool, link: MediaLink, voice: Voice, tasks: Group, on_failure: Callable[[str], None]
     ) -> None:
         self.tts = tts
-        self.rate = link.rate
+        self.rate = link.out_rate
         self.voice = voice
         self._enqueue = link.enqueue
         self._wake = link.wake

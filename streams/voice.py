@@ -15,7 +15,7 @@ from typing import Any
 from . import events as ev
 from .dialogue import Decision, Policy, ScriptedPolicy
 from .errors import CallError, NoTransferTarget
-from .hearing import Heard, Hearing
+from .hearing import Heard, Hearing, stt_rate
 from .offload import run_blocking
 from .playback import Utterance
 from .port import CallPort
@@ -37,6 +37,11 @@ class VoiceServices:
     make_policy: Callable[[Mapping[str, Any]], Policy] | None = None
 
 
+def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:
+    """The phrases vosk may hear for this agent, or None for free speech."""
+    return [p for i in agent.get("intents", []) for p in i["phrases"]] if agent.get("grammar") else None
+
+
 class VoicePipeline:
     def __init__(self, port: CallPort, agent: Mapping[str, Any], services: VoiceServices) -> None:
         self.port = port
@@ -56,11 +61,11 @@ class VoicePipeline:
 
     # -- what the call tells the pipeline ------------------------------------------------------
     def on_live(self) -> None:
-        self.hearing = self._start_hearing()
-        greeting = self.policy.greeting()
+        greeting = self.policy.greeting()  # first: the caller hears it while the recogniser gets ready
         spoken = None
         if greeting.reply and self.agent.get("greeting_mode", "tts") == "tts":
             spoken = self.say(greeting.reply, "greeting")
+        self.hearing = self._start_hearing()
         if self.hearing is None:
             self.port.wait_heard(spoken)
             self._without_hearing()
@@ -90,10 +95,7 @@ class VoicePipeline:
             self.log.warning("no speech model for language %r: the agent's no-STT rule applies", language)
             self.port.publish(ev.Note(call_id=self.port.call_id, what="stt.unavailable", info={"language": language}))
             return None
-        phrases = (
-            [p for i in self.agent.get("intents", []) for p in i["phrases"]] if self.agent.get("grammar") else None
-        )
-        recognizer = run_blocking(models.recognizer, model, self.port.rate, phrases)
+        recognizer = run_blocking(models.recognizer, model, stt_rate(self.port.rate), grammar_phrases(self.agent))
         if recognizer.unknown_words:
             self.log.warning(
                 "the speech model does not know %s: phrases with them are never heard", recognizer.unknown_words

@@ -21,7 +21,7 @@ def test_the_real_server_answers_webhooks_and_places_calls(tmp_path: Path, platf
     with running_service(config) as url:
         health = requests.get(f"{url}/healthz", timeout=5).json()
         assert health["env"] == "production" and health["agents"]["default"] == "demo-en"
-        assert health["status"] in ("ok", "degraded")  # degraded here: no English speech model (see test_app)
+        assert health["status"] in ("ok", "degraded", "warming")  # degraded here: no English model (test_app)
         body = {"from": "919876543210", "to": "919111111111", "cmiuuid": "srv-1", "time": "now"}
         pcmo = requests.post(
             f"{url}/webhooks/piopiy/answer", params={"token": WEBHOOK_TOKEN}, data=body, timeout=5

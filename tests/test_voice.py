@@ -31,6 +31,10 @@ def agents_dir(tmp_path_factory) -> Path:
     broken = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
     broken.update(name="broken-voice", numbers=["918000000099"], voice="xx-no-such-voice")
     (folder / "broken-voice.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True))
+    wide = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
+    wide.pop("dtmf_menu", None)
+    wide.update(name="ko-32k", numbers=["918000000032"], stream={"voice_quality": 32000})
+    (folder / "ko-32k.yaml").write_text(yaml.safe_dump(wide, allow_unicode=True))
     return folder
 
 
@@ -112,6 +116,19 @@ def test_speaking_over_the_bot_breaks_in(service: str, tmp_path: Path) -> None:
     assert heard["kind"] == "greeting" and 1000 < heard["heard_ms"] < heard["total_ms"]
     assert heard["heard_text"] and heard["heard_text"] != heard["text"]
     assert kinds(done, "turn")[0]["intent"] == "yes"  # the interruption was heard and answered
+
+
+def test_a_32_khz_stream_is_heard_and_answered(service: str, tmp_path: Path, agents_dir: Path) -> None:
+    script = write_script(
+        tmp_path, {"voice": "ko", "steps": [{"listen": "reply"}, {"say": "네"}, {"listen": "reply"}], "linger": 0.5}
+    )
+    report = run_emulator(*call_args(service, script, "ko-32k", agents_dir))
+    assert report["errors"] == [], report["errors"]
+    done = ended(service, report["call_id"])
+    assert kinds(done, "state")[1]["rate"] == 32000  # the stream ran at 32 kHz
+    assert [t["intent"] for t in kinds(done, "turn")] == ["yes"]  # heard (resampled for vosk) and answered
+    assert kinds(done, "reply")[0]["latency_ms"] < 1000 and report["checks"]["ok"], report["checks"]
+    assert report["heard_seconds"] > 2  # replies (at 16 kHz, the nearest rate Piopiy takes) were heard
 
 
 def test_the_voice_switches_mid_call(service: str, tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
         except Full:
             pass  # a slow listener skips audio; the call is not slowed down
 
-    ws.send(json.dumps({"rate": live.rate}))
+    ws.send(json.dumps({"rate": live.link.out_rate}))
     live.link.taps.add(tap)
     try:
         while True:

@@ -1,0 +1,92 @@
+"""No cold first call: synthesise every agent's fixed lines and warm a recogniser per agent at start.
+
+The first call after a start used to greet 1.4-1.8 s after its socket opened
+(TTS workers starting, espeak-ng's first synthesis, a cold vosk graph); later
+calls took 5-10 ms. Warming does that work once, before callers wait for it:
+every line an agent says without an LLM (greeting, intent replies, fallback,
+hold, goodbye, shutdown) goes into the TTS cache at the agent's stream rate,
+and one recogniser per agent (its model, rate and grammar) decodes a second of
+speech and goes back to the pool warm. ``/healthz`` says ``warming`` until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from streams.hearing import stt_rate
+from streams.media import LinkSettings
+from streams.offload import run_blocking
+from streams.speaker import sentences
+from streams.tts import TTSError
+from streams.voice import VoiceServices, grammar_phrases
+
+from .live import stream_rate
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+LINE_KEYS = ("fallback", "goodbye", "hold_message", "shutdown_message")
+
+
+def agent_lines(agent: Mapping[str, Any]) -> Iterator[str]:
+    """Every sentence the agent can say without an LLM."""
+    texts = [agent.get("greeting") if agent.get("greeting_mode", "tts") == "tts" else None]
+    texts += [intent.get("reply") for intent in agent.get("intents", [])]
+    texts += [agent.get(key) for key in LINE_KEYS]
+    for text in texts:
+        if text:
+            yield from sentences(text)
+
+
+def _warm_speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> tuple[int, bytes]:
+    """Synthesise the agent's lines into the cache; return how many, and some speech to warm STT with."""
+    count, sample = 0, b""
+    for sentence in agent_lines(agent):
+        try:
+            pcm = voice.tts.synthesize(sentence, agent.get("voice", "en-us"), int(agent.get("rate", 160)), rate)
+        except TTSError as exc:
+            log.warning("warm-up: agent %s: %s", agent["name"], exc)
+            break
+        count += 1
+        sample = sample or pcm
+    return count, sample
+
+
+def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes) -> bool:
+    model = voice.models.model_for(agent.get("language", "en"), wait=120)
+    if model is None:
+        return False
+    rate = stt_rate(rate)
+    recognizer = run_blocking(voice.models.recognizer, model, rate, grammar_phrases(agent))
+    run_blocking(recognizer.accept, (sample or b"\x00\x00" * rate)[: rate * 2])
+    run_blocking(recognizer.final)
+    run_blocking(voice.models.release, recognizer)
+    return True
+
+
+def warm(services: Services) -> dict[str, Any]:
+    """Do the first call's slow work now (blocking this greenlet, not the loop)."""
+    started = time.monotonic()
+    voice = services.voice
+    report: dict[str, Any] = {"lines": 0, "recognizers": 0}
+    try:
+        if voice is None:
+            return report
+        voice.tts.start()
+        voice.models.start_loading()
+        agents = list(services.agents.agents.values())
+        needed = sum(len(list(agent_lines(a))) for a in agents)
+        voice.tts.cache_size = max(voice.tts.cache_size, 2 * needed)  # fixed lines never fall out
+        for agent in agents:
+            rate = LinkSettings(stream_rate(services.config, agent)).out_rate  # what the call will synthesise at
+            count, sample = _warm_speech(voice, agent, rate)
+            report["lines"] += count
+            report["recognizers"] += int(_warm_hearing(voice, agent, rate, sample))
+    finally:
+        report["seconds"] = round(time.monotonic() - started, 2)
+        services.warming = False
+        log.info("warm: %(lines)d lines in the TTS cache, %(recognizers)d recognisers, %(seconds)ss", report)
+    return report

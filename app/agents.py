@@ -67,6 +67,15 @@ class TurnSchema(StrictSchema):
     hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)
 
 
+class IdleSchema(StrictSchema):
+    """Idle callers: after ``after`` s of silence a re-prompt; after ``max_reprompts`` of them, goodbye."""
+
+    after = fields.Float(required=True, validate=validate.Range(min=1, max=120))
+    reprompt = StrictStr(non_empty=True)
+    max_reprompts = StrictInt(minimum=0, maximum=10, load_default=2)
+    goodbye = StrictStr(non_empty=True)
+
+
 class InterruptionSchema(StrictSchema):
     """Barge-in (seed 002): speech over the bot interrupts once it lasts min_duration s and has min_words."""
 
@@ -108,6 +117,8 @@ class AgentSchema(StrictSchema):
     record = StrictBool(load_default=False)
     stream = fields.Nested(StreamOptionsSchema, load_default=dict)
     turn = fields.Nested(TurnSchema, load_default=lambda: TurnSchema().load({}))
+    idle = fields.Nested(IdleSchema, metadata={"description": "Re-prompt silent callers, then say goodbye."})
+    reprompt = StrictStr(metadata={"description": "What an idle caller hears (default in the agent's language)."})
     interruption = fields.Nested(InterruptionSchema, load_default=lambda: InterruptionSchema().load({}))
     grammar = StrictBool(load_default=True)
     intents = fields.List(fields.Nested(IntentSchema), load_default=list)
@@ -183,12 +194,14 @@ DEFAULT_LINES: dict[str, dict[str, str]] = {
         "goodbye": "Goodbye.",
         "hold_message": "Please hold while I connect you to a person.",
         "shutdown_message": "Sorry, we have to end this call now. Please call again in a minute.",
+        "reprompt": "Are you still there?",
     },
     "ko": {
         "fallback": "죄송합니다. 잘 듣지 못했습니다.",
         "goodbye": "안녕히 계세요.",
         "hold_message": "상담원에게 연결해 드리겠습니다. 잠시만 기다려 주세요.",
         "shutdown_message": "죄송합니다. 지금 통화를 종료해야 합니다. 잠시 후 다시 걸어 주세요.",
+        "reprompt": "아직 통화 중이신가요?",
     },
 }
 

@@ -28,7 +28,7 @@ from .services import Services
 
 log = logging.getLogger(__name__)
 
-LINE_KEYS = ("fallback", "goodbye", "hold_message", "shutdown_message")
+LINE_KEYS = ("fallback", "goodbye", "hold_message", "shutdown_message", "reprompt")
 
 
 def agent_lines(agent: Mapping[str, Any]) -> Iterator[str]:

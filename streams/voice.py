@@ -16,6 +16,7 @@ from . import events as ev
 from .dialogue import Decision, Policy, ScriptedPolicy
 from .errors import CallError, NoTransferTarget
 from .hearing import Heard, Hearing, stt_rate
+from .idle import IdleRule, IdleWatch
 from .offload import run_blocking
 from .playback import Utterance
 from .port import CallPort
@@ -58,6 +59,8 @@ class VoicePipeline:
         self.closing = False
         self.turn_count = 0
         self._barged = False
+        rule = IdleRule.of(agent)
+        self.idle = IdleWatch(rule, 0.0) if rule is not None else None
 
     # -- what the call tells the pipeline ------------------------------------------------------
     def on_live(self) -> None:
@@ -77,6 +80,25 @@ class VoicePipeline:
         hearing.feed(pcm, now)
         if self.turns.in_speech and not self._barged and not self.handed_off:
             self._maybe_barge_in(hearing)
+        if self.idle is not None and not self.handed_off and not self.closing:
+            self._watch_idle(self.idle, now)
+
+    def _watch_idle(self, idle: IdleWatch, now: float) -> None:
+        if idle.last_activity == 0.0:
+            idle.last_activity = now  # the watch starts with the first frame heard
+        what = idle.observe(now, self.turns.in_speech, self.port.audible())
+        if what is None:
+            return
+        self.port.publish(ev.Note(call_id=self.port.call_id, what=f"idle.{what}", info={"n": idle.reprompts}))
+        if what == "reprompt":
+            self.say(idle.rule.reprompt, "reprompt")
+        else:
+            self.idle = None  # once
+            self.port.spawn(self._idle_goodbye, idle.rule.goodbye)
+
+    def _idle_goodbye(self, text: str) -> None:
+        self.port.wait_heard(self.say(text, "goodbye"))
+        self.port.end("caller_idle")
 
     def on_handoff(self) -> None:
         self.handed_off = True

@@ -9,10 +9,10 @@ import pytest
 
 from app.agents import fill_default_lines
 from streams.call import Call, CallSettings
-from streams.events import CallEvent, EventBus, TranscriptLine
+from streams.events import CallEvent, EventBus, Note, TranscriptLine
 from streams.media import LinkSettings, MediaLink
 from streams.media_files import MediaFiles
-from streams.stt import ModelSearch, SpeechModels
+from streams.stt import ModelSearch, SpeechModels, find_models
 from streams.tts import TTSPool
 from streams.voice import VoicePipeline, VoiceServices
 
@@ -29,10 +29,10 @@ def tts():
     pool.close()
 
 
-def _call(agent: dict, tts: TTSPool) -> tuple[Call, MemorySocket, list[CallEvent]]:
+def _call(agent: dict, tts: TTSPool, models: SpeechModels | None = None) -> tuple[Call, MemorySocket, list[CallEvent]]:
     bus, events, sock = EventBus(), [], MemorySocket()
     bus.on_local(events.append)
-    services = VoiceServices(models=SpeechModels(ModelSearch()), tts=tts)
+    services = VoiceServices(models=models or SpeechModels(ModelSearch()), tts=tts)
     call = Call(
         "v1",
         agent=agent,
@@ -62,3 +62,42 @@ def test_a_handoff_with_nowhere_to_go_is_a_polite_goodbye(tts: TTSPool) -> None:
     said = [(e.line_kind, e.text) for e in events if isinstance(e, TranscriptLine)]
     assert said == [("greeting", "Hello."), ("goodbye", "Goodbye.")]
     assert sock.audio() and sock.controls()[-1] == [{"action": "hangup"}] and sock.close_code == 1000
+
+
+def test_an_idle_caller_is_reprompted_then_told_goodbye(tts: TTSPool) -> None:
+    agent = fill_default_lines(
+        {
+            "name": "idle",
+            "language": "ko",
+            "voice": "ko",
+            "greeting": "안녕하세요.",
+            "grammar": True,
+            "intents": [{"name": "yes", "phrases": ["네"], "reply": "네."}],
+            "idle": {"after": 1.0, "max_reprompts": 1},
+        },
+        "idle",
+    )
+    models = SpeechModels(find_models("", Path("/nonexistent")))  # the installed Korean model
+    call, sock, events = _call(agent, tts, models)
+    for _ in range(300):  # a silent caller (bounded: 15 s)
+        if call.ended:
+            break
+        sock.push(FRAME)
+        gevent.sleep(0.05)
+    assert call.wait_ended(1) and call.end_reason == "caller_idle"
+    said = [e.line_kind for e in events if isinstance(e, TranscriptLine)]
+    assert said == ["greeting", "reprompt", "goodbye"]
+    notes = [e.what for e in events if isinstance(e, Note) and e.what.startswith("idle.")]
+    assert notes == ["idle.reprompt", "idle.goodbye"]
+
+
+def test_idle_watch_counts_silence_only_after_the_bot_stops() -> None:
+    from streams.idle import IdleRule, IdleWatch
+
+    watch = IdleWatch(IdleRule(after=2, reprompt="?", max_reprompts=1, goodbye="bye"), now=0)
+    assert watch.observe(5, caller_speaking=False, bot_audible=True) is None  # the bot talks: not idle
+    assert watch.observe(6.9, caller_speaking=False, bot_audible=False) is None
+    assert watch.observe(7.1, caller_speaking=False, bot_audible=False) == "reprompt"
+    assert watch.observe(8, caller_speaking=True, bot_audible=False) is None  # speech resets the count
+    assert watch.observe(10.1, caller_speaking=False, bot_audible=False) == "reprompt"
+    assert watch.observe(12.2, caller_speaking=False, bot_audible=False) == "goodbye"

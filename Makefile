@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libespeak-ng1 ffmpeg
 # The browser tests drive Debian's Chromium (never a downloaded one); the CJK fonts make
 # screenshots of Korean transcripts readable.
-TEST_APT_PACKAGES := chromium fonts-noto-cjk
+TEST_APT_PACKAGES := chromium fonts-noto-cjk redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000

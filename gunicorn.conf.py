@@ -1,15 +1,26 @@
 """Server settings shared by the Procfile, `make run` and the benchmarks.
 
-One gevent worker per process: live calls keep per-process state (sessions,
-the vosk model, the TTS pool) and a single event loop carries hundreds of
-sockets. Scale out with more dynos/instances, not more workers.
+One gevent worker carries hundreds of call sockets on one event loop. More
+workers (``WEB_CONCURRENCY``) need ``REDIS_URL``: a call's socket lives in one
+worker, and Redis is how the others reach it (app/cluster.py). With several
+workers the app and the speech models load once in the master, before fork.
 """
 
 import os
+import sys
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 worker_class = "gevent"
-workers = 1
+workers = int(os.environ.get("WEB_CONCURRENCY") or 1)
+if workers > 1 and not os.environ.get("REDIS_URL"):
+    sys.exit(
+        f"callstream: WEB_CONCURRENCY={workers} needs REDIS_URL. Each worker holds its own calls, and without "
+        "Redis a REST command or the dashboard could not reach a call held by another worker. "
+        "Set REDIS_URL, or WEB_CONCURRENCY=1."
+    )
+preload_app = workers > 1  # the speech models are loaded once, in the master, and shared after fork
+if preload_app:
+    os.environ["CALLSTREAM_PRELOAD"] = "1"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 # On SIGTERM live calls are told and ended (app/shutdown.py) within this many seconds, less 5.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
@@ -27,7 +38,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
-    """On SIGTERM, tell live callers and end their calls properly (app/shutdown.py)."""
-    from app.shutdown import install
+    """This process now serves calls: warm up, join the cluster, handle SIGTERM (app/process.py)."""
+    from app.process import start_serving
 
-    install(worker)
+    start_serving(worker)

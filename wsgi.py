@@ -1,13 +1,17 @@
-"""The WSGI entry point: patch the standard library for gevent first, then build the app."""
+"""The WSGI entry point: patch the standard library for gevent first, then build the app.
+
+Per-process start-up (TTS workers, warm-up, the cluster, shutdown handling) runs
+in gunicorn's ``post_worker_init`` hook (app/process.py), after any fork.
+"""
+
+import os
 
 from gevent import monkey
 
 monkey.patch_all()
 
-from app import create_app, shutdown, voice  # noqa: E402 - must come after patching
-from streams import loopwatch  # noqa: E402
+from app import create_app, process  # noqa: E402 - must come after patching
 
 app = create_app()
-shutdown.close_leftovers(app.extensions["callstream"])  # calls a killed worker left live end as "interrupted"
-voice.warm_up(app)  # load vosk models and start TTS workers now, in this (forked) worker
-loopwatch.start()  # measure event-loop lag (GET /api/v1/runtime)
+if os.environ.get("CALLSTREAM_PRELOAD"):  # gunicorn's master, several workers to fork
+    process.preload(app)

@@ -22,7 +22,8 @@ MEDIA_DIR = Path(__file__).resolve().parent.parent / "media"
 
 
 def stream_url(config: Mapping[str, Any], call_id: str) -> str:
-    return signing.stream_url(config["PUBLIC_URL"], config["SECRET_KEY"], call_id, int(config["STREAM_URL_TTL"]))
+    base = config.get("STREAM_BASE_URL") or config["PUBLIC_URL"]  # the node chosen for the call, if any
+    return signing.stream_url(base, config["SECRET_KEY"], call_id, int(config["STREAM_URL_TTL"]))
 
 
 def input_url(config: Mapping[str, Any], call_id: str) -> str:

@@ -9,7 +9,7 @@ from flask import send_file
 
 from .errors import NotFound
 from .schemas import CallDetailSchema, CallSchema
-from .services import registry, store
+from .services import is_live, registry, store
 
 
 def call_or_404(call_id: str) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def call_or_404(call_id: str) -> dict[str, Any]:
 
 def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     live = registry().get(call["id"])
-    call = {**call, "live": live is not None}
+    call = {**call, "live": live is not None or is_live(call["id"])}
     if not detail:
         return CallSchema().dump(call)
     calls = store()
@@ -48,7 +48,7 @@ def recording_response(call: dict[str, Any]):  # type: ignore[no-untyped-def]
     """The call's stereo WAV (caller left, bot right), or a 404 that says why there is none."""
     path = call["extra"].get("recording")
     if not path or not Path(path).is_file():
-        live = registry().get(call["id"]) is not None
+        live = is_live(call["id"])
         raise NotFound(
             "The recording is written when the call ends." if live else f"Call {call['id']} has no recording."
         )

@@ -105,6 +105,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_streams(env),
         **_voice(env),
         **_dashboard(env),
+        **_cluster(env),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -159,6 +160,16 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "LLM_MODEL": env.get("LLM_MODEL", "gpt-4o-mini"),
         "LLM_API_KEY": env.get("LLM_API_KEY", ""),
         "LLM_TIMEOUT": env_number(env, "LLM_TIMEOUT", 5, minimum=0.1, cast=float),
+    }
+
+
+def _cluster(env: Mapping[str, str]) -> dict[str, Any]:
+    """Many workers and hosts: Redis carries who holds each call, commands and events (app/cluster.py)."""
+    return {
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "NODE_URL": (env.get("NODE_URL") or "").rstrip("/"),  # this node's own public URL; default PUBLIC_URL
+        "CLUSTER_TTL": env_number(env, "CLUSTER_TTL", 10.0, minimum=2, cast=float),
+        "CLUSTER_HEARTBEAT": env_number(env, "CLUSTER_HEARTBEAT", 2.0, minimum=0.2, cast=float),
     }
 
 

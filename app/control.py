@@ -8,7 +8,7 @@ from streams import commands
 from streams.errors import CallNotLive
 
 from .errors import NotFound
-from .services import registry, store
+from .services import registry, services, store
 
 
 def perform(call_id: str, body: Any, by: str) -> dict[str, Any]:
@@ -20,6 +20,9 @@ def perform(call_id: str, body: Any, by: str) -> dict[str, Any]:
     if store().get(call_id) is None:
         raise NotFound(f"No call {call_id}.")
     call = registry().get(call_id)
-    if call is None:
+    if call is not None:
+        return {"call_id": call_id, "action": name, "result": call.handle(name, params, by)}
+    cluster = services().cluster
+    if cluster is None:
         raise CallNotLive(f"Call {call_id} has no live stream on this server; commands need one.")
-    return {"call_id": call_id, "action": name, "result": call.handle(name, params, by)}
+    return {"call_id": call_id, "action": name, "result": cluster.send(call_id, name, params, by)}

@@ -83,6 +83,15 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        self._connect()
+
+    def after_fork(self) -> None:
+        """A forked worker opens its own connection (SQLite connections must not cross fork)."""
+        self._lock = threading.RLock()
+        self._connect()
+
+    def _connect(self) -> None:
+        path = self.path
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")

@@ -71,7 +71,15 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None)
         media=MediaFiles(call_flow.MEDIA_DIR, config["PUBLIC_URL"], fetch_media),
         tts=voice.tts if voice is not None else None,
         make_voice=pipeline_factory(voice, agent or {}) if voice is not None else None,
-        on_end=services.calls.remove,
+        on_end=lambda ended: _forget(services, ended),
     )
     services.calls.add(call)
+    if services.cluster is not None:
+        services.cluster.claim(call_id)
     return call
+
+
+def _forget(services: Services, call: Call) -> None:
+    services.calls.remove(call)
+    if services.cluster is not None:
+        services.cluster.release(call.call_id)

@@ -18,6 +18,7 @@ from streams.voice import VoiceServices
 from . import login_guard
 from .agents import AgentBook, load_agents
 from .calls import CallStore
+from .cluster import Cluster, connect
 from .db import Database
 from .journal import Journal
 from .login_guard import LoginGuard
@@ -37,6 +38,7 @@ class Services:
     voice: VoiceServices | None
     agents: AgentBook = field(default_factory=AgentBook)
     login_guard: LoginGuard | None = None
+    cluster: Cluster | None = None  # with REDIS_URL: calls, commands and events across nodes
     accepting: bool = True  # False while shutting down: new calls are turned away
     warming: bool = False  # True while app.warmup fills the TTS cache and warms recognisers
 
@@ -67,9 +69,36 @@ def build(app: Flask) -> Services:
         piopiy=PiopiyClient(config),
         voice=voice_services(config),
         login_guard=login_guard.from_config(config),
+        cluster=_cluster(config, calls, bus),
     )
     built.reload_agents()
     return built
+
+
+def _cluster(config: dict[str, Any], calls: CallRegistry, bus: EventBus) -> Cluster | None:
+    if not config["REDIS_URL"]:
+        return None
+    return Cluster(
+        connect(config["REDIS_URL"]),  # refuses to start, naming the URL without its password
+        node_url=config["NODE_URL"] or config["PUBLIC_URL"],
+        calls=calls,
+        bus=bus,
+        ttl=config["CLUSTER_TTL"],
+        beat=config["CLUSTER_HEARTBEAT"],
+    )
+
+
+def is_live(call_id: str) -> bool:
+    """Held by this node, or (with Redis) by any node."""
+    svc = services()
+    if svc.calls.get(call_id) is not None:
+        return True
+    if svc.cluster is None:
+        return False
+    try:
+        return svc.cluster.owner(call_id) is not None
+    except Exception:  # noqa: BLE001 - Redis down: what this node knows
+        return False
 
 
 def init_app(app: Flask) -> Services:

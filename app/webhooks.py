@@ -22,7 +22,7 @@ from .bodies import json_value, webhook_body
 from .calls import CallStore, new_call_id
 from .errors import BadRequest, NotFound
 from .journal import create_call
-from .services import agents, bus, registry, services, store
+from .services import Services, agents, bus, is_live, services, store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/piopiy")
@@ -87,14 +87,16 @@ def answer():  # type: ignore[no-untyped-def]
     payload = ANSWER_SCHEMA.load(webhook_body())
     calls = store()
     agent = agents().for_number(payload["to"])
-    busy = registry().full() or not services().accepting
+    node_url = place_call(services())
+    busy = node_url is None
     call = calls.find_by_platform_id(payload["cmiuuid"])
     if call is not None:  # the platform retried the webhook: same call, same answer
         bus().publish(Note(call_id=call["id"], what="webhook.answer", info={"repeat": True}))
         call_id = call["id"]
     else:
         call_id = new_call_id()
-    pcmo = call_flow.busy_pcmo() if busy else call_flow.answer_pcmo(current_app.config, agent, call_id)
+    flow_config = {**current_app.config, "STREAM_BASE_URL": node_url}
+    pcmo = call_flow.busy_pcmo() if busy else call_flow.answer_pcmo(flow_config, agent, call_id)
     if call is None:
         create_call(
             calls,
@@ -121,6 +123,15 @@ def answer():  # type: ignore[no-untyped-def]
         bus().publish(Note(call_id=call_id, what="rejected", info={"reason": "busy"}))
         bus().publish(StateChanged(call_id=call_id, state="ended", reason="busy"))
     return jsonify(pcmo)
+
+
+def place_call(svc: Services) -> str | None:
+    """The base URL of the node that takes the next call, or None when every node is full (busy)."""
+    if not svc.accepting:
+        return None
+    if svc.cluster is not None:
+        return svc.cluster.pick_node()
+    return None if svc.calls.full() else svc.config["PUBLIC_URL"]
 
 
 def _extra_params(event: dict[str, Any]) -> dict[str, Any]:
@@ -172,10 +183,10 @@ def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> d
         calls.update(call["id"], answered_at=calls_time(event))
     if "type" in event and kind in CDR_ENDINGS:
         # A CDR arrives once the call is over; a live session, if any, ends by itself.
-        if registry().get(call["id"]) is None:
+        if not is_live(call["id"]):
             events.publish(StateChanged(call_id=call["id"], state="ended", reason=CDR_ENDINGS[kind]))
     elif kind in LIVE_ENDINGS or kind.endswith("_missed"):
-        if registry().get(call["id"]) is None:
+        if not is_live(call["id"]):
             events.publish(StateChanged(call_id=call["id"], state="ended", reason=kind))
     return {"call_id": call["id"], "kind": kind, "stored": True}
 

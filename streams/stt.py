@@ -123,6 +123,13 @@ class SpeechModels:
         else:
             threading.Thread(target=self._load, name="vosk-load", daemon=True).start()
 
+    def load_now(self) -> None:
+        """Load every model in this thread (gunicorn's master, before fork); later loads are no-ops."""
+        with self._lock:
+            self._started = True
+        self._models, self.errors = self._load_blocking()
+        self.loaded.set()
+
     def _load(self) -> None:
         # The C loads run in the thread pool; the results are published from here (a greenlet
         # under gevent), because gevent's events are not to be set from another native thread.

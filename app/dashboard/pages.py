@@ -13,7 +13,7 @@ from .. import call_flow
 from ..call_views import call_or_404
 from ..errors import NotFound
 from ..schemas import CallListQuerySchema
-from ..services import agents, registry, store
+from ..services import agents, is_live, registry, services, store
 from . import bp
 from .auth import page
 
@@ -35,7 +35,9 @@ def calls_page():  # type: ignore[no-untyped-def]
         limit=query["per_page"],
         offset=(query["page"] - 1) * query["per_page"],
     )
-    live = [c for c in (store().get(cid) for cid in registry().ids()) if c]
+    cluster = services().cluster
+    ids = cluster.live_ids() if cluster is not None else registry().ids()
+    live = [c for c in (store().get(cid) for cid in ids) if c]
     return render_template(
         "calls.html",
         calls=[_row(c) for c in items],
@@ -92,7 +94,7 @@ def softphone_page():  # type: ignore[no-untyped-def]
 # -- data ---------------------------------------------------------------------------------------
 def _row(call: dict[str, Any]) -> dict[str, Any]:
     lines = store().transcript(call["id"])
-    return {**call, "live": registry().get(call["id"]) is not None, "last_line": lines[-1]["text"] if lines else ""}
+    return {**call, "live": is_live(call["id"]), "last_line": lines[-1]["text"] if lines else ""}
 
 
 def _detail(call: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""What each serving process starts once it is a worker: after gunicorn forks it, before calls come.
+
+With several workers (``WEB_CONCURRENCY``) the app and the speech models are
+built once in gunicorn's master (``preload_app``) and shared by the forked
+workers; everything that holds threads, sockets or child processes (the
+database connection, the TTS workers, the cluster's greenlets) starts here,
+in the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from streams import loopwatch
+
+from . import shutdown, voice
+from .cluster import lost_calls_sweeper
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+
+def preload(app: Flask) -> None:
+    """In gunicorn's master, before fork: load the speech models once (workers share the pages)."""
+    services: Services = app.extensions["callstream"]
+    if services.voice is not None:
+        services.voice.models.load_now()
+    log.info("preloaded in the master (pid %d): workers share the speech models", os.getpid())
+
+
+def start_serving(worker: Any) -> None:
+    """gunicorn ``post_worker_init``: this process now serves calls."""
+    app: Flask = worker.wsgi
+    services: Services = app.extensions["callstream"]
+    if os.environ.get("CALLSTREAM_PRELOAD"):
+        services.db.after_fork()  # a connection must never be shared across fork
+    shutdown.install(worker)
+    if services.cluster is not None:
+        services.cluster.start(lost_calls_sweeper(services.cluster, services.store, services.bus))
+    else:
+        shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
+    voice.warm_up(app)
+    loopwatch.start()

@@ -11,6 +11,7 @@ from typing import Any
 import requests
 
 from streams.call import Call, CallSettings
+from streams.events import Note
 from streams.media import CallLog, LinkSettings, MediaLink
 from streams.media_files import MediaFiles
 from streams.recorder import Recorder
@@ -76,6 +77,8 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None)
     services.calls.add(call)
     if services.cluster is not None:
         services.cluster.claim(call_id)
+        info = {"node": services.cluster.node_id, "url": services.cluster.node_url}
+        services.bus.publish(Note(call_id=call_id, what="node", info=info))  # which node holds the socket
     return call
 
 

@@ -87,6 +87,8 @@ class Cluster:
         self._outbox: Queue = Queue(maxsize=10_000)
         self._tasks: list[gevent.Greenlet] = []
         self.sweep: Callable[[], int] | None = None  # set by start(): ends calls of lost nodes
+        # Other requests a node answers for its calls, by type (e.g. "tap": app/listen_in.py).
+        self.handlers: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, sweep: Callable[[], int]) -> None:
@@ -181,12 +183,16 @@ class Cluster:
     # -- commands --------------------------------------------------------------------------------
     def send(self, call_id: str, name: str, params: Mapping[str, Any], by: str, timeout: float = 3.0) -> dict:
         """Carry out a command on the node that holds ``call_id``; its CallError comes back as one."""
+        return self.request(call_id, {"type": "command", "name": name, "params": dict(params), "by": by}, timeout)
+
+    def request(self, call_id: str, body: dict[str, Any], timeout: float = 3.0) -> dict:
+        """Ask the node holding ``call_id`` (a command, or a ``handlers`` type); its answer or its CallError."""
         try:
             owner = self.owner(call_id)
             if owner is None:
                 raise CallNotLive(f"Call {call_id} has no live stream on any node; commands need one.")
             request_id = uuid.uuid4().hex
-            body = {"id": request_id, "call_id": call_id, "name": name, "params": dict(params), "by": by}
+            body = {**body, "id": request_id, "call_id": call_id}
             self.redis.rpush(f"{PREFIX}inbox:{owner}", json.dumps(body))
             answer = self.redis.blpop([f"{PREFIX}reply:{request_id}"], timeout=timeout)
         except redis.RedisError as exc:
@@ -210,10 +216,11 @@ class Cluster:
         try:
             if call is None:
                 raise CallNotLive(f"Call {request['call_id']} is no longer live.")
-            reply: dict[str, Any] = {
-                "ok": True,
-                "result": call.handle(request["name"], request["params"], request["by"]),
-            }
+            if request.get("type", "command") == "command":
+                result = call.handle(request["name"], request["params"], request["by"])
+            else:
+                result = self.handlers[request["type"]](call, request)
+            reply: dict[str, Any] = {"ok": True, "result": result}
         except CallError as exc:
             reply = {"ok": False, "error": exc.to_dict()}
         key = f"{PREFIX}reply:{request['id']}"

@@ -7,6 +7,7 @@ four workers.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from simple_websocket import Client
 
 from emulator.service import free_port, service_process
 from emulator.wsclient import connect
@@ -84,6 +86,16 @@ def test_a_command_on_node_b_reaches_the_call_on_node_a(tmp_path: Path, redis_ur
         assert (refused.status_code, refused.json()["code"]) == (501, "not_available")
         wait_for(lambda: any(call_id in line and '"control"' in line for line in seen), timeout=10)  # B's feed
         assert call_id[:8] in watcher.get(f"{b.url}/dashboard/calls", timeout=5).text  # B lists A's live call
+        cookie = "; ".join(f"{k}={v}" for k, v in watcher.cookies.items())
+        listener = Client.connect(
+            f"{b.url.replace('http', 'ws')}/dashboard/calls/{call_id}/listen", headers={"Cookie": cookie}
+        )
+        assert json.loads(listener.receive(timeout=5)) == {"rate": 8000}
+        for _ in range(5):
+            ws.send(FRAME)
+        heard = listener.receive(timeout=5)  # A's caller audio, through Redis, on B's listen-in socket
+        assert isinstance(heard, bytes) and heard == b"c" + FRAME
+        listener.close()
         stop.set()
         os.killpg(a.proc.pid, signal.SIGKILL)  # node A dies: no drain, no close frame
         lost = wait_for(lambda: (c := get_call(b.url, call_id))["state"] == "ended" and c, timeout=15)

@@ -6,13 +6,13 @@ import json
 
 from flask import Response, current_app, jsonify, request, session
 
-from .. import call_flow, control
+from .. import call_flow, control, listen_in
 from ..bodies import json_object
 from ..call_views import call_or_404, recording_response
 from ..errors import BadRequest
 from ..feed import stream_events
 from ..journal import create_call
-from ..services import agents, bus, registry, store
+from ..services import agents, bus, registry, services, store
 from ..stream_socket import sock
 from . import bp
 from .auth import data
@@ -81,36 +81,31 @@ def events():  # type: ignore[no-untyped-def]
 
 @sock.route("/dashboard/calls/<call_id>/listen", bp=bp)
 def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
-    """Listen-in: both legs of a live call, as binary frames b"c"+pcm (caller) and b"b"+pcm (bot)."""
-    from gevent.queue import Full, Queue
-
+    """Listen-in: both legs of a live call, as binary frames b"c"+pcm (caller) and b"b"+pcm (bot), from any node."""
     from streams import transport
+    from streams.errors import CallError
 
     if not session.get("user"):
         transport.close(ws, 1008, "sign in first")
         return
     live = registry().get(call_id)
-    if live is None:
+    cluster = services().cluster
+    try:
+        if live is not None:
+            rate, frames = live.link.out_rate, listen_in.local_frames(live)
+        elif cluster is not None:
+            rate, frames = listen_in.remote_frames(cluster, call_id)
+        else:
+            raise CallError("the call is not live")
+    except CallError:
         transport.close(ws, 1000, "the call is not live")
         return
-    queue: Queue = Queue(maxsize=400)
-
-    def tap(leg: str, pcm: bytes | None) -> None:
-        try:
-            queue.put_nowait((leg, pcm))
-        except Full:
-            pass  # a slow listener skips audio; the call is not slowed down
-
-    ws.send(json.dumps({"rate": live.link.out_rate}))
-    live.link.taps.add(tap)
+    ws.send(json.dumps({"rate": rate}))
     try:
-        while True:
-            leg, pcm = queue.get()
-            if pcm is None:
-                break
-            transport.send_bytes(ws, (b"c" if leg == "caller" else b"b") + pcm)
+        for frame in frames:
+            transport.send_bytes(ws, frame)
     except (ConnectionError, OSError):
         pass
     finally:
-        live.link.taps.discard(tap)
+        frames.close()
         transport.close(ws, 1000, "call ended")

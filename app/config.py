@@ -59,6 +59,11 @@ def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tup
     return value
 
 
+def env_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated names, trimmed and lower-cased; empty entries dropped."""
+    return tuple(part.strip().lower() for part in (environ.get(name) or "").split(",") if part.strip())
+
+
 def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
     value = env_number(env, name, default, minimum=20)
     if value % 20:
@@ -122,6 +127,19 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
+        **_limits(env),
+    }
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, Any]:
+    """What outsiders can make us read: request bodies, and files fetched to play."""
+    return {
+        # Flask refuses larger request bodies with a 413 (webhooks and API alike).
+        "MAX_CONTENT_LENGTH": env_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024),
+        # Only public hosts unless named here; bounded in size and time.
+        "MEDIA_HOSTS": env_list(env, "MEDIA_HOSTS"),
+        "MEDIA_MAX_BYTES": env_number(env, "MEDIA_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
+        "MEDIA_TIMEOUT": env_number(env, "MEDIA_TIMEOUT", 10, minimum=0.5, cast=float),
     }
 
 

@@ -18,7 +18,9 @@ from .calls import STATES
 class ErrorSchema(Schema):
     code = fields.String(required=True, metadata={"description": "Machine-readable error code."})
     message = fields.String(required=True)
-    errors = fields.Dict(metadata={"description": "Field name -> list of messages (validation errors)."})
+    errors = fields.Dict(
+        required=True, metadata={"description": "Field name -> list of messages (validation errors); {} otherwise."}
+    )
 
 
 class PcmoRequestSchema(StrictSchema):

@@ -245,3 +245,33 @@ def test_gunicorn_never_logs_the_query_string_of_a_malformed_request(tmp_path, p
         logged = Path(service.log_path).read_text(errors="replace")
     assert "Invalid request" in logged and "?[redacted]" in logged
     assert "tok-secret" not in logged and "sig-secret" not in logged
+
+
+# -- 7. the OpenAPI document says what the views accept -----------------------------------------------------
+
+
+def test_openapi_documents_every_route_and_the_webhook_bodies(client) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = spec["paths"]
+    for path in ("/api/v1/calls/{call_id}/recording", "/api/v1/runtime", "/metrics", "/healthz"):
+        assert path in paths
+    for hook in ("/webhooks/piopiy/answer", "/webhooks/piopiy/events", "/webhooks/piopiy/input/{call_id}"):
+        content = paths[hook]["post"]["requestBody"]["content"]
+        assert {"application/json", "application/x-www-form-urlencoded"} <= set(content)
+    assert "503" in paths["/api/v1/calls"]["post"]["responses"]
+
+
+def test_openapi_marks_nullable_fields_and_constraints(client) -> None:
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    call = schemas["Call"]["properties"]
+    for name in ("created_at", "answered_at", "ended_at", "from", "to", "platform_id"):
+        assert call[name].get("nullable") is True, name
+    create = schemas["CallCreate"]["properties"]
+    assert create["to"]["pattern"] == r"^\+?[1-9][0-9]{6,15}$"
+    assert (create["loop"]["minimum"], create["loop"]["maximum"]) == (1, 10)
+    assert create["duration"]["minimum"] == 30 and create["agent"]["minLength"] == 1
+    assert create["variables"]["maxProperties"] == 20
+    say = schemas["CallActionSay"]["properties"]["text"]
+    assert say["minLength"] == 1 and say["maxLength"] == 2000
+    assert schemas["AnswerWebhook"]["required"] == ["cmiuuid", "from", "to"]
+    assert "errors" in schemas["Error"]["required"]

@@ -90,6 +90,12 @@ def call_operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
+        **recording_operations(),
+    }
+
+
+def recording_operations() -> dict[str, dict[str, Any]]:
+    return {
         "/api/v1/calls/{call_id}/recording": {
             "get": {
                 "summary": "The call's stereo WAV (caller left, bot right), when RECORD_CALLS is on.",

@@ -70,7 +70,7 @@ def tone(rate: int, ms: float, freq: float = 440.0, amplitude: float = 0.3) -> b
 
 
 def to_l16(data: bytes, rate: int, source_format: str | None = None) -> bytes:
-    """Decode any audio pydub/ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``.
+    """Decode any audio ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``.
 
     16-bit PCM WAV is decoded here, without ffmpeg; anything else goes through
     the ffmpeg binary (Aptfile, make), fed through a pipe. Under gevent call this

@@ -51,6 +51,7 @@ class FetchPolicy:
     max_bytes: int = 20 * 1024 * 1024
     timeout: float = 10.0
     resolver: Resolver = resolve
+    ca_certs: str | None = None  # default: certifi's bundle
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FetchPolicy:
@@ -70,7 +71,7 @@ class FetchPolicy:
         return addresses[0]
 
 
-def _pool(scheme: str, host: str, address: str, port: int, timeout: float) -> urllib3.HTTPConnectionPool:
+def _pool(scheme: str, host: str, address: str, port: int, policy: FetchPolicy, timeout: float) -> Any:
     limits = urllib3.Timeout(connect=timeout, read=timeout)
     if scheme == "https":
         import certifi
@@ -83,7 +84,7 @@ def _pool(scheme: str, host: str, address: str, port: int, timeout: float) -> ur
             server_hostname=host,
             assert_hostname=host,
             cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
+            ca_certs=policy.ca_certs or certifi.where(),
         )
     return urllib3.HTTPConnectionPool(address, port, timeout=limits, retries=False)
 
@@ -109,7 +110,7 @@ def _get(url: str, policy: FetchPolicy, deadline: float) -> tuple[str | None, by
     except ValueError:
         raise MediaError("the URL has a bad port") from None
     address = policy.address_for(parts.hostname, port)
-    pool = _pool(parts.scheme, parts.hostname, address, port, max(0.1, deadline - time.monotonic()))
+    pool = _pool(parts.scheme, parts.hostname, address, port, policy, max(0.1, deadline - time.monotonic()))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         with pool:
@@ -124,6 +125,8 @@ def _get(url: str, policy: FetchPolicy, deadline: float) -> tuple[str | None, by
                 return None, _read(response.stream(64 * 1024), policy, deadline)
             finally:
                 response.release_conn()
+    except urllib3.exceptions.NewConnectionError:  # refused, unreachable (a ConnectTimeoutError subclass)
+        raise MediaError("the file could not be fetched") from None
     except urllib3.exceptions.TimeoutError:
         raise MediaError("the file took too long to fetch") from None
     except urllib3.exceptions.HTTPError:

@@ -38,7 +38,8 @@ class MediaHost:
 
 
 @contextmanager
-def media_host() -> Iterator[MediaHost]:
+def media_host(tls: Any = None) -> Iterator[MediaHost]:
+    """``tls``: an ssl.SSLContext to serve HTTPS with."""
     host = MediaHost()
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,6 +57,8 @@ def media_host() -> Iterator[MediaHost]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     host.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -254,3 +257,45 @@ def test_play_of_a_playlist_on_a_listed_host_does_not_follow_it(host, playing) -
     result = playing(MEDIA_HOSTS=("127.0.0.1",)).play(host.url("/list.m3u8"))
     assert isinstance(result, PlayFailed) and result.error == "the file is not audio we can play"
     assert [path for path, _ in host.seen] == ["/list.m3u8"]
+
+
+def self_signed(folder: Path, name: str) -> tuple[str, str]:
+    import subprocess
+
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}"]
+        + ["-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def test_https_connects_to_the_checked_address_and_still_verifies_the_name(tmp_path) -> None:
+    import ssl
+
+    cert, key = self_signed(tmp_path, "media.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with media_host(tls=context) as host:
+        trusting = FetchPolicy(
+            allowed_hosts=frozenset({"media.test", "other.test"}),
+            resolver=lambda name, port: ["127.0.0.1"],
+            ca_certs=cert,
+        )
+        assert fetch(f"https://media.test:{host.port}/x.wav", trusting) == WAV
+        assert host.seen == [("/x.wav", f"media.test:{host.port}")]
+        with pytest.raises(MediaError, match="could not be fetched"):  # the certificate is not for this name
+            fetch(f"https://other.test:{host.port}/x.wav", trusting)
+        assert len(host.seen) == 1
+
+
+def test_a_refused_connection_is_reported_as_not_fetched_not_as_slow() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(MediaError, match="could not be fetched"):
+        fetch(f"http://127.0.0.1:{port}/x.wav", FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"})))

@@ -178,22 +178,29 @@ class PiopiyClient:
                 raise PlatformUnavailable("The Piopiy API answered with something that is not a JSON object.")
             # The legacy API reports some failures with HTTP 200 and a "code" in the body.
             code = payload.get("code")
+            if code == 429:
+                raise _busy(outcome.retry_after)
             if isinstance(code, int) and 400 <= code < 500:
                 raise PlatformRejected(_message(payload), {"platform": payload})
             return payload
         if response.status_code == 429:
-            wait = math.ceil(min(max(outcome.retry_after or 1.0, 1.0), MAX_RETRY_AFTER))
-            raise PlatformBusy(
-                "The Piopiy API is rate limiting us; try again later.",
-                {"platform": {"status": 429, "retry_after": wait}},
-                headers={"Retry-After": str(wait)},
-            )
+            raise _busy(outcome.retry_after)
         if 400 <= response.status_code < 500:
             raise PlatformRejected(
                 _message(payload) if isinstance(payload, dict) else "The Piopiy API refused the request.",
                 {"platform": payload if isinstance(payload, dict) else {"status": response.status_code}},
             )
         raise PlatformUnavailable(f"The Piopiy API failed with HTTP {response.status_code} after retries.")
+
+
+def _busy(retry_after: float | None) -> PlatformBusy:
+    """A 429 that outlasted our budget: retryable, with the wait the platform asked for (capped)."""
+    wait = math.ceil(min(max(retry_after or 1.0, 1.0), MAX_RETRY_AFTER))
+    return PlatformBusy(
+        "The Piopiy API is rate limiting us; try again later.",
+        {"platform": {"status": 429, "retry_after": wait}},
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def _timed_out(exc: requests.RequestException) -> bool:

@@ -101,6 +101,13 @@ def test_a_429_without_retry_after_is_retryable_not_a_refusal(client, platform: 
     assert int(response.headers["Retry-After"]) >= 1
 
 
+def test_a_legacy_200_with_code_429_is_busy_too(client, platform: PlatformDouble) -> None:
+    platform.answer_with((200, {"code": 429, "msg": "Too many requests"}, 0))
+    response = client.post("/api/v1/calls", json={"to": "919876543210"}, headers=api_headers())
+    assert assert_error_shape(response, 503)["code"] == "platform_busy"
+    assert response.headers["Retry-After"] == "1"
+
+
 # -- 3. input that used to make 500s -----------------------------------------------------------------------
 
 DEEP = "[" * 1000 + "]" * 1000

@@ -46,7 +46,7 @@ lint: setup-dev
 setup: system-deps $(VENV)/.installed-run
 setup-dev: system-deps test-deps $(VENV)/.installed-dev
 
-system-deps: ## espeak-ng (pyttsx3's engine), ffmpeg (pydub), python venv support
+system-deps: ## espeak-ng (pyttsx3's engine), ffmpeg (decoding audio to play), python venv support
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

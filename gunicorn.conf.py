@@ -9,6 +9,10 @@ workers the app and the speech models load once in the master, before fork.
 import os
 import sys
 
+from gunicorn.glogging import Logger
+
+from app.logs import RedactQuery
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 1)
@@ -35,6 +39,23 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # on one machine (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, except that its error log never shows a query string.
+
+    gunicorn logs the raw request line of a malformed request ("Invalid request
+    from ip=…: Invalid HTTP Version: 'GET /stream/x?exp=…&sig=… …'").
+    """
+
+    redact = RedactQuery()
+
+    def setup(self, cfg):  # type: ignore[no-untyped-def]
+        super().setup(cfg)
+        self.error_log.addFilter(self.redact)
+
+
+logger_class = RedactingLogger
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature

@@ -16,6 +16,9 @@ __all__ = ["__version__", "create_app"]
 
 def _configure_logging(level: str) -> None:
     """Plain line logs to stderr unless a server (gunicorn) configured logging already."""
+    from .logs import install_escaping
+
+    install_escaping()  # caller-supplied text never starts a log line of its own
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -225,9 +225,14 @@ def fill_default_lines(agent: dict[str, Any], file: str) -> dict[str, Any]:
 
 def parse_agent(path: Path) -> dict[str, Any]:
     """Read and validate one agent file; ValidationError carries field messages."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError({"_file": ["Not UTF-8 text."]}) from None
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise ValidationError({"_file": ["Nested too deep."]}) from None
     except (ValueError, yaml.YAMLError) as exc:
         raise ValidationError({"_file": [f"Not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]}) from None
     if not isinstance(raw, dict):

@@ -198,6 +198,14 @@ class CallStore:
         )
         return cur.rowcount == 1
 
+    def event_call_id(self, dedupe_key: str) -> str | None:
+        """The call a stored event belongs to."""
+        rows = self.db.query("SELECT call_id FROM call_events WHERE dedupe_key = ?", (dedupe_key,))
+        return rows[0]["call_id"] if rows else None
+
+    def attach_event(self, dedupe_key: str, call_id: str) -> None:
+        self.db.execute("UPDATE call_events SET call_id = ? WHERE dedupe_key = ?", (call_id, dedupe_key))
+
     def events(self, call_id: str) -> list[dict[str, Any]]:
         rows = self.db.query(
             "SELECT kind, payload, received_at FROM call_events WHERE call_id = ? ORDER BY id", (call_id,)

@@ -59,6 +59,11 @@ def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tup
     return value
 
 
+def env_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated names, trimmed and lower-cased; empty entries dropped."""
+    return tuple(part.strip().lower() for part in (environ.get(name) or "").split(",") if part.strip())
+
+
 def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
     value = env_number(env, name, default, minimum=20)
     if value % 20:
@@ -106,6 +111,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_voice(env),
         **_dashboard(env),
         **_cluster(env),
+        **_limits(env),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -182,6 +188,18 @@ def _dashboard(env: Mapping[str, str]) -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ACCOUNT": env_rate(env, "LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
         # Proxies in front of us that append to X-Forwarded-For (a PaaS router: 1); 0 = use the peer address
         "TRUSTED_PROXY_HOPS": env_number(env, "TRUSTED_PROXY_HOPS", 0),
+    }
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, Any]:
+    """What outsiders can make us read: request bodies, and files fetched to play."""
+    return {
+        # Flask refuses larger request bodies with a 413 (webhooks and API alike).
+        "MAX_CONTENT_LENGTH": env_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024),
+        # Only public hosts unless named here; bounded in size and time.
+        "MEDIA_HOSTS": env_list(env, "MEDIA_HOSTS"),
+        "MEDIA_MAX_BYTES": env_number(env, "MEDIA_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
+        "MEDIA_TIMEOUT": env_number(env, "MEDIA_TIMEOUT", 10, minimum=0.5, cast=float),
     }
 
 

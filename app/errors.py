@@ -23,10 +23,18 @@ class APIError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, errors: dict[str, Any] | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        errors: dict[str, Any] | None = None,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
+        self.headers = headers or {}
         if status is not None:
             self.status = status
 
@@ -51,6 +59,12 @@ class PlatformRejected(APIError):
     """The Piopiy REST API answered 4xx: our request was refused."""
 
     status, code = 422, "platform_rejected"
+
+
+class PlatformBusy(APIError):
+    """The Piopiy REST API kept answering 429: retryable, so a 503 with Retry-After."""
+
+    status, code = 503, "platform_busy"
 
 
 class PlatformUnavailable(APIError):
@@ -79,7 +93,7 @@ def _stringify_keys(value: Any) -> Any:
 def init_app(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):  # type: ignore[no-untyped-def]
-        return jsonify(error_body(exc.code, exc.message, _stringify_keys(exc.errors))), exc.status
+        return jsonify(error_body(exc.code, exc.message, _stringify_keys(exc.errors))), exc.status, exc.headers
 
     @app.errorhandler(CallError)
     def _call_error(exc: CallError):  # type: ignore[no-untyped-def]
@@ -99,7 +113,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500
+        # Keep what the exception says beyond its HTML body: Allow on a 405, Retry-After, WWW-Authenticate.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")]
+        return jsonify(error_body(code, exc.description or exc.name)), exc.code or 500, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

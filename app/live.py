@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from streams.call import Call, CallSettings
 from streams.events import Note
 from streams.media import CallLog, LinkSettings, MediaLink
@@ -17,6 +15,7 @@ from streams.media_files import MediaFiles
 from streams.recorder import Recorder
 
 from . import call_flow
+from .fetching import media_fetcher
 from .services import Services
 from .voice import pipeline_factory
 
@@ -25,18 +24,6 @@ log = logging.getLogger("streams.call")
 
 def stream_rate(config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> int:
     return int(call_flow.stream_options(config, agent)["voice_quality"])
-
-
-def fetch_media(url: str, limit: int = 20 * 1024 * 1024) -> bytes:
-    """Download a file to play, bounded in time and size."""
-    with requests.get(url, timeout=10, stream=True) as response:
-        response.raise_for_status()
-        data = bytearray()
-        for part in response.iter_content(64 * 1024):
-            data.extend(part)
-            if len(data) > limit:
-                raise ValueError(f"{url} is larger than {limit} bytes")
-        return bytes(data)
 
 
 def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None) -> Call:
@@ -69,7 +56,7 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None)
         ),
         link=MediaLink(link_settings, recorder=recorder, log=CallLog(log, {"call_id": call_id})),
         bus=services.bus,
-        media=MediaFiles(call_flow.MEDIA_DIR, config["PUBLIC_URL"], fetch_media),
+        media=MediaFiles(call_flow.MEDIA_DIR, config["PUBLIC_URL"], media_fetcher(config)),
         tts=voice.tts if voice is not None else None,
         make_voice=pipeline_factory(voice, agent or {}) if voice is not None else None,
         on_end=lambda ended: _forget(services, ended),

@@ -1,34 +1,37 @@
 """The Piopiy REST client: the service's one outbound HTTP edge.
 
 Legacy v2 (app id + secret in the body, PROTOCOL.md section 3) or v3 (Bearer
-token). requests with a urllib3 ``Retry`` retries 429/500/502/503/504 and
-connection/read failures with exponential backoff, as the SDK does; what is
-left after that becomes PlatformRejected (4xx -> our 422) or
-PlatformUnavailable (5xx, timeout, garbage -> our 502). Secrets never reach a
-log line: only the URL path, the status and the time taken are logged.
+token). ``platform_http.post`` retries 429/500/502/503/504 and connection/read
+failures with exponential backoff (or the platform's Retry-After), as the SDK
+does, but all within PIOPIY_TIMEOUT seconds in total. What is left after that
+becomes PlatformBusy (a final 429 -> our 503 with Retry-After), PlatformRejected
+(other 4xx -> our 422) or PlatformUnavailable (5xx, timeout, garbage -> our
+502). Secrets never reach a log line: only the URL path, the status and the
+time taken are logged.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from actions.pipeline import HangupRequestSchema, PcmoCallRequestSchema, TransferRequestSchema
 
-from .errors import PlatformRejected, PlatformUnavailable
+from . import platform_http
+from .errors import PlatformBusy, PlatformRejected, PlatformUnavailable
 
 log = logging.getLogger(__name__)
 
 INDIAN_NUMBER = re.compile(r"^91[6789]\d{9}$")
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+# The most we ask our own clients to wait after the platform said 429.
+MAX_RETRY_AFTER = 60
 
 
 def _maybe_int(value: str) -> int | str:
@@ -54,22 +57,12 @@ class PiopiyClient:
         self.app_secret: str = config["PIOPIY_APP_SECRET"]
         self.token: str = config["PIOPIY_TOKEN"]
         self.timeout: float = config["PIOPIY_TIMEOUT"]
-        retries = int(config["PIOPIY_RETRIES"])
-        self.session = session or requests.Session()
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            backoff_factor=config["PIOPIY_BACKOFF"],
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=frozenset(["POST"]),
-            raise_on_status=False,
-            respect_retry_after_header=True,
+        self.budget = platform_http.Budget(
+            seconds=float(config["PIOPIY_TIMEOUT"]),
+            retries=int(config["PIOPIY_RETRIES"]),
+            backoff=float(config["PIOPIY_BACKOFF"]),
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = session or requests.Session()
 
     # -- calls --------------------------------------------------------------------
     def make_call(
@@ -163,18 +156,19 @@ class PiopiyClient:
         return headers
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}{path}"
         started = time.monotonic()
-        try:
-            response = self.session.post(url, json=body, headers=self._headers(), timeout=self.timeout)
-        except requests.RequestException as exc:
-            if not _timed_out(exc):
+        outcome = platform_http.post(
+            self.session, f"{self.base_url}{path}", self.budget, json=body, headers=self._headers()
+        )
+        response = outcome.response
+        if response is None:
+            exc = outcome.error
+            if exc is None or not _timed_out(exc):
                 log.warning("piopiy POST %s failed: %s", path, type(exc).__name__)
-                raise PlatformUnavailable(f"Could not reach the Piopiy API ({type(exc).__name__}).") from None
+                raise PlatformUnavailable(f"Could not reach the Piopiy API ({type(exc).__name__}).")
             log.warning("piopiy POST %s timed out after retries (%.1fs)", path, time.monotonic() - started)
-            raise PlatformUnavailable("The Piopiy API did not answer in time.") from None
-        elapsed = time.monotonic() - started
-        log.info("piopiy POST %s -> %s in %.3fs", path, response.status_code, elapsed)
+            raise PlatformUnavailable("The Piopiy API did not answer in time.")
+        log.info("piopiy POST %s -> %s in %.3fs", path, response.status_code, time.monotonic() - started)
         try:
             payload = response.json()
         except ValueError:
@@ -184,9 +178,13 @@ class PiopiyClient:
                 raise PlatformUnavailable("The Piopiy API answered with something that is not a JSON object.")
             # The legacy API reports some failures with HTTP 200 and a "code" in the body.
             code = payload.get("code")
+            if code == 429:
+                raise _busy(outcome.retry_after)
             if isinstance(code, int) and 400 <= code < 500:
                 raise PlatformRejected(_message(payload), {"platform": payload})
             return payload
+        if response.status_code == 429:
+            raise _busy(outcome.retry_after)
         if 400 <= response.status_code < 500:
             raise PlatformRejected(
                 _message(payload) if isinstance(payload, dict) else "The Piopiy API refused the request.",
@@ -195,11 +193,23 @@ class PiopiyClient:
         raise PlatformUnavailable(f"The Piopiy API failed with HTTP {response.status_code} after retries.")
 
 
+def _busy(retry_after: float | None) -> PlatformBusy:
+    """A 429 that outlasted our budget: retryable, with the wait the platform asked for (capped)."""
+    wait = math.ceil(min(max(retry_after or 1.0, 1.0), MAX_RETRY_AFTER))
+    return PlatformBusy(
+        "The Piopiy API is rate limiting us; try again later.",
+        {"platform": {"status": 429, "retry_after": wait}},
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def _timed_out(exc: requests.RequestException) -> bool:
     """A timeout, also when urllib3's retries wrapped it in a MaxRetryError."""
     if isinstance(exc, requests.Timeout):
         return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    first = exc.args[0] if exc.args else None
+    # requests raises ConnectionError(ReadTimeoutError) when the body itself is late.
+    reason = first if isinstance(first, ReadTimeoutError) else getattr(first, "reason", None)
     # NewConnectionError (refused, no route) subclasses ConnectTimeoutError in urllib3.
     return isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) and not isinstance(reason, NewConnectionError)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -17,7 +18,9 @@ from .calls import STATES
 class ErrorSchema(Schema):
     code = fields.String(required=True, metadata={"description": "Machine-readable error code."})
     message = fields.String(required=True)
-    errors = fields.Dict(metadata={"description": "Field name -> list of messages (validation errors)."})
+    errors = fields.Dict(
+        required=True, metadata={"description": "Field name -> list of messages (validation errors); {} otherwise."}
+    )
 
 
 class PcmoRequestSchema(StrictSchema):
@@ -41,15 +44,22 @@ class CallCreateSchema(StrictSchema):
 
 
 class Since(fields.Field):
-    """ISO 8601 time or epoch seconds, loaded as epoch seconds."""
+    """ISO 8601 time or epoch seconds (ASCII, finite, year 1..9999), loaded as epoch seconds."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        text = str(value).strip()
+        if not text.isascii() or len(text) > 40:
+            raise ValidationError("Must be an ISO 8601 time or epoch seconds.")
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            seconds = float(text)
+        except ValueError:
             pass
+        else:
+            if not math.isfinite(seconds) or abs(seconds) > MAX_EPOCH:
+                raise ValidationError(f"Must be epoch seconds between -{MAX_EPOCH:.0f} and {MAX_EPOCH:.0f}.")
+            return seconds
         try:
-            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise ValidationError("Must be an ISO 8601 time or epoch seconds.") from None
         if moment.tzinfo is None:
@@ -57,21 +67,49 @@ class Since(fields.Field):
         return moment.timestamp()
 
 
+MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+class QueryInt(fields.Integer):
+    """An integer query parameter: ASCII digits only, bounded (int() would take "١٢" and 10**30)."""
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: Any) -> None:
+        super().__init__(strict=False, validate=validate.Range(min=minimum, max=maximum), **kwargs)
+        self.maximum = maximum
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()):
+            raise ValidationError("Must be a whole number (digits 0-9).")
+        if len(text) > len(str(self.maximum)):
+            raise ValidationError(f"Must be at most {self.maximum}.")
+        return super()._deserialize(text, attr, data, **kwargs)
+
+
 class CallListQuerySchema(StrictSchema):
     state = fields.String(validate=validate.OneOf(STATES))
     direction = fields.String(validate=validate.OneOf(("inbound", "outbound")))
     since = Since(metadata={"description": "ISO 8601 time or epoch seconds: calls created at or after."})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = QueryInt(minimum=1, maximum=1_000_000, load_default=1)
+    per_page = QueryInt(minimum=1, maximum=200, load_default=50)
+
+
+def iso_time(value: Any) -> str | None:
+    """Epoch seconds as ISO 8601 UTC; None for anything that is not a representable time (never raises)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        moment = dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, ValueError, OSError):  # NaN, inf, beyond year 9999 or before year 1
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Epoch(fields.Field):
-    """Stored epoch seconds, shown as ISO 8601 UTC."""
+    """Stored epoch seconds, shown as ISO 8601 UTC (null when the stored value is not a usable time)."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return dt.datetime.fromtimestamp(value, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso_time(value)
 
 
 class CallSchema(Schema):

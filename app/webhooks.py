@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from marshmallow import INCLUDE, Schema, fields
 
 from streams.events import EventBus, Note, StateChanged
 
-from . import call_flow
+from . import bodies, call_flow
 from .auth import require_webhook_token
 from .bodies import json_value, webhook_body
 from .calls import CallStore, new_call_id
@@ -137,10 +138,7 @@ def place_call(svc: Services) -> str | None:
 def _extra_params(event: dict[str, Any]) -> dict[str, Any]:
     extra = event.get("extra_params")
     if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            return {}
+        extra = bodies.loads(extra)  # unreadable, too deep or unencodable: no params
     return extra if isinstance(extra, dict) else {}
 
 
@@ -159,10 +157,17 @@ def _event_kind(event: dict[str, Any]) -> str:
 
 
 def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> dict[str, Any]:
-    """Store one event once and apply it to its call; return what happened."""
+    """Store one event once and apply it to its call; return what happened.
+
+    The event is stored (keyed by its hash) before a call is made for it, so a
+    repeat of an event that names no call finds the first one's call instead
+    of making another.
+    """
     key = hashlib.sha256(json.dumps(event, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
     kind = _event_kind(event)
     call = _find_call(calls, event)
+    if not calls.add_event(call_id=call["id"] if call else None, dedupe_key=key, kind=kind, payload=event):
+        return {"call_id": calls.event_call_id(key) or (call and call["id"]), "kind": kind, "stored": False}
     if call is None:
         direction = "outbound" if kind.startswith("out_") else "inbound"
         platform_id = next((str(event[k]) for k in ("cmiuuid", "call_id", "request_id") if event.get(k)), None)
@@ -175,8 +180,7 @@ def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> d
             platform_id=platform_id,
             extra={"created_by": "event"},
         )
-    if not calls.add_event(call_id=call["id"], dedupe_key=key, kind=kind, payload=event):
-        return {"call_id": call["id"], "kind": kind, "stored": False}
+        calls.attach_event(key, call["id"])
     info = {"kind": kind, **({"ws_status": event["ws_status"]} if "ws_status" in event else {})}
     events.publish(Note(call_id=call["id"], what="event", info=info))
     if "answered" in kind and not call.get("answered_at"):
@@ -191,12 +195,24 @@ def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> d
     return {"call_id": call["id"], "kind": kind, "stored": True}
 
 
+EARLIEST_TIME = 946684800.0  # 2000-01-01: no call we store happened before
+FUTURE_SLACK = 86400.0  # clocks disagree; a day ahead is still believable
+
+
 def calls_time(event: dict[str, Any]) -> float:
-    """The answer time an event carries (epoch s or ms), else now."""
+    """The answer time an event carries (epoch s or ms, number or ASCII digits), else now.
+
+    A time outside 2000-01-01 .. now + 1 day (or not finite) is not believed: now is stored instead.
+    """
     value = event.get("answered_time") or event.get("time")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) / (1000 if value > 1e11 else 1)
-    return time.time()
+    if isinstance(value, str) and value.isascii() and value.strip().replace(".", "", 1).isdigit():
+        value = float(value) if len(value) < 32 else None
+    now = time.time()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300:
+        seconds = float(value) / (1000 if value > 1e11 else 1)
+        if math.isfinite(seconds) and EARLIEST_TIME <= seconds <= now + FUTURE_SLACK:
+            return seconds
+    return now
 
 
 @bp.post("/events")

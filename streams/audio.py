@@ -70,10 +70,10 @@ def tone(rate: int, ms: float, freq: float = 440.0, amplitude: float = 0.3) -> b
 
 
 def to_l16(data: bytes, rate: int, source_format: str | None = None) -> bytes:
-    """Decode any audio pydub/ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``.
+    """Decode any audio ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``.
 
     16-bit PCM WAV is decoded here, without ffmpeg; anything else goes through
-    pydub, which runs the ffmpeg binary (Aptfile, make). Under gevent call this
+    the ffmpeg binary (Aptfile, make), fed through a pipe. Under gevent call this
     from a greenlet, not the thread pool: gevent watches child processes only
     from its main loop.
     """
@@ -90,11 +90,29 @@ def to_l16(data: bytes, rate: int, source_format: str | None = None) -> bytes:
                         return resample(pcm, reader.getframerate(), rate)
         except wave.Error:
             pass  # a WAV flavour the wave module does not read (float, ADPCM…): ffmpeg does
-    from pydub import AudioSegment  # imported here: pydub warns at import when ffmpeg is absent
+    return ffmpeg_decode(data, rate, source_format)
 
-    segment = AudioSegment.from_file(io.BytesIO(data), format=source_format)
-    segment = segment.set_channels(1).set_sample_width(SAMPLE_WIDTH).set_frame_rate(rate)
-    return segment.raw_data
+
+def ffmpeg_decode(data: bytes, rate: int, source_format: str | None = None, timeout: float = 60) -> bytes:
+    """Decode through the ffmpeg binary, reading only the bytes we pipe in.
+
+    ``-protocol_whitelist pipe`` means a playlist (HLS, m3u, concat…) or any
+    other reference inside the file cannot make ffmpeg open a URL or a local
+    file: the only thing it may read is its stdin.
+    """
+    import shutil
+    import subprocess  # gevent's, under the service (monkey-patched)
+
+    binary = shutil.which("ffmpeg")
+    if binary is None:
+        raise ValueError("ffmpeg is not installed")
+    command = [binary, "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "pipe"]
+    command += ["-f", source_format] if source_format else []
+    command += ["-i", "pipe:0", "-vn", "-ac", "1", "-ar", str(rate), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
+    done = subprocess.run(command, input=data, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise ValueError("ffmpeg could not decode the file")
+    return done.stdout
 
 
 def wav_bytes(pcm: bytes, rate: int, channels: int = 1) -> bytes:

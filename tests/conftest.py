@@ -74,3 +74,15 @@ def api_headers(key: str = API_KEY) -> dict[str, str]:
 
 def hook_url(path: str, token: str = WEBHOOK_TOKEN) -> str:
     return f"/webhooks/piopiy/{path}?token={token}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many requests the API fuzzing sent (its target is 5,000), visible without -s."""
+    import sys
+
+    fuzz = sys.modules.get(f"{__package__}.test_fuzz_api")
+    if fuzz is not None and fuzz.SENT:
+        terminalreporter.write_line(
+            f"schemathesis: {sum(fuzz.SENT.values())} generated requests over {len(fuzz.SENT)} operations, "
+            f"{len(fuzz.FAILURES)} failures"
+        )

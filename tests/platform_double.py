@@ -27,15 +27,13 @@ class Recorded:
 class PlatformDouble:
     url: str = ""
     requests: list[Recorded] = field(default_factory=list)
-    # Each answer is (status, body-or-bytes, delay seconds); the last one repeats.
-    answers: list[tuple[int, Any, float]] = field(
-        default_factory=lambda: [(200, {"code": 200, "request_id": "req-1"}, 0)]
-    )
+    # Each answer is (status, body-or-bytes, delay seconds[, extra headers]); the last one repeats.
+    answers: list[tuple[Any, ...]] = field(default_factory=lambda: [(200, {"code": 200, "request_id": "req-1"}, 0)])
 
-    def answer_with(self, *answers: tuple[int, Any, float]) -> None:
+    def answer_with(self, *answers: tuple[Any, ...]) -> None:
         self.answers = list(answers)
 
-    def next_answer(self) -> tuple[int, Any, float]:
+    def next_answer(self) -> tuple[Any, ...]:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
@@ -49,7 +47,7 @@ def _handler(double: PlatformDouble) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = raw.decode(errors="replace")
             double.requests.append(Recorded(self.path, dict(self.headers), body))
-            status, answer, delay = double.next_answer()
+            status, answer, delay, *extra = double.next_answer()
             if delay:
                 time.sleep(delay)
             data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
@@ -57,6 +55,8 @@ def _handler(double: PlatformDouble) -> type[BaseHTTPRequestHandler]:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):

@@ -121,3 +121,55 @@ def test_a_replayed_stream_url_of_an_ended_call_is_refused(tmp_path: Path, voice
         call = get_call(service.url, call_id_of(url))
         assert call["end_reason"] == "socket_closed" and not call["live"]
         assert [a["action"] for a in answer(service.url)] == ["stream"]  # new calls are still welcome
+
+
+def test_a_login_flood_leaves_twenty_live_calls_audio_alone(tmp_path: Path) -> None:
+    import re
+    import threading
+
+    import requests
+
+    from .streaming import act
+
+    config = base_config(
+        tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, DASHBOARD_USER="ops",
+        DASHBOARD_PASSWORD="right-password", LOGIN_LIMIT_PER_ADDRESS="off", LOGIN_LIMIT_PER_ACCOUNT="off",
+    )  # fmt: skip
+    with service_process(config) as service:
+        urls = [stream_url(service.url) for _ in range(20)]
+        sockets = [connect(u) for u in urls]
+        for ws in sockets:
+            ws.send(FRAME)
+        arrivals: list[list[float]] = [[] for _ in sockets]
+
+        def listen(ws, times: list[float]) -> None:  # noqa: ANN001
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                message = ws.receive(timeout=0.5)
+                if isinstance(message, str) and "streamAudio" in message:
+                    times.append(time.monotonic())
+
+        readers = [threading.Thread(target=listen, args=pair) for pair in zip(sockets, arrivals, strict=True)]
+        for thread in readers:
+            thread.start()
+        for url in urls:  # 3 s of hold music on every call, streamed by the service
+            assert act(service.url, call_id_of(url), action="play", file="hold.wav").status_code == 200
+        time.sleep(0.8)
+        forms = []
+        for _ in range(20):
+            session = requests.Session()
+            page = session.get(f"{service.url}/login", timeout=5).text
+            forms.append((session, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)))
+
+        def wrong(session: requests.Session, token: str) -> None:
+            data = {"username": "ops", "password": "wrong", "csrf_token": token}
+            session.post(f"{service.url}/login", data=data, timeout=30)
+
+        flood = [threading.Thread(target=wrong, args=form) for form in forms]
+        for thread in flood:
+            thread.start()
+        for thread in flood + readers:
+            thread.join(timeout=15)
+    gaps = [later - earlier for times in arrivals for earlier, later in zip(times, times[1:], strict=False)]
+    assert all(len(times) >= 28 for times in arrivals)  # ~30 chunks of 100 ms each reached every caller
+    assert max(gaps) < 0.2, f"worst gap between audio chunks {max(gaps) * 1000:.0f} ms"

@@ -34,10 +34,13 @@ def csrf_ok() -> bool:
 
 @bp.app_template_filter("clock")
 def clock(epoch: float) -> str:
-    """Epoch seconds as HH:MM:SS (UTC), for timelines."""
+    """Epoch seconds as HH:MM:SS (UTC), for timelines; "?" for a time that cannot be shown."""
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%H:%M:%S")
+    try:
+        return dt.datetime.fromtimestamp(float(epoch), dt.UTC).strftime("%H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "?"
 
 
 def service_warnings() -> list[str]:

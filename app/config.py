@@ -242,7 +242,8 @@ def _fill_development_values(config: dict[str, Any], missing: list[str]) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2))
     path.chmod(0o600)
-    defaults = {"PUBLIC_URL": "http://127.0.0.1:5000", "PIOPIY_NUMBER": "919000000000"}
+    port = os.environ.get("PORT") or "5000"  # the port `make run` serves on, so stream URLs reach us
+    defaults = {"PUBLIC_URL": f"http://127.0.0.1:{port}", "PIOPIY_NUMBER": "919000000000"}
     for name, value in defaults.items():
         if not config.get(name):
             config[name] = value

@@ -76,6 +76,14 @@ class IdleSchema(StrictSchema):
     goodbye = StrictStr(non_empty=True)
 
 
+class AnsweringMachineSchema(StrictSchema):
+    """Outbound calls: tell a person from a machine before greeting; leave a machine a message, or hang up."""
+
+    action = fields.String(load_default="voicemail", validate=validate.OneOf(("voicemail", "hangup", "continue")))
+    voicemail = StrictStr(non_empty=True, metadata={"description": "Said after the beep (default: goodbye)."})
+    greeting_ms = StrictInt(minimum=1000, maximum=10000, load_default=2500)
+
+
 class InterruptionSchema(StrictSchema):
     """Barge-in (seed 002): speech over the bot interrupts once it lasts min_duration s and has min_words."""
 
@@ -117,6 +125,7 @@ class AgentSchema(StrictSchema):
     record = StrictBool(load_default=False)
     stream = fields.Nested(StreamOptionsSchema, load_default=dict)
     turn = fields.Nested(TurnSchema, load_default=lambda: TurnSchema().load({}))
+    answering_machine = fields.Nested(AnsweringMachineSchema, metadata={"description": "Outbound calls only."})
     idle = fields.Nested(IdleSchema, metadata={"description": "Re-prompt silent callers, then say goodbye."})
     reprompt = StrictStr(metadata={"description": "What an idle caller hears (default in the agent's language)."})
     interruption = fields.Nested(InterruptionSchema, load_default=lambda: InterruptionSchema().load({}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.events import (
+    Answered,
     CallCreated,
     CallEnded,
     CallEvent,
@@ -38,6 +39,9 @@ class Journal:
             store.set_state(event.call_id, event.state, reason=event.reason, at=event.at, **event.info)
         elif isinstance(event, TranscriptLine):
             store.add_transcript(event.call_id, event.speaker, event.text, at=event.at)
+        elif isinstance(event, Answered):
+            store.update(event.call_id, extra={"answered_by": event.by})
+            store.add_timeline(event.call_id, event.kind, event.detail(), at=event.at)
         elif isinstance(event, CallEnded):
             extra: dict[str, Any] = {"stream": event.stats}
             if event.recording:

@@ -26,7 +26,7 @@ def stream_rate(config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> i
     return int(call_flow.stream_options(config, agent)["voice_quality"])
 
 
-def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None) -> Call:
+def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None, outbound: bool = False) -> Call:
     """A new live call for ``call_id``, registered; the caller attaches its socket and starts it."""
     config = services.config
     rate = stream_rate(config, agent)
@@ -58,7 +58,7 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None)
         bus=services.bus,
         media=MediaFiles(call_flow.MEDIA_DIR, config["PUBLIC_URL"], media_fetcher(config)),
         tts=voice.tts if voice is not None else None,
-        make_voice=pipeline_factory(voice, agent or {}) if voice is not None else None,
+        make_voice=pipeline_factory(voice, agent or {}, outbound) if voice is not None else None,
         on_end=lambda ended: _forget(services, ended),
     )
     services.calls.add(call)

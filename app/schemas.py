@@ -121,6 +121,10 @@ class CallSchema(Schema):
     agent = fields.String(allow_none=True)
     state = fields.String()
     end_reason = fields.String(allow_none=True)
+    answered_by = fields.String(
+        allow_none=True,
+        metadata={"description": "Outbound calls with answering-machine detection: human, machine or unknown."},
+    )
     live = fields.Boolean()
     created_at = Epoch()
     updated_at = Epoch()

@@ -64,7 +64,7 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
                 extra={"created_by": "stream"},
             )
         agent = svc.agents.get(record["agent"]) or svc.agents.for_number(record.get("to_number"))
-        call = open_call(svc, call_id, agent)
+        call = open_call(svc, call_id, agent, outbound=record["direction"] == "outbound")
         call.attach(socket)
         call.start()
     try:

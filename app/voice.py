@@ -60,11 +60,11 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
     )
 
 
-def pipeline_factory(services: VoiceServices, agent: Mapping[str, Any]) -> VoiceFactory:
+def pipeline_factory(services: VoiceServices, agent: Mapping[str, Any], outbound: bool = False) -> VoiceFactory:
     """What a new call uses to build its voice pipeline around its port."""
 
     def make(port: CallPort) -> VoicePipeline:
-        return VoicePipeline(port, agent, services)
+        return VoicePipeline(port, agent, services, outbound=outbound)
 
     return make
 

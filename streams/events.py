@@ -137,6 +137,15 @@ class Interrupted(CallEvent):
     cuts: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Answered(CallEvent):
+    """Who answered an outbound call: human, machine or unknown (answering-machine detection)."""
+
+    kind = "answered"
+    by: str
+    why: str = ""
+
+
 # -- control and handoff -------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class CommandApplied(CallEvent):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import events as ev
+from .amd import AmdRule, Screening
 from .dialogue import Decision, Policy, ScriptedPolicy
 from .errors import CallError, NoTransferTarget
 from .hearing import Heard, Hearing, stt_rate
@@ -44,7 +45,9 @@ def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:
 
 
 class VoicePipeline:
-    def __init__(self, port: CallPort, agent: Mapping[str, Any], services: VoiceServices) -> None:
+    def __init__(
+        self, port: CallPort, agent: Mapping[str, Any], services: VoiceServices, outbound: bool = False
+    ) -> None:
         self.port = port
         self.agent = agent
         self.services = services
@@ -61,19 +64,30 @@ class VoicePipeline:
         self._barged = False
         rule = IdleRule.of(agent)
         self.idle = IdleWatch(rule, 0.0) if rule is not None else None
+        amd = AmdRule.of(agent) if outbound else None
+        self.screening = (
+            Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
+        )
 
     # -- what the call tells the pipeline ------------------------------------------------------
     def on_live(self) -> None:
-        greeting = self.policy.greeting()  # first: the caller hears it while the recogniser gets ready
-        spoken = None
-        if greeting.reply and self.agent.get("greeting_mode", "tts") == "tts":
-            spoken = self.say(greeting.reply, "greeting")
+        # The greeting first: the caller hears it while the recogniser gets ready. An outbound call that
+        # screens for answering machines greets only once a person has answered.
+        spoken = self._greet() if self.screening is None else None
         self.hearing = self._start_hearing()
         if self.hearing is None:
             self.port.wait_heard(spoken)
             self._without_hearing()
 
+    def _greet(self) -> Utterance | None:
+        greeting = self.policy.greeting()
+        if greeting.reply and self.agent.get("greeting_mode", "tts") == "tts":
+            return self.say(greeting.reply, "greeting")
+        return None
+
     def on_audio(self, pcm: bytes, now: float) -> None:
+        if self.screening is not None and self.screening.pending:
+            self.screening.feed(pcm)
         hearing = self.hearing
         if hearing is None:
             return
@@ -172,8 +186,8 @@ class VoicePipeline:
         self.turn_count += 1
         confidence = round(heard.confidence, 3)
         self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text, confidence=confidence))
-        if self.handed_off or self.closing:
-            return  # monitoring only: a person has the call
+        if self.handed_off or self.closing or (self.screening is not None and self.screening.pending):
+            return  # monitoring only: a person has the call (or we do not know yet who answered)
         decision = self.policy.on_turn(heard.text, heard.confidence)
         self.port.publish(
             ev.Turn(

@@ -29,7 +29,9 @@ def tts():
     pool.close()
 
 
-def _call(agent: dict, tts: TTSPool, models: SpeechModels | None = None) -> tuple[Call, MemorySocket, list[CallEvent]]:
+def _call(
+    agent: dict, tts: TTSPool, models: SpeechModels | None = None, outbound: bool = False
+) -> tuple[Call, MemorySocket, list[CallEvent]]:
     bus, events, sock = EventBus(), [], MemorySocket()
     bus.on_local(events.append)
     services = VoiceServices(models=models or SpeechModels(ModelSearch()), tts=tts)
@@ -41,7 +43,7 @@ def _call(agent: dict, tts: TTSPool, models: SpeechModels | None = None) -> tupl
         bus=bus,
         media=MediaFiles(Path("media"), "https://svc.test"),
         tts=tts,
-        make_voice=lambda port: VoicePipeline(port, agent, services),
+        make_voice=lambda port: VoicePipeline(port, agent, services, outbound=outbound),
     )
     call.attach(sock)
     call.start()
@@ -101,3 +103,58 @@ def test_idle_watch_counts_silence_only_after_the_bot_stops() -> None:
     assert watch.observe(8, caller_speaking=True, bot_audible=False) is None  # speech resets the count
     assert watch.observe(10.1, caller_speaking=False, bot_audible=False) == "reprompt"
     assert watch.observe(12.2, caller_speaking=False, bot_audible=False) == "goodbye"
+
+
+def _greeted(events: list[CallEvent]) -> bool:
+    return any(isinstance(e, TranscriptLine) and e.line_kind == "greeting" for e in events)
+
+
+def _callee(agent: dict, tts: TTSPool, audio: bytes) -> tuple[Call, MemorySocket, list[CallEvent]]:
+    """An outbound call whose callee plays ``audio`` (then silence) in real time."""
+    models = SpeechModels(find_models("", Path("/nonexistent")))  # the installed Korean model
+    call, sock, events = _call(agent, tts, models, outbound=True)
+    audio += b"\x00" * (-len(audio) % 320)  # whole 20 ms frames
+    frames = [audio[i : i + 320] for i in range(0, len(audio), 320)] + [b"\x00" * 320] * 500
+    for frame in frames:  # bounded: the audio plus 10 s
+        if call.ended or _greeted(events):
+            break
+        sock.push(frame)
+        gevent.sleep(0.02)
+    return call, sock, events
+
+
+SCREENING = {
+    "name": "out",
+    "language": "ko",
+    "voice": "ko",
+    "greeting": "안녕하세요.",
+    "intents": [{"name": "yes", "phrases": ["네"], "reply": "네."}],
+    "answering_machine": {"action": "voicemail", "voicemail": "다시 전화 드리겠습니다.", "greeting_ms": 2500},
+}
+
+
+def test_an_answering_machine_gets_the_voicemail_after_its_beep(tts: TTSPool) -> None:
+    from emulator.script import speak
+    from streams.audio import silence, tone
+    from streams.events import Answered
+
+    greeting = "안녕하세요. 지금은 전화를 받을 수 없습니다. 삐 소리 후에 메시지를 남겨 주세요."
+    machine = speak(greeting, "ko", 175, 8000) + silence(8000, 300) + tone(8000, 600, 1000)
+    call, sock, events = _callee(fill_default_lines(dict(SCREENING), "out"), tts, machine)
+    assert call.wait_ended(5) and call.end_reason == "voicemail_left"
+    answered = [e for e in events if isinstance(e, Answered)]
+    assert [a.by for a in answered] == ["machine"]
+    said = [(e.line_kind, e.text) for e in events if isinstance(e, TranscriptLine) and e.speaker == "bot"]
+    assert said == [("voicemail", "다시 전화 드리겠습니다.")]  # no greeting to a machine; the message after the beep
+
+
+def test_a_person_saying_hello_gets_the_greeting(tts: TTSPool) -> None:
+    from emulator.script import speak
+    from streams.events import Answered
+
+    call, sock, events = _callee(fill_default_lines(dict(SCREENING), "out"), tts, speak("여보세요?", "ko", 175, 8000))
+    answered = [e for e in events if isinstance(e, Answered)]
+    call.end("test_over", hangup=False)
+    assert [a.by for a in answered] == ["human"]
+    said = [e.line_kind for e in events if isinstance(e, TranscriptLine) and e.speaker == "bot"]
+    assert said[0] == "greeting"

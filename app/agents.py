@@ -56,6 +56,10 @@ class HumanSchema(StrictSchema):
     timeout = StrictInt(minimum=1, load_default=40)
     loop = StrictInt(minimum=1, load_default=1)
     duration = StrictInt(minimum=1, load_default=5400)
+    handoff_url = StrictStr(
+        validate=validate.URL(schemes={"http", "https"}, require_tld=False),
+        metadata={"description": "Warm transfer: the brief (summary, intents, last lines) is POSTed here."},
+    )
 
 
 class StreamOptionsSchema(StrictSchema):

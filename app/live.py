@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from streams.briefing import llm_summarizer
 from streams.call import Call, CallSettings
 from streams.events import Note
 from streams.media import CallLog, LinkSettings, MediaLink
@@ -60,6 +61,11 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None,
         tts=voice.tts if voice is not None else None,
         make_voice=pipeline_factory(voice, agent or {}, outbound) if voice is not None else None,
         on_end=lambda ended: _forget(services, ended),
+        summarize=(
+            llm_summarizer(config["LLM_URL"], config["LLM_MODEL"], config["LLM_API_KEY"], config["LLM_TIMEOUT"])
+            if config["LLM_URL"]
+            else None
+        ),
     )
     services.calls.add(call)
     if services.cluster is not None:

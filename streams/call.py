@@ -21,19 +21,9 @@ from gevent.pool import Group
 from actions import PCMO
 
 from . import commands, protocol
+from . import events as ev
+from .briefing import Memory, Summarizer, brief_person
 from .errors import CallError, CallNotLive, CommandUnavailable
-from .events import (
-    CallEnded,
-    CallEvent,
-    CommandApplied,
-    EventBus,
-    HandoffFailed,
-    HandoffStarted,
-    Interrupted,
-    Note,
-    StateChanged,
-    TranscriptLine,
-)
 from .handoff import Handoff
 from .media import CLOSE_NORMAL, CallLog, MediaLink
 from .media_files import MediaFiles
@@ -65,11 +55,12 @@ class Call:
         agent: Mapping[str, Any] | None,
         settings: CallSettings,
         link: MediaLink,
-        bus: EventBus,
+        bus: ev.EventBus,
         media: MediaFiles,
         tts: TTSPool | None = None,
         make_voice: VoiceFactory | None = None,
         on_end: Callable[[Call], None] | None = None,
+        summarize: Summarizer | None = None,
     ) -> None:
         self.call_id = call_id
         self.agent = dict(agent or {})
@@ -85,6 +76,7 @@ class Call:
         self.paused = self.stopped = False
         self.tasks = Group()
         self._on_end = on_end
+        self.memory, self._summarize = Memory(), summarize  # for the warm-transfer brief
         self._ending = False
         self._ended = Event()
         self.player = Player(media, link, self.tasks, self.publish, call_id, settings.play_mode)
@@ -116,7 +108,7 @@ class Call:
     def attach(self, sock: Any) -> None:
         if self.link.attach(sock) is not None:
             self.log.warning("a second socket arrived; it replaces the first")
-            self.publish(Note(call_id=self.call_id, what="socket.replaced"))
+            self.publish(ev.Note(call_id=self.call_id, what="socket.replaced"))
 
     def serve(self, sock: Any) -> None:
         """Read ``sock`` until it closes or is replaced (runs in the socket handler's greenlet)."""
@@ -145,8 +137,8 @@ class Call:
                 self.log.exception("recording could not be written")
         self.state = "ended"
         stats = self.stats()
-        self.publish(CallEnded(call_id=self.call_id, reason=reason, stats=stats, recording=recording))
-        self.publish(StateChanged(call_id=self.call_id, state="ended", reason=reason))
+        self.publish(ev.CallEnded(call_id=self.call_id, reason=reason, stats=stats, recording=recording))
+        self.publish(ev.StateChanged(call_id=self.call_id, state="ended", reason=reason))
         self._ended.set()
         self.log.info("ended (%s): %s", reason, stats)
         if self._on_end is not None:
@@ -171,7 +163,7 @@ class Call:
             self._go_live()
         self.log.info("event %s", event.kind)
         data = protocol.bounded(event.data, MAX_STORED_EVENT)
-        self.publish(Note(call_id=self.call_id, what="stream.event", info={"kind": event.kind, "data": data}))
+        self.publish(ev.Note(call_id=self.call_id, what="stream.event", info={"kind": event.kind, "data": data}))
 
     def on_tick(self, now: float) -> None:
         if self._ending:
@@ -194,7 +186,7 @@ class Call:
         if self._ending:
             raise CallNotLive("The call's stream has ended.")
         result = commands.get(name).handler(self, params, by)
-        self.publish(CommandApplied(call_id=self.call_id, action=name, by=by, result=result))
+        self.publish(ev.CommandApplied(call_id=self.call_id, action=name, by=by, result=result))
         return result
 
     def pause(self) -> None:
@@ -226,7 +218,9 @@ class Call:
         targets = self.handoff.begin(numbers, overrides, why, on_start)
         if self.voice is not None:
             self.voice.on_handoff()  # from now on the bot only listens: no replies, no barge-in
-        self.publish(HandoffStarted(call_id=self.call_id, numbers=targets, why=why))
+        self.publish(ev.HandoffStarted(call_id=self.call_id, numbers=targets, why=why))
+        human = self.agent.get("human") or {}
+        self.spawn(brief_person, self, targets, why, self._summarize, human.get("handoff_url"))
         return targets
 
     def _end_soon(self, reason: str, hangup: bool) -> None:
@@ -240,7 +234,7 @@ class Call:
         if self._ending:
             raise CallNotLive("The call's stream has ended.")
         utterance = self.speaker.say(text, kind, voice)
-        self.publish(TranscriptLine(call_id=self.call_id, speaker="bot", text=text, line_kind=kind))
+        self.publish(ev.TranscriptLine(call_id=self.call_id, speaker="bot", text=text, line_kind=kind))
         return utterance
 
     def play(self, file: str, mode: str | None = None) -> dict[str, Any]:
@@ -248,7 +242,7 @@ class Call:
 
     def interrupt(self, why: str) -> list[dict[str, Any]]:
         cuts = self.link.interrupt()
-        self.publish(Interrupted(call_id=self.call_id, why=why, cuts=cuts))
+        self.publish(ev.Interrupted(call_id=self.call_id, why=why, cuts=cuts))
         return cuts
 
     def hand_off(self, why: str, on_start: Callable[[Utterance], None] | None = None) -> list[str]:
@@ -260,7 +254,8 @@ class Call:
     def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
         return self.link.wait_heard(utterance, limit)
 
-    def publish(self, event: CallEvent) -> None:
+    def publish(self, event: ev.CallEvent) -> None:
+        self.memory.observe(event)
         self.bus.publish(event)
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -272,7 +267,7 @@ class Call:
     # -- internals ------------------------------------------------------------------------------
     def _set_state(self, state: str, reason: str | None = None, **info: Any) -> None:
         self.state = state
-        self.publish(StateChanged(call_id=self.call_id, state=state, reason=reason, info=info))
+        self.publish(ev.StateChanged(call_id=self.call_id, state=state, reason=reason, info=info))
 
     def _bridged(self, numbers: list[str], why: str) -> None:
         self._set_state("handed_off", why=why, numbers=numbers)
@@ -280,11 +275,11 @@ class Call:
 
     def _transfer_failed(self, why: str, error: str) -> None:
         self.log.warning("transfer (%s) failed: %s", why, error)
-        self.publish(HandoffFailed(call_id=self.call_id, why=why, error=error))
+        self.publish(ev.HandoffFailed(call_id=self.call_id, why=why, error=error))
 
     def _tts_failed(self, error: str) -> None:
         self.log.error("speech synthesis failed: %s", error)
-        self.publish(Note(call_id=self.call_id, what="tts.failed", info={"error": error}))
+        self.publish(ev.Note(call_id=self.call_id, what="tts.failed", info={"error": error}))
         gevent.spawn(self.end, "tts_error")
 
     def _guard(self, fn: Callable[[], Any], what: str, end: str | None = None) -> None:

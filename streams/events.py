@@ -163,6 +163,14 @@ class HandoffStarted(CallEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HandoffBriefed(CallEvent):
+    """The context for the person taking the call (warm transfer): summary, intents, last lines."""
+
+    kind = "handoff.brief"
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class HandoffFailed(CallEvent):
     kind = "handoff.failed"
     why: str

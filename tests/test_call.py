@@ -320,6 +320,8 @@ def test_every_event_round_trips_through_json() -> None:
         "control": {"action": "pause", "by": "api"},
         "handoff": {"numbers": ["9190"], "why": "intent"},
         "handoff.failed": {"why": "api", "error": "gone"},
+        "handoff.brief": {"context": {"summary": "wants a person", "intents": ["human"]}},
+        "answered": {"by": "machine", "why": "a beep"},
         "play": {"file": "hold.wav", "ms": 3000},
         "play.failed": {"file": "x.wav", "error": "nope"},
         "note": {"what": "socket.replaced"},
@@ -342,3 +344,51 @@ def test_a_failing_subscriber_never_reaches_the_publisher() -> None:
     bus.on_local(seen.append)
     bus.publish(Note(call_id="c1", what="x"))
     assert len(seen) == 1
+
+
+def test_a_warm_transfer_briefs_the_person_and_posts_to_the_handoff_url(harness) -> None:
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from streams.events import HandoffBriefed, TranscriptLine, Turn
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            received.append(_json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    human = {**HUMAN, "handoff_url": f"http://127.0.0.1:{server.server_port}/handoff"}
+    h = harness(agent={"human": human}).live()
+    h.call.publish(TranscriptLine(call_id="c1", speaker="bot", text="How can I help?"))
+    h.call.publish(TranscriptLine(call_id="c1", speaker="caller", text="my card was charged twice"))
+    h.call.publish(Turn(call_id="c1", n=1, text="my card was charged twice", confidence=0.9, intent="billing"))
+    h.call.handle("transfer", {}, "intent")
+    for _ in range(100):
+        if received:
+            break
+        gevent.sleep(0.02)
+    server.server_close()
+    context = h.of(HandoffBriefed)[0].context
+    assert context["intents"] == ["billing"] and context["summary_by"] == "transcript"
+    assert "charged twice" in context["summary"] and context["lines"][-1]["speaker"] == "caller"
+    assert received and received[0]["call_id"] == "c1" and received[0]["summary"] == context["summary"]
+    assert [e.info for e in h.of(Note) if e.what == "handoff.posted"] == [{"status": 204}]
+
+
+def test_the_brief_uses_the_llm_summary_when_there_is_one() -> None:
+    from streams.briefing import Memory, brief
+    from streams.events import TranscriptLine
+
+    memory = Memory()
+    memory.observe(TranscriptLine(call_id="c", speaker="caller", text="I want to cancel"))
+    assert brief(memory, "intent", ["1"], lambda lines: "Wants to cancel.")["summary_by"] == "llm"
+    assert brief(memory, "intent", ["1"], lambda lines: None)["summary_by"] == "transcript"  # the LLM failed

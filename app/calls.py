@@ -189,6 +189,13 @@ class CallStore:
         rows = self.db.query("SELECT at, kind, detail FROM timeline WHERE call_id = ? ORDER BY id", (call_id,))
         return [_row(r) for r in rows]  # type: ignore[misc]
 
+    def timeline_since(self, kind: str, since: float, limit: int = 20_000) -> list[dict[str, Any]]:
+        """Every ``kind`` timeline entry at or after ``since`` (all calls), oldest first, bounded."""
+        rows = self.db.query(
+            "SELECT at, kind, detail FROM timeline WHERE kind = ? AND at >= ? ORDER BY at LIMIT ?", (kind, since, limit)
+        )
+        return [_row(r) for r in rows]  # type: ignore[misc]
+
     def add_event(self, *, call_id: str | None, dedupe_key: str, kind: str, payload: dict[str, Any]) -> bool:
         """Store a webhook event once; False when the same event was stored before."""
         cur = self.db.execute(

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS timeline (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS timeline_call ON timeline(call_id, id);
+CREATE INDEX IF NOT EXISTS timeline_kind_at ON timeline(kind, at);
 
 CREATE TABLE IF NOT EXISTS transcript (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

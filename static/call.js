@@ -10,6 +10,11 @@
   const timeline = document.getElementById("timeline");
   const latency = document.getElementById("latency");
 
+  function readable(detail) {  // key: value, non-ASCII as it is (the server renders the same way)
+    if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return JSON.stringify(detail);
+    return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+  }
+
   function addLine(speaker, text) {
     const div = document.createElement("div");
     div.className = `line ${speaker}`;
@@ -67,16 +72,38 @@
     kind.textContent = ev.kind;
     const detail = document.createElement("td");
     const code = document.createElement("code");
-    code.textContent = JSON.stringify(ev.detail);
+    code.textContent = readable(ev.detail);
     detail.appendChild(code);
     tr.append(at, kind, detail);
     timeline.appendChild(tr);
+    refreshLanes();
     if (ev.kind === "reply") {
       if (!latency.querySelector("code")) latency.textContent = "";
       const c = document.createElement("code"); c.textContent = `${Math.round(ev.detail.latency_ms)} ms`;
       latency.append(c, " ");
     }
   });
+
+  // The timeline picture: clicking a caller turn (or its button) plays the recording from there.
+  const lanes = document.getElementById("lanes");
+  const recording = document.getElementById("recording");
+  document.addEventListener("click", (e) => {
+    const target = e.target.closest("[data-seek]");
+    if (!target || !recording) return;
+    recording.currentTime = parseFloat(target.dataset.seek);
+    recording.play().catch(() => {});  // a browser may refuse to autoplay; the position is set anyway
+  });
+  let refreshing = null;
+  function refreshLanes() {  // at most every 2 s while events arrive; the SVG is parsed, never injected as HTML
+    if (refreshing || !lanes) return;
+    refreshing = setTimeout(async () => {
+      refreshing = null;
+      const response = await fetch(lanes.dataset.src, {headers: {"Accept": "image/svg+xml"}});
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "image/svg+xml");
+      lanes.replaceChildren(document.importNode(doc.documentElement, true));
+    }, 2000);
+  }
 
   // Listen-in: both legs, each on its own playback clock in the page.
   let listening = null;

@@ -62,6 +62,9 @@
     if (tr) tr.querySelector('[data-field="last"]').textContent = `${ev.speaker}: ${ev.text}`;
   });
 
+  const chart = document.getElementById("hour-chart");
+  if (chart) setInterval(() => { chart.src = chart.src.split("?")[0] + `?t=${Date.now()}`; }, 20000);
+
   setInterval(() => {
     const now = Date.now() / 1000;
     document.querySelectorAll("tr[data-call]").forEach((tr) => {

@@ -31,7 +31,7 @@ from .offload import run_blocking
 from .playback import Utterance
 from .player import Player
 from .port import VoiceFactory, VoiceHandler
-from .speaker import Speaker, Voice
+from .speaker import Speaker, Voice, spoken
 from .tts import TTSPool
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,7 @@ class Call:
         if self._ending:
             raise CallNotLive("The call's stream has ended.")
         utterance = self.speaker.say(text, kind, voice)
+        utterance.on_sent = lambda u: self.publish(spoken(self.call_id, u, self.clock(), self.link.out_rate))
         self.publish(ev.TranscriptLine(call_id=self.call_id, speaker="bot", text=text, line_kind=kind))
         return utterance
 

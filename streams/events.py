@@ -117,6 +117,7 @@ class Turn(CallEvent):
     miss: bool = False
     action: str | None = None
     speech_ms: int = 0
+    ended_at: float | None = None  # epoch seconds when the caller's speech ended
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +127,18 @@ class ReplyTimed(CallEvent):
     kind = "reply"
     n: int
     latency_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spoken(CallEvent):
+    """Our audio for one utterance has all gone out: when it started playing and how long it lasts."""
+
+    kind = "spoken"
+    utterance: int
+    line_kind: str
+    text: str
+    started_at: float  # epoch seconds of its first audio on the wire
+    ms: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -249,6 +249,8 @@ class MediaLink:
             tap("bot", chunk)
         if utterance.sent == len(chunk) and utterance.on_start is not None:
             utterance.on_start(utterance)
+        if utterance.complete and utterance.sent >= len(utterance.pcm) and utterance.on_sent is not None:
+            utterance.on_sent(utterance)
 
     def _send_text(self, text: str) -> bool:
         sock = self.sock

@@ -34,6 +34,7 @@ class Utterance:
     cut: bool = False
     first_sent_at: float | None = None  # when its first audio went on the wire
     on_start: Callable[[Utterance], None] | None = field(default=None, repr=False)  # called once, at first send
+    on_sent: Callable[[Utterance], None] | None = field(default=None, repr=False)  # called once, after the last
 
     def append(self, pcm: bytes) -> None:
         self.pcm.extend(pcm)

@@ -15,6 +15,7 @@ from .events import CallEvent, Played, PlayFailed
 from .media import MediaLink
 from .media_files import MediaError, MediaFiles
 from .playback import Utterance
+from .speaker import spoken
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class Player:
             self.publish(PlayFailed(call_id=self.call_id, file=ref, error=safe_reason(exc)))
             return
         try:
-            self.link.enqueue(Utterance(text=f"[music {ref}]", kind="music", pcm=bytearray(pcm)))
+            music = Utterance(text=f"[music {ref}]", kind="music", pcm=bytearray(pcm))
+            music.on_sent = lambda u: self.publish(spoken(self.call_id, u, self.link.clock(), self.link.out_rate))
+            self.link.enqueue(music)
         except CallError as exc:
             self.publish(PlayFailed(call_id=self.call_id, file=ref, error=exc.message))
             return

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from gevent.pool import Group
 
+from .events import Spoken
 from .media import MediaLink
 from .playback import Utterance
 from .tts import TTSPool
@@ -27,6 +29,16 @@ _SENTENCE = re.compile(r"(?<=[.!?。？！])\s+")
 class Voice:
     name: str = "en-us"
     rate: int = 160
+
+
+def spoken(call_id: str, utterance: Utterance, now: float, rate: int) -> Spoken:
+    """The timeline's record of an utterance whose audio has all gone out: its start (wall clock) and length."""
+    started = time.time() - (now - (utterance.first_sent_at or now))
+    ms = round(len(utterance.pcm) / rate / 2 * 1000)
+    return Spoken(
+        call_id=call_id, utterance=utterance.id, line_kind=utterance.kind, text=utterance.text,
+        started_at=round(started, 3), ms=ms,
+    )  # fmt: skip
 
 
 def sentences(text: str) -> list[str]:

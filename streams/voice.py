@@ -8,6 +8,7 @@ agent's interruption strategy. After a handoff the pipeline only transcribes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -199,6 +200,7 @@ class VoicePipeline:
                 miss=decision.miss,
                 action=decision.action,
                 speech_ms=round(heard.speech_ms),
+                ended_at=round(time.time() - (time.monotonic() - heard.speech_end), 3),
             )
         )
         self._act(decision, heard.speech_end)

@@ -418,3 +418,40 @@ def test_webhook_data_is_shown_as_text_never_run(page, service: str, tmp_path: P
         assert WEIRD_AGENT in text and (WEIRD_FROM in text or path == "/dashboard/agents")
         assert page.locator("main img").count() == 0 and page.evaluate("window.__xss") is None
     page.screenshot(path=str(tmp_path / "xss-history.png"), full_page=True)
+
+
+def test_the_call_page_draws_the_call_and_the_calls_page_charts_the_hour(  # type: ignore[no-untyped-def]
+    page, service: str, tmp_path: Path
+) -> None:
+    steps = [{"dtmf": "1"}, {"listen": 1.5}, {"say": "네"}, {"listen": "reply"}, {"say": "상담원"}, {"listen": 4}]
+    script = write_script(tmp_path, {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 40})
+    proc = start_call(service, script)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    call_id = json.loads(out)["call_id"]
+    wait_for(lambda: get_call(service, call_id)["state"] == "ended", timeout=20)
+    sign_in(page)
+    page.goto(f"/dashboard/calls/{call_id}")
+    lanes = page.locator("#lanes svg")
+    assert lanes.locator("[data-seek]").count() >= 2  # the caller's turns, clickable
+    html = lanes.inner_html()
+    assert 'fill="#b45309"' in html  # the greeting, cut short by the caller's barge-in
+    assert 'fill="#dc2626"' in html  # the handoff
+    assert " ms</text>" in html  # a reply latency beside a turn
+    button = page.locator("button[data-seek]").nth(1)
+    seek = float(button.get_attribute("data-seek"))
+    until(page, "document.getElementById('recording').readyState >= 1")
+    button.click()
+    until(page, f"Math.abs(document.getElementById('recording').currentTime - {seek}) < 0.5")
+    text = page.locator("body").inner_text()
+    assert "\\u" not in text and "상담원" in text  # Korean as Korean, never \uXXXX
+    page.screenshot(path=str(tmp_path / "call-page.png"), full_page=True)
+    page.goto("/dashboard/calls")
+    until(
+        page, "document.getElementById('hour-chart').complete && document.getElementById('hour-chart').naturalWidth > 0"
+    )
+    chart = requests.get(f"{service}/dashboard/charts/hour.svg", timeout=5)
+    assert chart.status_code == 401  # the chart is for signed-in operators only
+    page.screenshot(path=str(tmp_path / "calls-page.png"), full_page=True)

@@ -322,6 +322,7 @@ def test_every_event_round_trips_through_json() -> None:
         "handoff.failed": {"why": "api", "error": "gone"},
         "handoff.brief": {"context": {"summary": "wants a person", "intents": ["human"]}},
         "answered": {"by": "machine", "why": "a beep"},
+        "spoken": {"utterance": 3, "line_kind": "reply", "text": "네.", "started_at": 12.5, "ms": 640},
         "play": {"file": "hold.wav", "ms": 3000},
         "play.failed": {"file": "x.wav", "error": "nope"},
         "note": {"what": "socket.replaced"},

@@ -35,5 +35,3 @@ def init_app(app: Flask) -> None:
     )
     app.register_blueprint(bp)
     app.register_blueprint(favicon.bp)
-
-

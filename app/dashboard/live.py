@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 
 from flask import Response, current_app, jsonify, request, session
 
 from .. import call_flow, control, listen_in
 from ..bodies import json_object
 from ..call_views import call_or_404, recording_response
+from ..charts import hour_svg, per_minute
 from ..errors import BadRequest
 from ..feed import stream_events
 from ..journal import create_call
 from ..services import agents, bus, registry, services, store
 from ..stream_socket import sock
+from ..timeline_view import lanes, svg
 from . import bp
 from .auth import data
 from .pages import _detail
@@ -36,6 +39,26 @@ def call_action(call_id: str):  # type: ignore[no-untyped-def]
 @data
 def recording(call_id: str):  # type: ignore[no-untyped-def]
     return recording_response(call_or_404(call_id))
+
+
+@bp.get("/dashboard/calls/<call_id>/timeline.svg")
+@data
+def timeline_picture(call_id: str):  # type: ignore[no-untyped-def]
+    """The call's lanes (refreshed by the call page while the call is live)."""
+    call_or_404(call_id)
+    return Response(str(svg(lanes(store().timeline(call_id)))), mimetype="image/svg+xml")
+
+
+@bp.get("/dashboard/charts/hour.svg")
+@data
+def hour_chart():  # type: ignore[no-untyped-def]
+    """Calls started and reply latency per minute, last hour (an image on the calls page)."""
+    since = time.time() - 3600
+    calls, _ = store().list(since=since, limit=20_000)
+    rows = per_minute(calls, store().timeline_since("reply", since))
+    cluster = services().cluster
+    live = len(cluster.live_ids()) if cluster is not None else len(registry())
+    return Response(hour_svg(rows, live), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/dashboard/api/softphone")

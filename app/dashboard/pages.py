@@ -14,10 +14,12 @@ from ..call_views import call_or_404
 from ..errors import NotFound
 from ..schemas import CallListQuerySchema
 from ..services import agents, is_live, registry, services, store
+from ..timeline_view import lanes, readable, svg
 from . import bp
 from .auth import page
 
 LIST_QUERY = CallListQuerySchema()
+bp.add_app_template_filter(readable, "readable")
 
 
 @bp.get("/")
@@ -53,10 +55,18 @@ def calls_page():  # type: ignore[no-untyped-def]
 def call_page(call_id: str):  # type: ignore[no-untyped-def]
     call = call_or_404(call_id)
     agent = agents().get(call["agent"]) or {}
+    detail = _detail(call)
+    picture = lanes(detail["timeline"])
+    brief = next(
+        (e["detail"].get("context") for e in reversed(detail["timeline"]) if e["kind"] == "handoff.brief"), None
+    )
     return render_template(
         "call.html",
-        call=_detail(call),
+        call=detail,
         agent=agent,
+        lanes_svg=svg(picture),
+        turns=[s for s in picture.spans if s.lane == "caller"],
+        brief=brief,
         commands=[{**vars(c), "fields": c.form_fields()} for c in commands.REGISTRY.values()],
         human_numbers=",".join((agent.get("human") or {}).get("numbers", [])),
         media=sorted(p.name for p in call_flow.MEDIA_DIR.glob("*") if p.is_file()),

@@ -1,0 +1,151 @@
+"""A call's timeline as a picture: lanes for caller speech, bot speech, controls and the handoff.
+
+Pure: stored timeline entries in, lane data and an SVG out. Time 0 is the
+moment the stream opened (the ``connecting`` state), which is also time 0 of
+the call's recording, so a turn's start is where the player should jump.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup, escape
+
+LANES = ("caller", "bot", "controls", "handoff")
+COLORS = {"caller": "#2563eb", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed", "handoff": "#dc2626"}
+MARKS = {"control": "controls", "idle.reprompt": "controls", "idle.goodbye": "controls", "answered": "controls",
+         "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff"}  # fmt: skip
+
+
+@dataclass
+class Span:
+    lane: str
+    start: float  # seconds from the stream's opening
+    end: float
+    label: str
+    cut: bool = False
+    seek: float | None = None  # where the recording player jumps when it is clicked
+    note: str = ""  # e.g. a turn's reply latency
+
+
+@dataclass
+class Lanes:
+    spans: list[Span] = field(default_factory=list)
+    marks: list[tuple[str, float, str]] = field(default_factory=list)  # (lane, seconds, label)
+    length: float = 1.0
+
+
+def _origin(timeline: list[dict[str, Any]]) -> float | None:
+    for entry in timeline:
+        if entry["kind"] == "state" and entry["detail"].get("state") == "connecting":
+            return float(entry["at"])
+    return None
+
+
+def _cuts(timeline: list[dict[str, Any]]) -> dict[int, float]:
+    """Utterance id -> ms heard, for utterances a break or barge-in cut short."""
+    heard: dict[int, float] = {}
+    for entry in timeline:
+        if entry["kind"] == "interrupt":
+            for cut in entry["detail"].get("cuts", []):
+                if "utterance" in cut:
+                    heard[cut["utterance"]] = float(cut.get("heard_ms", 0))
+    return heard
+
+
+def lanes(timeline: list[dict[str, Any]]) -> Lanes:
+    """Spans and marks from a call's stored timeline (entries in time order)."""
+    origin = _origin(timeline)
+    out = Lanes()
+    if origin is None:
+        return out
+    cuts = _cuts(timeline)
+    latency = {e["detail"].get("n"): e["detail"].get("latency_ms") for e in timeline if e["kind"] == "reply"}
+    for entry in timeline:
+        detail, at = entry["detail"], float(entry["at"]) - origin
+        if entry["kind"] == "turn":
+            end = float(detail["ended_at"]) - origin if detail.get("ended_at") else at - 0.3
+            start = max(0.0, end - float(detail.get("speech_ms", 0)) / 1000)
+            ms = latency.get(detail.get("n"))
+            label = f"{detail.get('text') or '(nothing heard)'} → {detail.get('intent') or 'miss'}"
+            note = f"{ms:.0f} ms" if isinstance(ms, (int, float)) else ""
+            out.spans.append(Span("caller", start, end, label, seek=start, note=note))
+        elif entry["kind"] == "spoken":
+            start = float(detail["started_at"]) - origin
+            heard = cuts.get(detail.get("utterance"))
+            length = (heard if heard is not None else float(detail.get("ms", 0))) / 1000
+            out.spans.append(Span("bot", start, start + length, detail.get("text", ""), cut=heard is not None))
+        elif entry["kind"] == "interrupt":  # cut before all of it went out: no "spoken" line, the cut says it all
+            spoken = {e["detail"].get("utterance") for e in timeline if e["kind"] == "spoken"}
+            for cut in detail.get("cuts", []):
+                if "utterance" in cut and cut["utterance"] not in spoken:
+                    start = max(0.0, at - float(cut.get("heard_ms", 0)) / 1000)
+                    out.spans.append(Span("bot", start, at, cut.get("text", ""), cut=True))
+        elif entry["kind"] in MARKS:
+            out.marks.append((MARKS[entry["kind"]], at, _mark_label(entry)))
+        elif entry["kind"] == "state" and detail.get("state") in ("handed_off", "ended"):
+            out.marks.append(("handoff" if detail["state"] == "handed_off" else "controls", at, detail["state"]))
+    ends = [s.end for s in out.spans] + [m[1] for m in out.marks]
+    out.length = max([1.0, *ends])
+    return out
+
+
+def _mark_label(entry: dict[str, Any]) -> str:
+    detail = entry["detail"]
+    if entry["kind"] == "control":
+        return f"{detail.get('action')} by {detail.get('by')}"
+    if entry["kind"] == "answered":
+        return f"answered by {detail.get('by')}"
+    if entry["kind"] == "handoff.brief":
+        return str((detail.get("context") or {}).get("summary", "brief"))
+    return entry["kind"]
+
+
+def svg(data: Lanes, width: int = 960) -> Markup:
+    """An inline SVG (no scripts, no styles: CSP-safe); clickable spans carry ``data-seek`` seconds."""
+    left, row, top = 80, 30, 18
+    scale = (width - left - 10) / data.length
+    height = top + row * len(LANES) + 6
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'aria-label="call timeline" class="lanes">']  # fmt: skip
+    for i, lane in enumerate(LANES):
+        y = top + i * row
+        parts.append(f'<text x="4" y="{y + 19}" font-size="13" fill="#334155">{lane}</text>')
+        parts.append(f'<line x1="{left}" y1="{y + 28}" x2="{width - 10}" y2="{y + 28}" stroke="#e2e8f0"/>')
+    for second in range(0, int(data.length) + 1, max(1, int(data.length / 10) or 1)):
+        x = left + second * scale
+        parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
+    for span in data.spans:
+        parts.append(_span(span, left, top, row, scale))
+    for lane, at, label in data.marks:
+        x, y = left + at * scale, top + LANES.index(lane) * row
+        parts.append(f'<g><title>{escape(label)}</title><rect x="{x - 2:.1f}" y="{y + 4}" width="4" height="22" '
+                     f'fill="{COLORS[lane]}"/></g>')  # fmt: skip
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
+    x, y = left + span.start * scale, top + LANES.index(span.lane) * row
+    w = max(3.0, (span.end - span.start) * scale)
+    color = COLORS["cut"] if span.cut else COLORS[span.lane]
+    seek = f' data-seek="{span.seek:.2f}" class="seekable"' if span.seek is not None else ""
+    title = escape(
+        span.label + (" (cut: heard up to here)" if span.cut else "") + (f" · reply {span.note}" if span.note else "")
+    )
+    note = (f'<text x="{x + w + 3:.1f}" y="{y + 19}" font-size="11" fill="#0f172a">{escape(span.note)}</text>'
+            if span.note else "")  # fmt: skip
+    return (f'<g{seek}><title>{title}</title><rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="22" rx="3" '
+            f'fill="{color}"/></g>{note}')  # fmt: skip
+
+
+def readable(detail: Any) -> str:
+    """A timeline detail as text people read: key: value, non-ASCII kept as it is (no \\uXXXX)."""
+    if not isinstance(detail, dict):
+        return json.dumps(detail, ensure_ascii=False, default=str)
+    return ", ".join(
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)}"
+        for key, value in detail.items()
+    )

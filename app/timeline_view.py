@@ -8,6 +8,7 @@ the call's recording, so a turn's start is where the player should jump.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +117,8 @@ def svg(data: Lanes, width: int = 960) -> Markup:
         parts.append(f'<line x1="{left}" y1="{y + 28}" x2="{width - 10}" y2="{y + 28}" stroke="#e2e8f0"/>')
     for second in range(0, int(data.length) + 1, max(1, int(data.length / 10) or 1)):
         x = left + second * scale
-        parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
+        if x <= width - 24:  # a label past the right edge would be clipped
+            parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
     for span in data.spans:
         parts.append(_span(span, left, top, row, scale))
     for lane, at, label in data.marks:
@@ -142,10 +144,23 @@ def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
 
 
 def readable(detail: Any) -> str:
-    """A timeline detail as text people read: key: value, non-ASCII kept as it is (no \\uXXXX)."""
-    if not isinstance(detail, dict):
-        return json.dumps(detail, ensure_ascii=False, default=str)
-    return ", ".join(
-        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)}"
-        for key, value in detail.items()
-    )
+    """A timeline detail as text people read: ``key: value``, nested values in brackets, times of day for
+    the ``*_at`` epoch fields, non-ASCII kept as it is (never \\uXXXX)."""
+    if isinstance(detail, dict):
+        return ", ".join(f"{key}: {_value(key, value)}" for key, value in detail.items())
+    return _value("", detail)
+
+
+def _value(key: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "(" + readable(value) + ")"
+    if isinstance(value, list):
+        return "[" + "; ".join(_value(key, item) for item in value) + "]"
+    if key.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1e9:
+        try:
+            return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S.%f")[:-3]
+        except (OverflowError, OSError, ValueError):
+            pass
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -10,9 +10,19 @@
   const timeline = document.getElementById("timeline");
   const latency = document.getElementById("latency");
 
-  function readable(detail) {  // key: value, non-ASCII as it is (the server renders the same way)
-    if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return JSON.stringify(detail);
-    return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+  // A detail as text people read, the same way the server renders it (app/timeline_view.py readable).
+  function value(key, v) {
+    if (typeof v === "string") return v;
+    if (Array.isArray(v)) return `[${v.map((item) => value(key, item)).join("; ")}]`;
+    if (v !== null && typeof v === "object") return `(${readable(v)})`;
+    if (key.endsWith("_at") && typeof v === "number" && v > 1e9) {
+      return new Date(v * 1000).toISOString().slice(11, 23);
+    }
+    return JSON.stringify(v);
+  }
+  function readable(detail) {
+    if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return value("", detail);
+    return Object.entries(detail).map(([k, v]) => `${k}: ${value(k, v)}`).join(", ");
   }
 
   function addLine(speaker, text) {

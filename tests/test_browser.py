@@ -432,6 +432,8 @@ def test_the_call_page_draws_the_call_and_the_calls_page_charts_the_hour(  # typ
         proc.kill()
     call_id = json.loads(out)["call_id"]
     wait_for(lambda: get_call(service, call_id)["state"] == "ended", timeout=20)
+    raw = requests.get(f"{service}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5).text
+    assert "상담원" in raw and "\\u" not in raw  # the API's JSON is readable too
     sign_in(page)
     page.goto(f"/dashboard/calls/{call_id}")
     lanes = page.locator("#lanes svg")

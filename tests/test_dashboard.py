@@ -143,10 +143,19 @@ def test_pages_render(dash_app) -> None:
         )
         store().add_transcript(call["id"], "caller", "네")
         store().add_timeline(call["id"], "reply", {"n": 1, "latency_ms": 321.5})
+        store().add_timeline(call["id"], "spoken", {"text": "안녕", "started_at": 1796065726.5, "cuts": [{"n": 1}]})
+        store().set_state(call["id"], "ended", reason="hangup", at=call["created_at"] + 75)
     calls = client.get("/dashboard/calls").get_data(as_text=True)
     assert call["id"][:8] in calls and "네" in calls
+    assert re.search(r'data-field="duration" data-ended="[0-9.]+">1:15</td>', calls)  # shown before any script runs
+    chart = client.get("/dashboard/charts/hour.svg")
+    assert chart.mimetype == "image/svg+xml" and "live now: 0" in chart.get_data(as_text=True)
+    lanes = client.get(f"/dashboard/calls/{call['id']}/timeline.svg")
+    assert lanes.mimetype == "image/svg+xml" and lanes.get_data(as_text=True).startswith("<svg")
     detail = client.get(f"/dashboard/calls/{call['id']}").get_data(as_text=True)
     assert "Transcript" in detail and "322 ms" in detail and "919000000003" in detail  # transfer prefilled
+    assert "text: 안녕, started_at: 19:08:46.500, cuts: [(n: 1)]" in detail  # read as text, times of day
+    assert "recording is off" in detail
     agents = client.get("/dashboard/agents").get_data(as_text=True)
     assert "demo-ko" in agents and "broken.yaml" in agents and "Missing data for required field" in agents
     agent = client.get("/dashboard/agents/demo-ko").get_data(as_text=True)

@@ -8,8 +8,8 @@ the call's recording, so a turn's start is where the player should jump.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape

@@ -190,6 +190,9 @@ def test_two_transfers_racing_never_end_the_call(harness) -> None:
     with pytest.raises(TransferInProgress):
         h.call.hand_off("no_stt")  # the voice pipeline's own transfer, racing the REST one
     settle(0.05)
+    with pytest.raises(TransferInProgress):  # the bridge is out and ringing
+        h.call.handle("transfer", {}, "api")
+    assert h.call.bridge_outcome("answered") == "answered"
     with pytest.raises(AlreadyHandedOff):
         h.call.handle("transfer", {}, "api")
     assert not h.call.ended and h.call.state == "handed_off"

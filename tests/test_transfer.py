@@ -175,3 +175,31 @@ def test_the_platform_word_reaches_the_live_call(app, client, harness) -> None:
         timeline = [(e["kind"], e["detail"].get("kind")) for e in store().timeline(call_id)]
         registry().remove(h.call)
     assert ("event", "bridge.started") in timeline and ("event", "bridge.missed") in timeline
+
+
+# -- configuration: the agent's human section, the emulator's person ------------------------------
+def test_the_agents_ring_settings_are_validated_with_field_messages(tmp_path) -> None:
+    from app.agents import load_agents
+
+    (tmp_path / "ok.yaml").write_text("name: ok\nlanguage: ko\nhuman: {numbers: ['919000000077']}\n")
+    bad = "name: bad\nhuman: {numbers: ['9190000077'], ring_margin: -1, retry_offers: 9, offer_wait: 0, "
+    bad += "retry_yes: []}\n"
+    (tmp_path / "bad.yaml").write_text(bad)
+    book = load_agents(tmp_path, "ok")
+    human = book.get("ok")["human"]
+    assert (human["ring_margin"], human["retry_offers"], human["offer_wait"]) == (10.0, 1, 8.0)  # the defaults
+    assert book.get("ok")["no_answer_message"].endswith("다시 연결해 드릴까요?")  # in the agent's language
+    [error] = book.errors
+    assert error.file == "bad.yaml"
+    assert set(error.errors["human"]) == {"ring_margin", "retry_offers", "offer_wait", "retry_yes"}
+
+
+def test_the_emulators_person_is_checked_before_dialling() -> None:
+    from emulator.script import ScriptError, parse_script
+
+    script = parse_script({"steps": [], "human": ["no_answer", "answer"], "ring_seconds": 0.5})
+    assert [script.human_for(n) for n in range(3)] == ["no_answer", "answer", "answer"]  # the last repeats
+    assert parse_script({"steps": []}).human_for(0) == "answer"
+    for bad in ("maybe", [], ["answer", "later"], 3):
+        with pytest.raises(ScriptError, match="human: one of"):
+            parse_script({"steps": [], "human": bad})

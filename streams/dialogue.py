@@ -85,7 +85,7 @@ class ScriptedPolicy:
 # Yes and no to "shall I ring again?", by language; an agent may give its own (human.retry_yes / retry_no).
 RETRY_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "en": (("yes", "yeah", "sure", "please", "try again", "okay"), ("no", "nope", "no thanks", "goodbye")),
-    "ko": (("네", "예", "다시", "좋아요"), ("아니요", "아니오", "아니")),
+    "ko": (("네", "다시", "좋아요"), ("아니요",)),  # no near-homophones of each other (예/네, 아니오/아니요)
 }
 NO_ANSWER_MESSAGE = "Sorry, nobody could take your call just now. Shall I try again?"
 

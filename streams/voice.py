@@ -128,7 +128,10 @@ class VoicePipeline:
 
     def on_handoff_unanswered(self, offers_left: int) -> None:
         self.handed_off = False  # the bot has the caller again
-        self.port.spawn(self.ring_back.start, offers_left)
+        if self.idle is not None:
+            self.idle.last_activity = 0.0  # silence counts from now, not from before the ring
+        # A caller we cannot hear cannot answer an offer: a goodbye instead.
+        self.port.spawn(self.ring_back.start, offers_left if self.hearing is not None else 0)
 
     def close(self) -> None:
         self.closing = True

@@ -203,3 +203,27 @@ def test_the_emulators_person_is_checked_before_dialling() -> None:
     for bad in ("maybe", [], ["answer", "later"], 3):
         with pytest.raises(ScriptError, match="human: one of"):
             parse_script({"steps": [], "human": bad})
+
+
+def test_the_ring_is_marked_on_the_handoff_lane() -> None:
+    from app.timeline_view import lanes
+
+    def line(at: float, kind: str, **detail: Any) -> dict[str, Any]:
+        return {"at": at, "kind": kind, "detail": detail}
+
+    timeline = [
+        line(100.0, "state", state="connecting"),
+        line(105.0, "handoff", numbers=["919000000077"], why="intent"),
+        line(106.0, "state", state="handed_off"),
+        line(112.0, "handoff.unanswered", by="timer", attempt=1, offers_left=1),
+        line(118.0, "handoff.retry", answer="네"),
+        line(125.0, "handoff.answered", by="platform", attempt=2),
+    ]
+    marks = [(lane, at, label) for lane, at, label in lanes(timeline).marks if lane == "handoff"]
+    assert [(at, label) for _, at, label in marks] == [
+        (5.0, "handoff"),
+        (6.0, "handed_off"),
+        (12.0, "nobody answered (no word from the platform)"),
+        (18.0, "caller asked to try again"),
+        (25.0, "a person answered"),
+    ]

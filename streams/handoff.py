@@ -1,9 +1,9 @@
 """AI to human: the hold line, then a bridge PCMO over the socket; the stream stays open.
 
-    idle --begin--> holding --hold line heard, bridge sent--> ringing --answered--> bridged
-      ^                |                                         |
-      +----failed------+                                         |  (nothing was sent: a later transfer may try again)
-      +------------------unanswered (the platform, or the backstop timer)-+
+    idle --begin--> holding --hold line heard, bridge sent--> ringing --a person answered--> bridged
+     ^ ^               |                                          |
+     | +----failed-----+  (nothing was sent: try again later)     |
+     +--------nobody answered (the platform, or the backstop)-----+
 
 Targets are checked before anything changes, so a transfer with nowhere to go
 leaves the call as it was. While one transfer is holding or ringing, another is

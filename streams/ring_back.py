@@ -60,6 +60,10 @@ class RingBack:
             self._note("declined", why="no" if decision.intent else "unclear", answer=text)
         return decision
 
+    def cancel(self) -> None:
+        """Another transfer began (the API, the dashboard): the offer no longer stands."""
+        self.offer.pending = False
+
     def finish(self, decision: Decision) -> None:
         self.port.wait_heard(self.say(decision.reply or "", "goodbye"))
         self.port.end(decision.reason or "no_answer")

@@ -125,6 +125,7 @@ class VoicePipeline:
 
     def on_handoff(self) -> None:
         self.handed_off = True
+        self.ring_back.cancel()
 
     def on_handoff_unanswered(self, offers_left: int) -> None:
         self.handed_off = False  # the bot has the caller again

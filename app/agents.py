@@ -60,6 +60,12 @@ class HumanSchema(StrictSchema):
         validate=validate.URL(schemes={"http", "https"}, require_tld=False),
         metadata={"description": "Warm transfer: the brief (summary, intents, last lines) is POSTed here."},
     )
+    # Nobody answered (docs/agents.md): the backstop, the offers to ring again, the wait for an answer.
+    ring_margin = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=300))
+    retry_offers = StrictInt(minimum=0, maximum=5, load_default=1)
+    offer_wait = fields.Float(load_default=8.0, validate=validate.Range(min=1, max=60))
+    retry_yes = fields.List(StrictStr(non_empty=True), validate=validate.Length(min=1))
+    retry_no = fields.List(StrictStr(non_empty=True), validate=validate.Length(min=1))
 
 
 class StreamOptionsSchema(StrictSchema):
@@ -139,6 +145,8 @@ class AgentSchema(StrictSchema):
     max_misses = StrictInt(minimum=1, load_default=3)
     goodbye = StrictStr()
     hold_message = StrictStr()
+    no_answer_message = StrictStr(metadata={"description": "Said when nobody answered a transfer: offer to retry."})
+    no_answer_goodbye = StrictStr(metadata={"description": "Said when nobody answered and no retry is left."})
     shutdown_message = StrictStr(
         metadata={"description": "Said to a live caller when the service stops (a deploy, a restart)."}
     )
@@ -208,6 +216,8 @@ DEFAULT_LINES: dict[str, dict[str, str]] = {
         "hold_message": "Please hold while I connect you to a person.",
         "shutdown_message": "Sorry, we have to end this call now. Please call again in a minute.",
         "reprompt": "Are you still there?",
+        "no_answer_message": "Sorry, nobody could take your call just now. Shall I try again?",
+        "no_answer_goodbye": "Sorry, nobody is free to take your call. Please call again later. Goodbye.",
     },
     "ko": {
         "fallback": "죄송합니다. 잘 듣지 못했습니다.",
@@ -215,6 +225,8 @@ DEFAULT_LINES: dict[str, dict[str, str]] = {
         "hold_message": "상담원에게 연결해 드리겠습니다. 잠시만 기다려 주세요.",
         "shutdown_message": "죄송합니다. 지금 통화를 종료해야 합니다. 잠시 후 다시 걸어 주세요.",
         "reprompt": "아직 통화 중이신가요?",
+        "no_answer_message": "죄송합니다. 지금 연결할 수 있는 상담원이 없습니다. 다시 연결해 드릴까요?",
+        "no_answer_goodbye": "죄송합니다. 지금은 상담원이 모두 통화 중입니다. 나중에 다시 걸어 주세요.",
     },
 }
 

@@ -125,6 +125,13 @@ class CallSchema(Schema):
         allow_none=True,
         metadata={"description": "Outbound calls with answering-machine detection: human, machine or unknown."},
     )
+    handoff = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "The transfer to a person, if any: state (holding, ringing, bridged, unanswered, "
+            "retrying, declined, failed), numbers, why, attempts, by (platform, or timer: the backstop decided), at."
+        },
+    )
     live = fields.Boolean()
     created_at = Epoch()
     updated_at = Epoch()

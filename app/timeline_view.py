@@ -17,7 +17,9 @@ from markupsafe import Markup, escape
 LANES = ("caller", "bot", "controls", "handoff")
 COLORS = {"caller": "#2563eb", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed", "handoff": "#dc2626"}
 MARKS = {"control": "controls", "idle.reprompt": "controls", "idle.goodbye": "controls", "answered": "controls",
-         "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff"}  # fmt: skip
+         "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff",
+         "handoff.answered": "handoff", "handoff.unanswered": "handoff", "handoff.retry": "handoff",
+         "handoff.declined": "handoff"}  # fmt: skip
 
 
 @dataclass
@@ -101,6 +103,14 @@ def _mark_label(entry: dict[str, Any]) -> str:
         return f"answered by {detail.get('by')}"
     if entry["kind"] == "handoff.brief":
         return str((detail.get("context") or {}).get("summary", "brief"))
+    if entry["kind"] == "handoff.unanswered":
+        return f"nobody answered ({'no word from the platform' if detail.get('by') == 'timer' else 'platform'})"
+    if entry["kind"] == "handoff.answered":
+        return "a person answered"
+    if entry["kind"] == "handoff.retry":
+        return "caller asked to try again"
+    if entry["kind"] == "handoff.declined":
+        return f"no retry ({detail.get('why')})"
     return entry["kind"]
 
 

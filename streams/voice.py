@@ -3,7 +3,8 @@
 One ``VoicePipeline`` per call, speaking to it only through its ``CallPort``.
 ``Hearing`` turns frames into recognised turns; the policy decides; replies go
 out through ``port.say``. Speech over the bot's own audio interrupts it by the
-agent's interruption strategy. After a handoff the pipeline only transcribes.
+agent's interruption strategy. After a handoff the pipeline only transcribes,
+until nobody answers: then ``RingBack`` offers to ring again.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any
 
 from . import events as ev
 from .amd import AmdRule, Screening
-from .dialogue import Decision, Policy, ScriptedPolicy
+from .dialogue import Decision, Policy, ScriptedPolicy, retry_words
 from .errors import CallError, NoTransferTarget
 from .hearing import Heard, Hearing, stt_rate
 from .idle import IdleRule, IdleWatch
 from .offload import run_blocking
 from .playback import Utterance
 from .port import CallPort
+from .ring_back import RingBack
 from .speaker import Voice
 from .stt import SpeechModels
 from .tts import TTSPool
@@ -41,8 +43,13 @@ class VoiceServices:
 
 
 def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:
-    """The phrases vosk may hear for this agent, or None for free speech."""
-    return [p for i in agent.get("intents", []) for p in i["phrases"]] if agent.get("grammar") else None
+    """The phrases vosk may hear for this agent (with yes and no to a retry offer), or None for free speech."""
+    if not agent.get("grammar"):
+        return None
+    phrases = [p for i in agent.get("intents", []) for p in i["phrases"]]
+    if agent.get("human"):
+        phrases += [p for words in retry_words(agent) for p in words if p not in phrases]
+    return phrases
 
 
 class VoicePipeline:
@@ -69,6 +76,7 @@ class VoicePipeline:
         self.screening = (
             Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
         )
+        self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
 
     # -- what the call tells the pipeline ------------------------------------------------------
     def on_live(self) -> None:
@@ -117,6 +125,14 @@ class VoicePipeline:
 
     def on_handoff(self) -> None:
         self.handed_off = True
+        self.ring_back.cancel()
+
+    def on_handoff_unanswered(self, offers_left: int) -> None:
+        self.handed_off = False  # the bot has the caller again
+        if self.idle is not None:
+            self.idle.last_activity = 0.0  # silence counts from now, not from before the ring
+        # A caller we cannot hear cannot answer an offer: a goodbye instead.
+        self.port.spawn(self.ring_back.start, offers_left if self.hearing is not None else 0)
 
     def close(self) -> None:
         self.closing = True
@@ -189,7 +205,10 @@ class VoicePipeline:
         self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text, confidence=confidence))
         if self.handed_off or self.closing or (self.screening is not None and self.screening.pending):
             return  # monitoring only: a person has the call (or we do not know yet who answered)
-        decision = self.policy.on_turn(heard.text, heard.confidence)
+        if self.ring_back.pending:  # the answer to "shall I try again?"
+            decision = self.ring_back.answer(heard.text, heard.confidence)
+        else:
+            decision = self.policy.on_turn(heard.text, heard.confidence)
         self.port.publish(
             ev.Turn(
                 call_id=call_id,
@@ -216,7 +235,7 @@ class VoicePipeline:
             self._hand_off(decision.reason or "intent", turn=self.turn_count, speech_end=speech_end)
         elif decision.action == "hangup":
             self.port.wait_heard(reply)
-            self.port.end("agent_hangup")
+            self.port.end(decision.reason or "agent_hangup")
         elif decision.action == "play" and decision.file:
             self.port.wait_heard(reply)
             self.port.play(decision.file)

@@ -242,6 +242,23 @@ def test_supervisor_controls_reach_the_platform(page, service: str, tmp_path: Pa
     assert {c["by"] for c in controls} == {"dashboard:ops"}
 
 
+def test_the_brief_and_the_ring_appear_live_while_the_phone_rings(page, service: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page)
+    steps = [{"dtmf": "1"}, {"listen": "reply"}, {"listen": 1}, {"say": "상담원"}, {"listen": 6}]
+    proc = emulated_call(service, tmp_path, steps)  # the person answers after ring_seconds (1 s)
+    try:
+        call_id = live_call(service)
+        page.goto(f"/dashboard/calls/{call_id}")
+        assert page.locator("#brief").count() == 0  # nobody has asked for a person yet
+        page.wait_for_selector("#brief p", timeout=30000)  # from the live feed, no reload
+        assert "상담원" in page.inner_text("#brief")  # the caller's last words are in the summary
+        answered = "transfer: answered: a person has the call"
+        until(page, f"(document.getElementById('ring') || {{}}).textContent === '{answered}'")
+        page.screenshot(path=str(tmp_path / "brief.png"), full_page=True)
+    finally:
+        proc.communicate(timeout=60)
+
+
 def test_softphone_calls_the_bot_from_the_browser(page, service: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sign_in(page)
     blocked = csp_violations(page)

@@ -1,0 +1,94 @@
+"""Turn-taking end to end: Silero VAD and the Smart Turn rule on a real call through the emulator.
+
+One call (about 20 s of real-time audio) to an agent with ``turn: {vad: silero,
+end: smart}``: loud white noise, then an utterance with a 600 ms pause where
+the speaker is clearly not done, then a short complete sentence. The energy
+VAD would take the noise for a turn and cut the paused utterance in two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from app.timeline_view import lanes
+from emulator.service import running_service
+from emulator.turnset import turnset
+
+from .conftest import ROOT, base_config
+from .streaming import call_args, get_call, run_emulator, wait_for, write_script
+
+AGENT = "turns-ko"
+
+
+@pytest.fixture(scope="module")
+def done_call(tmp_path_factory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("turns")
+    agents = tmp / "agents"
+    agents.mkdir()
+    agent = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
+    agent.pop("dtmf_menu")
+    # English audio through the Korean model is heard as any phrase: only intents that just reply, so none can
+    # end or hand off the call.
+    agent["intents"] = [i for i in agent["intents"] if i.get("action", "none") == "none"]
+    agent.update(
+        name=AGENT,
+        numbers=["918000000150"],
+        greeting="안녕하세요.",
+        max_misses=100,
+        turn={"vad": "silero", "end": "smart", "silence_ms": 60, "max_wait_ms": 1000},
+    )
+    (agents / f"{AGENT}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
+    clips = {clip.name: clip.path for clip in turnset()}
+    steps = [
+        {"listen": "reply"},
+        {"wav": clips["noise-white-20"]},  # 3 s of hiss at -20 dBFS: well over the energy VAD's floor
+        {"listen": 1.0},
+        {"wav": clips["paused-en-2"]},  # "I was hoping you could help me with" … "a problem on my bill."
+        {"listen": "reply"},
+        {"wav": clips["complete-en-2"]},  # "Yes, that is correct."
+        {"listen": "reply"},
+    ]
+    script = write_script(tmp, {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 60})
+    config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents))
+    with running_service(config) as url:
+        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        report = run_emulator(*call_args(url, script, AGENT, agents))
+        assert report["errors"] == [], report["errors"]
+        call = wait_for(lambda: (c := get_call(url, report["call_id"]))["state"] == "ended" and c, timeout=20)
+    return {"report": report, "call": call, "pause": next(c.pause for c in turnset() if c.name == "paused-en-2")}
+
+
+def turns(call: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e["detail"] for e in call["timeline"] if e["kind"] == "turn"]
+
+
+def test_noise_does_not_start_a_turn_and_a_paused_utterance_is_one_turn(done_call: dict[str, Any]) -> None:
+    paused, complete = turns(done_call["call"])  # no turn for the noise, one (not two) for the paused utterance
+    gap_start, gap_end = done_call["pause"]
+    assert paused["speech_ms"] > gap_end  # both halves, and the pause between them, are in the one turn
+    assert paused["completeness"] and paused["completeness"][0] < 0.5  # the model was asked at the pause: not done
+    assert paused["ended_by"] in ("smart", "max_wait")
+    assert len(done_call["report"]["reply_latency_ms"]) == 2  # the bot answered each utterance, once
+
+
+def test_a_complete_utterance_is_answered_when_the_model_says_so(done_call: dict[str, Any]) -> None:
+    complete = turns(done_call["call"])[-1]
+    assert complete["ended_by"] == "smart" and complete["completeness"][-1] >= 0.5
+    assert complete["waited_ms"] < 400  # well before max_wait_ms (1000)
+    assert done_call["report"]["reply_latency_ms"][-1] < 1000
+
+
+def test_the_call_page_says_what_ended_each_turn(done_call: dict[str, Any]) -> None:
+    # The page draws from stored entries (epoch seconds); the API gives ISO times.
+    stored = [
+        {**e, "at": datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp()}
+        for e in done_call["call"]["timeline"]
+    ]
+    spans = [s for s in lanes(stored).spans if s.lane == "caller"]
+    assert any("ended by the turn model" in s.label and "P(complete)" in s.label for s in spans)
+    assert any(s.wait and s.end > s.start for s in spans)  # the pause the bot waited, drawn in the caller lane

@@ -73,7 +73,7 @@ class TurnSchema(StrictSchema):
     vad = fields.String(load_default="energy", validate=validate.OneOf(("energy", "silero")))
     end = fields.String(load_default="silence", validate=validate.OneOf(("silence", "smart")))
     hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)  # end: silence - the pause that ends a turn
-    silence_ms = StrictInt(minimum=20, maximum=1000, load_default=60)  # end: smart - the pause before asking
+    silence_ms = StrictInt(minimum=20, maximum=1000, load_default=150)  # end: smart - the pause before asking
     max_wait_ms = StrictInt(minimum=200, maximum=5000, load_default=1000)  # end: smart - the longest pause
     threshold = fields.Float(load_default=0.5, validate=validate.Range(min=0.05, max=0.95))  # P(complete) to end
 

@@ -32,12 +32,12 @@ from streams.turns import TurnRule
 from .harness import TOKEN, script, voice_service
 from .turn_replay import model_sizes, score
 
-DETECTORS: dict[str, TurnRule] = {
-    "energy, silence 300 ms (today)": TurnRule(),
-    "silero, silence 300 ms": TurnRule(vad="silero"),
-    "silero, silence 200 ms": TurnRule(vad="silero", hangover_ms=200),
-    "silero + smart (ask at 60 ms)": TurnRule(vad="silero", end="smart", silence_ms=60),
-    "silero + smart (ask at 200 ms)": TurnRule(vad="silero", end="smart", silence_ms=200),
+DETECTORS: dict[str, tuple[TurnRule, int]] = {  # label -> (rule, stream rate)
+    "energy, silence 300 (today)": (TurnRule(), 8000),
+    "silero, silence 300": (TurnRule(vad="silero"), 8000),
+    "silero, silence 150": (TurnRule(vad="silero", hangover_ms=150), 8000),
+    "silero + smart, 8 kHz": (TurnRule(vad="silero", end="smart"), 8000),
+    "silero + smart, 16 kHz": (TurnRule(vad="silero", end="smart"), 16000),
 }
 SECONDS_PER_TURN = 6.0  # a caller turn every ~6 s of call, for the capacity estimate
 
@@ -49,10 +49,12 @@ def _agents(tmp: Path) -> tuple[Path, dict[str, str]]:
     base = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
     base.pop("dtmf_menu", None)
     numbers = {}
-    for i, (label, rule) in enumerate(DETECTORS.items()):
+    for i, (label, (rule, rate)) in enumerate(DETECTORS.items()):
         name, number = f"turns-{i}", f"91800000{300 + i}"
         turn = {k: getattr(rule, k) for k in ("vad", "end", "hangover_ms", "silence_ms", "max_wait_ms")}
         agent = {**base, "name": name, "numbers": [number], "max_misses": 100, "turn": turn}
+        replies_only = [intent for intent in base["intents"] if intent.get("action") is None]  # none can end a call
+        agent.update(stream={"voice_quality": rate}, intents=replies_only)
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
         numbers[label] = name
     return folder, numbers
@@ -88,20 +90,19 @@ def _live(tmp: Path, clips: list[Any]) -> dict[str, dict[str, Any]]:
     return results
 
 
-def bench_turns(tmp: Path, rate: int = 8000, live: bool = True) -> dict[str, Any]:
+def bench_turns(tmp: Path, live: bool = True) -> dict[str, Any]:
     models = TurnModels(ROOT / "models" / "turn")
     if models.missing_for(TurnRule(vad="silero", end="smart")):
         return {"skipped": "turn models not installed (make setup runs scripts/get_turn_models.py)"}
     clips = turnset()
     load_before = os.getloadavg()
     replayed = {}
-    for label, rule in DETECTORS.items():
+    for label, (rule, rate) in DETECTORS.items():
         replayed[label] = row = score(clips, rule, models, rate)
         model_ms_per_s = row["model_cpu_ms_per_turn"] / SECONDS_PER_TURN
         row["detector_cpu_pct_per_call"] = round((row["vad_cpu_ms_per_s"] + model_ms_per_s) / 10, 2)
         print(f"  replay {label}: end p50 {row['end_delay_p50_ms']} ms, cut {row['paused_cut']}", flush=True)
     return {
-        "rate": rate,
         "clips": len(clips),
         "models_mb": model_sizes(models),
         "replay": replayed,
@@ -118,7 +119,7 @@ def turn_table(result: dict[str, Any]) -> list[str]:
         return ["", f"turn-taking: skipped ({result['skipped']})"]
     lines = [
         "",
-        f"turn-taking at {result['rate']} Hz, {result['clips']} generated clips; models {result['models_mb']} MB; "
+        f"turn-taking: {result['clips']} generated clips; models {result['models_mb']} MB; "
         f"load {result['load_before']} -> {result['load_after']} on {result['cores']} cores",
         f"{'detector':<32}{'reply p50/p95':>14}{'end p50':>8}{'paused cut':>11}{'noise starts':>13}"
         f"{'CPU ms/turn':>12}{'model ms':>9}{'%core/call':>11}",

@@ -50,7 +50,7 @@ class TurnModels:
         return self._smart
 
     def vad(self, rule: TurnRule, rate: int, energy_threshold: int) -> Vad:
-        """A fresh per-call VAD for ``rule`` (its state is the call's own)."""
+        """A fresh per-call VAD for ``rule`` (its state is the call's own); Silero's quiet floor is the energy one."""
         if rule.vad == "silero":
-            return SileroVad(self.silero(), rate)
+            return SileroVad(self.silero(), rate, floor=energy_threshold)
         return EnergyVad(energy_threshold)

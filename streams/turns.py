@@ -31,7 +31,7 @@ class TurnRule:
     vad: str = "energy"
     end: str = "silence"
     hangover_ms: int = 300
-    silence_ms: int = 60
+    silence_ms: int = 150
     max_wait_ms: int = 1000
     threshold: float = 0.5
 

@@ -62,17 +62,19 @@ class SileroModel:
 
 
 class SileroVad:
-    """One call's Silero VAD: speech starts at ``threshold`` and ends below ``off``."""
+    """One call's Silero VAD: speech starts at ``threshold`` and ends below ``off`` (or under ``floor`` RMS)."""
 
     name = "silero"
 
-    def __init__(self, model: SileroModel, rate: int, threshold: float = 0.5, off: float = 0.35) -> None:
+    def __init__(
+        self, model: SileroModel, rate: int, threshold: float = 0.5, off: float = 0.35, floor: int = 0
+    ) -> None:
         self.model = model
         self.stream_rate = rate
         self.rate = 8000 if rate == 8000 else 16000  # 32 kHz is resampled to 16 kHz
         self.window = 256 if self.rate == 8000 else 512
         self.context_size = 32 if self.rate == 8000 else 64
-        self.threshold, self.off = threshold, off
+        self.threshold, self.off, self.floor = threshold, off, floor
         self.probability = 0.0
         self.speaking = False
         self.windows = 0
@@ -95,4 +97,6 @@ class SileroVad:
                 self.speaking = True
             elif self.probability < self.off:
                 self.speaking = False
-        return self.speaking
+        # Silero's probability decays for ~100 ms after the last word; a frame under the fixed floor is a
+        # pause at once. On a loud line every frame clears the floor and Silero alone decides.
+        return self.speaking and (self.floor == 0 or rms(pcm) >= self.floor)

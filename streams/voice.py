@@ -168,7 +168,8 @@ class VoicePipeline:
         if models is None or not needs(rule):
             self.turns = TurnDetector(self.port.rate, rule, EnergyVad(self.services.vad_threshold))
             return None
-        self.turns = TurnDetector(self.port.rate, rule, run_blocking(models.vad, rule, self.port.rate, 0))
+        vad = run_blocking(models.vad, rule, self.port.rate, self.services.vad_threshold)
+        self.turns = TurnDetector(self.port.rate, rule, vad)
         return run_blocking(models.smart).probability if rule.end == "smart" else None
 
     def _run_hearing(self, hearing: Hearing) -> None:

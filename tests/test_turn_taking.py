@@ -40,7 +40,7 @@ def done_call(tmp_path_factory) -> dict[str, Any]:
         numbers=["918000000150"],
         greeting="안녕하세요.",
         max_misses=100,
-        turn={"vad": "silero", "end": "smart", "silence_ms": 60, "max_wait_ms": 1000},
+        turn={"vad": "silero", "end": "smart"},  # ask at 150 ms of pause, wait up to 1000 ms
     )
     (agents / f"{AGENT}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
     clips = {clip.name: clip.path for clip in turnset()}
@@ -68,8 +68,11 @@ def turns(call: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_noise_does_not_start_a_turn_and_a_paused_utterance_is_one_turn(done_call: dict[str, Any]) -> None:
-    paused, complete = turns(done_call["call"])  # no turn for the noise, one (not two) for the paused utterance
-    gap_start, gap_end = done_call["pause"]
+    got = turns(done_call["call"])
+    summary = [(t["speech_ms"], t["ended_by"], t["waited_ms"], t["completeness"]) for t in got]
+    assert len(got) == 2, summary  # no turn for the noise, one (not two) for the paused utterance
+    paused, _complete = got
+    _gap_start, gap_end = done_call["pause"]
     assert paused["speech_ms"] > gap_end  # both halves, and the pause between them, are in the one turn
     assert paused["completeness"] and paused["completeness"][0] < 0.5  # the model was asked at the pause: not done
     assert paused["ended_by"] in ("smart", "max_wait")

@@ -40,6 +40,8 @@ DETECTORS: dict[str, tuple[TurnRule, int]] = {  # label -> (rule, stream rate)
     "silero + smart, 16 kHz": (TurnRule(vad="silero", end="smart"), 16000),
 }
 SECONDS_PER_TURN = 6.0  # a caller turn every ~6 s of call, for the capacity estimate
+# From bench/reference (README, 2026-11-21): 125 phrase-grammar calls, the worker at ~1.06% of a core per call.
+PHRASE_CALLS, PHRASE_PCT_PER_CALL = 125, 1.06
 
 
 def _agents(tmp: Path) -> tuple[Path, dict[str, str]]:
@@ -100,7 +102,9 @@ def bench_turns(tmp: Path, live: bool = True) -> dict[str, Any]:
     for label, (rule, rate) in DETECTORS.items():
         replayed[label] = row = score(clips, rule, models, rate)
         model_ms_per_s = row["model_cpu_ms_per_turn"] / SECONDS_PER_TURN
-        row["detector_cpu_pct_per_call"] = round((row["vad_cpu_ms_per_s"] + model_ms_per_s) / 10, 2)
+        row["detector_cpu_pct_per_call"] = pct = round((row["vad_cpu_ms_per_s"] + model_ms_per_s) / 10, 2)
+        base = replayed[next(iter(DETECTORS))]["detector_cpu_pct_per_call"]
+        row["phrase_calls_estimate"] = round(PHRASE_CALLS * PHRASE_PCT_PER_CALL / (PHRASE_PCT_PER_CALL + pct - base))
         print(f"  replay {label}: end p50 {row['end_delay_p50_ms']} ms, cut {row['paused_cut']}", flush=True)
     return {
         "clips": len(clips),
@@ -122,7 +126,7 @@ def turn_table(result: dict[str, Any]) -> list[str]:
         f"turn-taking: {result['clips']} generated clips; models {result['models_mb']} MB; "
         f"load {result['load_before']} -> {result['load_after']} on {result['cores']} cores",
         f"{'detector':<32}{'reply p50/p95':>14}{'end p50':>8}{'paused cut':>11}{'noise starts':>13}"
-        f"{'CPU ms/turn':>12}{'model ms':>9}{'%core/call':>11}",
+        f"{'CPU ms/turn':>12}{'model ms':>9}{'%core/call':>11}{'calls*':>7}",
         f"{'goal (vs today)':<32}{'p50 <= 200':>14}{'':>8}{'fewer':>11}{'fewer':>13}",
     ]
     for label, row in result["replay"].items():
@@ -133,5 +137,12 @@ def turn_table(result: dict[str, Any]) -> list[str]:
             f"{str(row['paused_cut']) + '/' + str(row['paused']):>11}"
             f"{str(row['noise_false_starts']) + '/' + str(row['noise']):>13}"
             f"{row['cpu_ms_per_turn']:>12}{row['model_wall_ms_p50'] or '-':>9}{row['detector_cpu_pct_per_call']:>11}"
+            f"{row['phrase_calls_estimate']:>7}"
         )
+    lines += [
+        "reply: live, caller side (last loud frame -> first reply byte), 12 complete utterances per detector; end: "
+        "replay, true end of speech -> turn ended",
+        f"calls*: phrase-grammar calls one worker holds, estimated from today's {PHRASE_CALLS} at "
+        f"{PHRASE_PCT_PER_CALL}% of a core per call + the detector's own CPU (a turn every {SECONDS_PER_TURN:.0f} s)",
+    ]
     return lines

@@ -78,7 +78,6 @@ class Hearing:
         self._busy = False
         self._judge, self._spawn = judge, spawn
         self._recent: deque[bytes] = deque(maxlen=JUDGED_FRAMES)  # the turn so far, for the judge
-        self.judge_ms: list[float] = []  # wall time of each verdict (the bench reads it)
 
     # -- the reader's side ---------------------------------------------------------------
     def feed(self, pcm: bytes, now: float) -> None:
@@ -109,13 +108,11 @@ class Hearing:
 
     def _ask(self, pcm: bytes, n: int) -> None:
         """The turn model's verdict on pause ``n`` (off the loop); a failure leaves the turn to max_wait."""
-        started = time.monotonic()
         try:
             probability: float | None = run_blocking(self._judge, pcm, self.turns.rate)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - a broken model must not end the call: the turn ends at max_wait
             log.exception("the turn model failed")
             probability = None
-        self.judge_ms.append((time.monotonic() - started) * 1000)
         for event in self.turns.verdict(n, probability):
             self._handle(event)
 

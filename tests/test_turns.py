@@ -112,3 +112,13 @@ def test_the_test_set_is_generated_once_and_is_the_same_each_time(tmp_path: Path
     assert turnset(tmp_path / "a") == first and Path(first[0].path).stat().st_mtime_ns == stamp  # cached
     other = turnset(tmp_path / "b")
     assert [c.pcm() for c in other] == [c.pcm() for c in first]
+
+
+def test_healthz_names_an_agent_whose_turn_model_is_not_installed(tmp_path: Path, make_app) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "smart.yaml").write_text("name: smart\nlanguage: ko\nvoice: ko\nturn: {vad: silero, end: smart}\n")
+    app = make_app(AGENTS_DIR=str(agents), DEFAULT_AGENT="smart", TURN_MODELS_DIR=str(tmp_path / "empty"))
+    problems = {p["code"]: p for p in app.test_client().get("/healthz").get_json()["problems"]}
+    detail = problems["turn_model_missing"]["detail"]
+    assert detail == {"agent": "smart", "missing": ["silero", "smart"], "file": "smart.yaml"}

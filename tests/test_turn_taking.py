@@ -9,6 +9,7 @@ VAD would take the noise for a turn and cut the paused utterance in two.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +26,8 @@ from .streaming import call_args, get_call, run_emulator, wait_for, write_script
 AGENT = "turns-ko"
 
 
-@pytest.fixture(scope="module")
-def done_call(tmp_path_factory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("turns")
+def one_call(tmp: Path, steps: list[dict[str, Any]], **config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One emulated call to a silero + smart agent on a fresh service; the emulator's report and the stored call."""
     agents = tmp / "agents"
     agents.mkdir()
     agent = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
@@ -43,24 +43,30 @@ def done_call(tmp_path_factory) -> dict[str, Any]:
         turn={"vad": "silero", "end": "smart"},  # ask at 150 ms of pause, wait up to 1000 ms
     )
     (agents / f"{AGENT}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
-    clips = {clip.name: clip.path for clip in turnset()}
-    steps = [
-        {"listen": "reply"},
-        {"wav": clips["noise-white-20"]},  # 3 s of hiss at -20 dBFS: well over the energy VAD's floor
-        {"listen": 1.0},
-        {"wav": clips["paused-en-2"]},  # "I was hoping you could help me with" … "a problem on my bill."
-        {"listen": "reply"},
-        {"wav": clips["complete-en-2"]},  # "Yes, that is correct."
-        {"listen": "reply"},
-    ]
     script = write_script(tmp, {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 60})
-    config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents))
-    with running_service(config) as url:
+    settings = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents), **config)
+    with running_service(settings) as url:
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
         report = run_emulator(*call_args(url, script, AGENT, agents))
         assert report["errors"] == [], report["errors"]
         call = wait_for(lambda: (c := get_call(url, report["call_id"]))["state"] == "ended" and c, timeout=20)
-    return {"report": report, "call": call, "pause": next(c.pause for c in turnset() if c.name == "paused-en-2")}
+    return report, call
+
+
+@pytest.fixture(scope="module")
+def done_call(tmp_path_factory) -> dict[str, Any]:
+    clips = {clip.name: clip for clip in turnset()}
+    steps = [
+        {"listen": "reply"},
+        {"wav": clips["noise-white-20"].path},  # 3 s of hiss at -20 dBFS: well over the energy VAD's floor
+        {"listen": 1.0},
+        {"wav": clips["paused-en-2"].path},  # "I was hoping you could help me with" … "a problem on my bill."
+        {"listen": "reply"},
+        {"say": "That is correct.", "voice": "en-us"},  # no comma: "Yes," alone is a complete turn to the model
+        {"listen": "reply"},
+    ]
+    report, call = one_call(tmp_path_factory.mktemp("turns"), steps)
+    return {"report": report, "call": call, "pause": clips["paused-en-2"].pause}
 
 
 def turns(call: dict[str, Any]) -> list[dict[str, Any]]:
@@ -95,3 +101,11 @@ def test_the_call_page_says_what_ended_each_turn(done_call: dict[str, Any]) -> N
     spans = [s for s in lanes(stored).spans if s.lane == "caller"]
     assert any("ended by the turn model" in s.label and "P(complete)" in s.label for s in spans)
     assert any(s.wait and s.end > s.start for s in spans)  # the pause the bot waited, drawn in the caller lane
+
+
+def test_without_its_models_the_agent_is_served_by_energy_and_silence(tmp_path: Path) -> None:
+    steps = [{"listen": "reply"}, {"say": "네"}, {"listen": "reply"}]
+    report, call = one_call(tmp_path, steps, TURN_MODELS_DIR=str(tmp_path / "no-models"))
+    notes = [e["detail"] for e in call["timeline"] if e["kind"] == "turn.fallback"]  # a note is stored under its what
+    assert notes == [{"missing": ["silero", "smart"], "vad": "energy", "end": "silence"}]
+    assert [t["ended_by"] for t in turns(call)] == ["silence"] and len(report["reply_latency_ms"]) == 1

@@ -70,7 +70,11 @@ def _voice_problems(services: Services) -> list[Problem]:
 
 def _turn_problems(services: Services) -> list[Problem]:
     models = services.voice.turn_models if services.voice is not None else None
-    problems = []
+    problems = [
+        Problem("turn_model_failed", f"The {what} turn model failed to load ({error}): agents using it fall back "
+                "to the energy VAD and the silence rule. Run `make setup` again.", {"model": what})
+        for what, error in (models.errors.items() if models is not None else [])
+    ]  # fmt: skip
     for agent in sorted(services.agents.agents.values(), key=lambda a: a["name"]):
         missing = needs(TurnRule.of(agent)) if models is None else models.missing_for(TurnRule.of(agent))
         if missing:

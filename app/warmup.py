@@ -21,7 +21,7 @@ from streams.media import LinkSettings
 from streams.offload import run_blocking
 from streams.speaker import sentences
 from streams.tts import TTSError
-from streams.turn_models import needs
+from streams.turn_models import TurnModels, needs
 from streams.turns import TurnRule
 from streams.voice import VoiceServices, grammar_phrases
 
@@ -74,13 +74,22 @@ def _warm_turns(voice: VoiceServices, agents: list[dict[str, Any]]) -> list[str]
     models, wanted = voice.turn_models, {what for agent in agents for what in needs(TurnRule.of(agent))}
     loaded = []
     for what in sorted(wanted):
-        if models is not None and models.has(what):
-            if what == "smart":
-                run_blocking(models.smart().probability, b"\x00\x00" * 16000, 16000)
-            else:
-                run_blocking(models.silero)
-            loaded.append(what)
+        if models is None or not models.has(what):
+            continue
+        try:
+            run_blocking(_first_use, models, what)
+        except Exception:  # noqa: BLE001 - a file that will not load: calls fall back and say so on their timeline
+            log.exception("warm: the %s turn model failed to load", what)
+            continue
+        loaded.append(what)
     return loaded
+
+
+def _first_use(models: TurnModels, what: str) -> None:
+    if what == "smart":
+        models.smart().probability(b"\x00\x00" * 16000, 16000)
+    else:
+        models.silero()
 
 
 def warm(services: Services) -> dict[str, Any]:

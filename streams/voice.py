@@ -160,17 +160,29 @@ class VoicePipeline:
         """The agent's turn detector (models loaded off the loop); without its models, energy + silence."""
         rule, models = self.turn_rule, self.services.turn_models
         missing = needs(rule) if models is None else models.missing_for(rule)
-        if missing:
-            info = {"missing": missing, "vad": "energy", "end": "silence"}
-            self.log.error("turn models %s are not installed (make setup): energy VAD and silence rule", missing)
-            self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.fallback", info=info))
-            rule = TurnRule(hangover_ms=rule.hangover_ms)
-        if models is None or not needs(rule):
+        if models is None or missing or not needs(rule):
+            if missing:
+                self.log.error("turn models %s are not installed (make setup): energy VAD and silence rule", missing)
+                self._turn_fallback({"missing": missing})
+                rule = TurnRule(hangover_ms=rule.hangover_ms)
             self.turns = TurnDetector(self.port.rate, rule, EnergyVad(self.services.vad_threshold))
             return None
-        vad = run_blocking(models.vad, rule, self.port.rate, self.services.vad_threshold)
+        try:
+            vad = run_blocking(models.vad, rule, self.port.rate, self.services.vad_threshold)
+            judge = run_blocking(models.smart).probability if rule.end == "smart" else None
+        except Exception as exc:  # noqa: BLE001 - a model file that will not load: this agent falls back, calls go on
+            self.log.exception("the turn models failed to load: energy VAD and silence rule")
+            self._turn_fallback({"error": str(exc)[:200]})
+            self.turns = TurnDetector(
+                self.port.rate, TurnRule(hangover_ms=rule.hangover_ms), EnergyVad(self.services.vad_threshold)
+            )
+            return None
         self.turns = TurnDetector(self.port.rate, rule, vad)
-        return run_blocking(models.smart).probability if rule.end == "smart" else None
+        return judge
+
+    def _turn_fallback(self, why: dict[str, Any]) -> None:
+        info = {**why, "vad": "energy", "end": "silence"}
+        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.fallback", info=info))
 
     def _run_hearing(self, hearing: Hearing) -> None:
         try:

@@ -19,38 +19,40 @@ import yaml
 from app.timeline_view import lanes
 from emulator.service import running_service
 from emulator.turnset import turnset
+from streams.turn_models import SILERO_FILE
 
 from .conftest import ROOT, base_config
 from .streaming import call_args, get_call, run_emulator, wait_for, write_script
 
-AGENT = "turns-ko"
+SMART = {"vad": "silero", "end": "smart"}  # ask at 150 ms of pause, wait up to 1000 ms
 
 
-def one_call(tmp: Path, steps: list[dict[str, Any]], **config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One emulated call to a silero + smart agent on a fresh service; the emulator's report and the stored call."""
+def calls(
+    tmp: Path, turns_by_agent: list[dict[str, Any]], steps: list[dict[str, Any]], **config: Any
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """On one fresh service, one emulated call to each of these agents (one per ``turn`` setting): report and call."""
     agents = tmp / "agents"
-    agents.mkdir()
-    agent = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
-    agent.pop("dtmf_menu")
+    agents.mkdir(parents=True)
+    base = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
+    base.pop("dtmf_menu")
     # English audio through the Korean model is heard as any phrase: only intents that just reply, so none can
     # end or hand off the call.
-    agent["intents"] = [i for i in agent["intents"] if i.get("action", "none") == "none"]
-    agent.update(
-        name=AGENT,
-        numbers=["918000000150"],
-        greeting="안녕하세요.",
-        max_misses=100,
-        turn={"vad": "silero", "end": "smart"},  # ask at 150 ms of pause, wait up to 1000 ms
-    )
-    (agents / f"{AGENT}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
+    base["intents"] = [i for i in base["intents"] if i.get("action", "none") == "none"]
+    for i, turn in enumerate(turns_by_agent):
+        agent = {**base, "name": f"turns-{i}", "numbers": [f"9180000015{i}"], "greeting": "안녕하세요."}
+        agent.update(max_misses=100, turn=turn)
+        (agents / f"turns-{i}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
     script = write_script(tmp, {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 60})
     settings = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents), **config)
+    done = []
     with running_service(settings) as url:
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
-        report = run_emulator(*call_args(url, script, AGENT, agents))
-        assert report["errors"] == [], report["errors"]
-        call = wait_for(lambda: (c := get_call(url, report["call_id"]))["state"] == "ended" and c, timeout=20)
-    return report, call
+        for i in range(len(turns_by_agent)):
+            report = run_emulator(*call_args(url, script, f"turns-{i}", agents))
+            assert report["errors"] == [], report["errors"]
+            call = wait_for(lambda r=report: (c := get_call(url, r["call_id"]))["state"] == "ended" and c, timeout=20)
+            done.append((report, call))
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,7 @@ def done_call(tmp_path_factory) -> dict[str, Any]:
         {"say": "That is correct.", "voice": "en-us"},  # no comma: "Yes," alone is a complete turn to the model
         {"listen": "reply"},
     ]
-    report, call = one_call(tmp_path_factory.mktemp("turns"), steps)
+    ((report, call),) = calls(tmp_path_factory.mktemp("turns"), [SMART], steps)
     return {"report": report, "call": call, "pause": clips["paused-en-2"].pause}
 
 
@@ -103,9 +105,14 @@ def test_the_call_page_says_what_ended_each_turn(done_call: dict[str, Any]) -> N
     assert any(s.wait and s.end > s.start for s in spans)  # the pause the bot waited, drawn in the caller lane
 
 
-def test_without_its_models_the_agent_is_served_by_energy_and_silence(tmp_path: Path) -> None:
+def test_an_agent_whose_models_are_missing_or_broken_is_served_by_energy_and_silence(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / SILERO_FILE).write_bytes(b"not an onnx file")  # Silero "installed" but broken; Smart Turn missing
     steps = [{"listen": "reply"}, {"say": "네"}, {"listen": "reply"}]
-    report, call = one_call(tmp_path, steps, TURN_MODELS_DIR=str(tmp_path / "no-models"))
-    notes = [e["detail"] for e in call["timeline"] if e["kind"] == "turn.fallback"]  # a note is stored under its what
-    assert notes == [{"missing": ["silero", "smart"], "vad": "energy", "end": "silence"}]
-    assert [t["ended_by"] for t in turns(call)] == ["silence"] and len(report["reply_latency_ms"]) == 1
+    done = calls(tmp_path, [{"vad": "silero"}, {"end": "smart"}], steps, TURN_MODELS_DIR=str(models))
+    for (report, call), why in zip(done, ("error", "missing"), strict=True):
+        notes = [e["detail"] for e in call["timeline"] if e["kind"] == "turn.fallback"]  # a note is kept as its what
+        assert len(notes) == 1 and notes[0]["vad"] == "energy" and notes[0]["end"] == "silence", notes
+        assert why in notes[0] and (why == "error" or notes[0]["missing"] == ["smart"])
+        assert [t["ended_by"] for t in turns(call)] == ["silence"] and len(report["reply_latency_ms"]) == 1

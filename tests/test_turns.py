@@ -12,7 +12,7 @@ from app.agents import TurnSchema
 from emulator.turnset import Clip, turnset
 from streams.audio import silence, tone
 from streams.smart_turn import log_mel
-from streams.turn_models import TurnModels
+from streams.turn_models import SILERO_FILE, TurnModels
 from streams.turns import PauseHeard, SpeechStarted, TurnDetector, TurnEnded, TurnRule
 from streams.vad import SileroVad
 
@@ -122,3 +122,14 @@ def test_healthz_names_an_agent_whose_turn_model_is_not_installed(tmp_path: Path
     problems = {p["code"]: p for p in app.test_client().get("/healthz").get_json()["problems"]}
     detail = problems["turn_model_missing"]["detail"]
     assert detail == {"agent": "smart", "missing": ["silero", "smart"], "file": "smart.yaml"}
+
+
+def test_a_model_file_that_will_not_load_is_named_on_healthz(tmp_path: Path, make_app) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / SILERO_FILE).write_bytes(b"not an onnx file")
+    app = make_app(TURN_MODELS_DIR=str(tmp_path / "models"))
+    models = app.extensions["callstream"].voice.turn_models
+    with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own exception types
+        models.silero()
+    problems = {p["code"]: p for p in app.test_client().get("/healthz").get_json()["problems"]}
+    assert problems["turn_model_failed"]["detail"] == {"model": "silero"}

@@ -11,7 +11,6 @@ pause, noise taken for speech, and the CPU it costs.
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from emulator.turnset import Clip
 from streams.audio import frame_bytes
-from streams.turn_models import TurnModels
+from streams.turn_models import SILERO_FILE, SMART_FILE, TurnModels
 from streams.turns import PauseHeard, SpeechStarted, TurnDetector, TurnEnded, TurnRule
 
 LEAD_MS, TAIL_MS = 500, 2500
@@ -123,10 +122,4 @@ def score(clips: list[Clip], rule: TurnRule, models: TurnModels, rate: int) -> d
 
 
 def model_sizes(models: TurnModels) -> dict[str, float]:
-    from streams.turn_models import SILERO_FILE, SMART_FILE
-
     return {name: round(Path(models.folder, name).stat().st_size / 1e6, 1) for name in (SILERO_FILE, SMART_FILE)}
-
-
-def median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None

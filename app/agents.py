@@ -74,7 +74,23 @@ class StreamOptionsSchema(StrictSchema):
 
 
 class TurnSchema(StrictSchema):
-    hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)
+    """Turn-taking (docs/agents.md): which VAD hears speech, and what ends a caller's turn."""
+
+    vad = fields.String(load_default="energy", validate=validate.OneOf(("energy", "silero")))
+    end = fields.String(load_default="silence", validate=validate.OneOf(("silence", "smart")))
+    hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)  # end: silence - the pause that ends a turn
+    silence_ms = StrictInt(minimum=20, maximum=1000, load_default=150)  # end: smart - the pause before asking
+    max_wait_ms = StrictInt(minimum=200, maximum=5000, load_default=1000)  # end: smart - the longest pause
+    threshold = fields.Float(load_default=0.5, validate=validate.Range(min=0.05, max=0.95))  # P(complete) to end
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["end"] == "smart" and data["max_wait_ms"] <= data["silence_ms"]:
+            raise ValidationError(
+                f"max_wait_ms ({data['max_wait_ms']}) must be longer than silence_ms ({data['silence_ms']}): "
+                "the model is asked after silence_ms, the turn ends at max_wait_ms at the latest.",
+                "max_wait_ms",
+            )
 
 
 class IdleSchema(StrictSchema):

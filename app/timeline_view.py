@@ -15,7 +15,8 @@ from typing import Any
 from markupsafe import Markup, escape
 
 LANES = ("caller", "bot", "controls", "handoff")
-COLORS = {"caller": "#2563eb", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed", "handoff": "#dc2626"}
+COLORS = {"caller": "#2563eb", "wait": "#bfdbfe", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed",
+          "handoff": "#dc2626"}  # fmt: skip
 MARKS = {"control": "controls", "idle.reprompt": "controls", "idle.goodbye": "controls", "answered": "controls",
          "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff",
          "handoff.answered": "handoff", "handoff.unanswered": "handoff", "handoff.retry": "handoff",
@@ -31,6 +32,7 @@ class Span:
     cut: bool = False
     seek: float | None = None  # where the recording player jumps when it is clicked
     note: str = ""  # e.g. a turn's reply latency
+    wait: bool = False  # the caller's pause before the turn was ended (drawn light)
 
 
 @dataclass
@@ -73,8 +75,12 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
             start = max(0.0, end - float(detail.get("speech_ms", 0)) / 1000)
             ms = latency.get(detail.get("n"))
             label = f"{detail.get('text') or '(nothing heard)'} → {detail.get('intent') or 'miss'}"
+            label += f" · {ended(detail)}" if "ended_by" in detail else ""
             note = f"{ms:.0f} ms" if isinstance(ms, (int, float)) else ""
             out.spans.append(Span("caller", start, end, label, seek=start, note=note))
+            if detail.get("waited_ms"):
+                waited = float(detail["waited_ms"]) / 1000
+                out.spans.append(Span("caller", end, end + waited, f"pause: {ended(detail)}", wait=True))
         elif entry["kind"] == "spoken":
             start = float(detail["started_at"]) - origin
             heard = cuts.get(detail.get("utterance"))
@@ -93,6 +99,15 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
     ends = [s.end for s in out.spans] + [m[1] for m in out.marks]
     out.length = max([1.0, *ends])
     return out
+
+
+def ended(detail: dict[str, Any]) -> str:
+    """What ended a turn, in words: the detector, the turn model's verdicts, the pause it waited."""
+    by = detail.get("ended_by") or "silence"
+    checks = detail.get("completeness") or []
+    said = f", model P(complete) {' then '.join(f'{p:.2f}' for p in checks)}" if checks else ""
+    what = {"smart": "the turn model", "max_wait": "the longest wait", "silence": "silence"}.get(by, by)
+    return f"ended by {what} after a {float(detail.get('waited_ms') or 0):.0f} ms pause{said}"
 
 
 def _mark_label(entry: dict[str, Any]) -> str:
@@ -142,7 +157,7 @@ def svg(data: Lanes, width: int = 960) -> Markup:
 def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
     x, y = left + span.start * scale, top + LANES.index(span.lane) * row
     w = max(3.0, (span.end - span.start) * scale)
-    color = COLORS["cut"] if span.cut else COLORS[span.lane]
+    color = COLORS["cut"] if span.cut else COLORS["wait"] if span.wait else COLORS[span.lane]
     seek = f' data-seek="{span.seek:.2f}" class="seekable"' if span.seek is not None else ""
     title = escape(
         span.label + (" (cut: heard up to here)" if span.cut else "") + (f" · reply {span.note}" if span.note else "")

@@ -27,7 +27,9 @@ from .ring_back import RingBack
 from .speaker import Voice
 from .stt import SpeechModels
 from .tts import TTSPool
-from .turns import TurnDetector
+from .turn_models import TurnModels, needs
+from .turns import TurnDetector, TurnRule
+from .vad import EnergyVad
 
 
 @dataclass
@@ -39,6 +41,7 @@ class VoiceServices:
     stt_chunk_ms: int = 100
     min_confidence: float = 0.5
     vad_threshold: int = 500
+    turn_models: TurnModels | None = None  # Silero VAD and Smart Turn (agents' turn.vad / turn.end)
     make_policy: Callable[[Mapping[str, Any]], Policy] | None = None
 
 
@@ -62,8 +65,8 @@ class VoicePipeline:
         self.log = port.log
         self.policy: Policy = (services.make_policy or (lambda a: ScriptedPolicy(a, services.min_confidence)))(agent)
         self.voice = Voice(agent.get("voice", "en-us"), int(agent.get("rate", 160)))
-        turn = agent.get("turn") or {}
-        self.turns = TurnDetector(port.rate, int(turn.get("hangover_ms", 300)), services.vad_threshold)
+        self.turn_rule = TurnRule.of(agent)
+        self.turns = TurnDetector(port.rate, TurnRule(), EnergyVad(services.vad_threshold))  # set when hearing starts
         self.interruption = dict(agent.get("interruption") or {"enabled": True, "min_words": 0, "min_duration": 0.1})
         self.hearing: Hearing | None = None
         self.handed_off = False
@@ -153,6 +156,7 @@ class VoicePipeline:
             self.log.warning(
                 "the speech model does not know %s: phrases with them are never heard", recognizer.unknown_words
             )
+        judge = self._start_turns()
         hearing = Hearing(
             self.turns,
             recognizer,
@@ -162,9 +166,39 @@ class VoicePipeline:
             on_partial=lambda text: self.port.publish(ev.PartialTranscript(call_id=self.port.call_id, text=text)),
             on_turn=self._on_turn,
             on_drop=lambda: self.port.count("dropped_stt_backlog"),
+            judge=judge,
+            spawn=self.port.spawn,
         )
         self.port.spawn(self._run_hearing, hearing)
         return hearing
+
+    def _start_turns(self) -> Callable[[bytes, int], float] | None:
+        """The agent's turn detector (models loaded off the loop); without its models, energy + silence."""
+        rule, models = self.turn_rule, self.services.turn_models
+        missing = needs(rule) if models is None else models.missing_for(rule)
+        if models is None or missing or not needs(rule):
+            if missing:
+                self.log.error("turn models %s are not installed (make setup): energy VAD and silence rule", missing)
+                self._turn_fallback({"missing": missing})
+                rule = TurnRule(hangover_ms=rule.hangover_ms)
+            self.turns = TurnDetector(self.port.rate, rule, EnergyVad(self.services.vad_threshold))
+            return None
+        try:
+            vad = run_blocking(models.vad, rule, self.port.rate, self.services.vad_threshold)
+            judge = run_blocking(models.smart).probability if rule.end == "smart" else None
+        except Exception as exc:  # noqa: BLE001 - a model file that will not load: this agent falls back, calls go on
+            self.log.exception("the turn models failed to load: energy VAD and silence rule")
+            self._turn_fallback({"error": str(exc)[:200]})
+            self.turns = TurnDetector(
+                self.port.rate, TurnRule(hangover_ms=rule.hangover_ms), EnergyVad(self.services.vad_threshold)
+            )
+            return None
+        self.turns = TurnDetector(self.port.rate, rule, vad)
+        return judge
+
+    def _turn_fallback(self, why: dict[str, Any]) -> None:
+        info = {**why, "vad": "energy", "end": "silence"}
+        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.fallback", info=info))
 
     def _run_hearing(self, hearing: Hearing) -> None:
         try:
@@ -219,6 +253,9 @@ class VoicePipeline:
                 miss=decision.miss,
                 action=decision.action,
                 speech_ms=round(heard.speech_ms),
+                ended_by=heard.ended_by,
+                waited_ms=heard.waited_ms,
+                completeness=list(heard.checks),
                 ended_at=round(time.time() - (time.monotonic() - heard.speech_end), 3),
             )
         )

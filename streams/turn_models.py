@@ -8,12 +8,14 @@ silence rule, and says so on its timeline; ``/healthz`` lists the gap.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from .offload import run_blocking
 from .smart_turn import SmartTurn
-from .turns import TurnRule
+from .turns import TurnDetector, TurnRule
 from .vad import EnergyVad, SileroModel, SileroVad, Vad
 
 T = TypeVar("T")
@@ -67,3 +69,37 @@ class TurnModels:
         if rule.vad == "silero":
             return SileroVad(self.silero(), rate, floor=energy_threshold)
         return EnergyVad(energy_threshold)
+
+
+Judge = Callable[[bytes, int], float]
+
+
+def detector_for(
+    rule: TurnRule,
+    models: TurnModels | None,
+    rate: int,
+    energy_threshold: int,
+    fallback: Callable[[dict[str, Any]], None],
+    log: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
+) -> tuple[TurnDetector, Judge | None]:
+    """A call's turn detector for ``rule`` and, for ``turn.end: smart``, its judge (loads run off the loop).
+
+    Without the rule's models, or with a model file that will not load, the call gets the energy VAD and the
+    silence rule and ``fallback`` is told why: that agent's calls go on, no other is touched.
+    """
+    missing = needs(rule) if models is None else models.missing_for(rule)
+    plain = TurnRule(hangover_ms=rule.hangover_ms)
+    if models is None or missing or not needs(rule):
+        if missing:
+            log.error("turn models %s are not installed (make setup): energy VAD and silence rule", missing)
+            fallback({"missing": missing})
+            rule = plain
+        return TurnDetector(rate, rule, EnergyVad(energy_threshold)), None
+    try:
+        vad = run_blocking(models.vad, rule, rate, energy_threshold)
+        judge = run_blocking(models.smart).probability if rule.end == "smart" else None
+    except Exception as exc:  # noqa: BLE001 - a model file that will not load: this agent falls back
+        log.exception("the turn models failed to load: energy VAD and silence rule")
+        fallback({"error": str(exc)[:200]})
+        return TurnDetector(rate, plain, EnergyVad(energy_threshold)), None
+    return TurnDetector(rate, rule, vad), judge

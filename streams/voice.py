@@ -27,7 +27,7 @@ from .ring_back import RingBack
 from .speaker import Voice
 from .stt import SpeechModels
 from .tts import TTSPool
-from .turn_models import TurnModels, needs
+from .turn_models import TurnModels, detector_for
 from .turns import TurnDetector, TurnRule
 from .vad import EnergyVad
 
@@ -174,26 +174,10 @@ class VoicePipeline:
 
     def _start_turns(self) -> Callable[[bytes, int], float] | None:
         """The agent's turn detector (models loaded off the loop); without its models, energy + silence."""
-        rule, models = self.turn_rule, self.services.turn_models
-        missing = needs(rule) if models is None else models.missing_for(rule)
-        if models is None or missing or not needs(rule):
-            if missing:
-                self.log.error("turn models %s are not installed (make setup): energy VAD and silence rule", missing)
-                self._turn_fallback({"missing": missing})
-                rule = TurnRule(hangover_ms=rule.hangover_ms)
-            self.turns = TurnDetector(self.port.rate, rule, EnergyVad(self.services.vad_threshold))
-            return None
-        try:
-            vad = run_blocking(models.vad, rule, self.port.rate, self.services.vad_threshold)
-            judge = run_blocking(models.smart).probability if rule.end == "smart" else None
-        except Exception as exc:  # noqa: BLE001 - a model file that will not load: this agent falls back, calls go on
-            self.log.exception("the turn models failed to load: energy VAD and silence rule")
-            self._turn_fallback({"error": str(exc)[:200]})
-            self.turns = TurnDetector(
-                self.port.rate, TurnRule(hangover_ms=rule.hangover_ms), EnergyVad(self.services.vad_threshold)
-            )
-            return None
-        self.turns = TurnDetector(self.port.rate, rule, vad)
+        self.turns, judge = detector_for(
+            self.turn_rule, self.services.turn_models, self.port.rate, self.services.vad_threshold,
+            self._turn_fallback, self.log,
+        )  # fmt: skip
         return judge
 
     def _turn_fallback(self, why: dict[str, Any]) -> None:

@@ -105,6 +105,7 @@ def ended(detail: dict[str, Any]) -> str:
     """What ended a turn, in words: the detector, the turn model's verdicts, the pause it waited."""
     by = detail.get("ended_by") or "silence"
     checks = detail.get("completeness") or []
+    checks = [p for p in (checks if isinstance(checks, list) else [checks]) if isinstance(p, (int, float))]
     said = f", model P(complete) {' then '.join(f'{p:.2f}' for p in checks)}" if checks else ""
     what = {"smart": "the turn model", "max_wait": "the longest wait", "silence": "silence"}.get(by, by)
     return f"ended by {what} after a {float(detail.get('waited_ms') or 0):.0f} ms pause{said}"

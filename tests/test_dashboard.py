@@ -143,6 +143,9 @@ def test_pages_render(dash_app) -> None:
         )
         store().add_transcript(call["id"], "caller", "네")
         store().add_timeline(call["id"], "reply", {"n": 1, "latency_ms": 321.5})
+        store().set_state(call["id"], "connecting")
+        turn = {"n": 1, "text": "네", "speech_ms": 300, "ended_by": "smart", "waited_ms": 150, "completeness": [0.9]}
+        store().add_timeline(call["id"], "turn", turn)
         store().add_timeline(call["id"], "spoken", {"text": "안녕", "started_at": 1796065726.5, "cuts": [{"n": 1}]})
         store().set_state(call["id"], "ended", reason="hangup", at=call["created_at"] + 75)
     calls = client.get("/dashboard/calls").get_data(as_text=True)
@@ -155,7 +158,8 @@ def test_pages_render(dash_app) -> None:
     detail = client.get(f"/dashboard/calls/{call['id']}").get_data(as_text=True)
     assert "Transcript" in detail and "322 ms" in detail and "919000000003" in detail  # transfer prefilled
     assert "text: 안녕, started_at: 19:08:46.500, cuts: [(n: 1)]" in detail  # read as text, times of day
-    assert "recording is off" in detail
+    assert "recording is off" in detail and "Turn 1 at" not in detail  # no recording, no seek buttons
+    assert "ended by the turn model after a 150 ms pause, model P(complete) 0.90" in detail
     agents = client.get("/dashboard/agents").get_data(as_text=True)
     assert "demo-ko" in agents and "broken.yaml" in agents and "Missing data for required field" in agents
     agent = client.get("/dashboard/agents/demo-ko").get_data(as_text=True)

@@ -59,6 +59,11 @@ def _where(frame: str) -> str:
     return "/".join(Path(path).parts[-2:])
 
 
+def threads(worker: psutil.Process) -> dict[int, float]:
+    """CPU seconds so far per thread of ``worker`` (the event loop's thread has the process's id)."""
+    return {t.id: t.user_time + t.system_time for t in worker.threads()}
+
+
 def record(pid: int, seconds: float, out: Path, native: bool) -> str:
     raw = out.with_suffix(".txt")
     command = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
@@ -98,12 +103,19 @@ def main(argv: list[str] | None = None) -> int:
             driver.start()
             time.sleep(args.calls * 0.05 + 3)  # every call streaming
             worker.cpu_percent(None)
+            before, started = threads(worker), time.monotonic()
             collapsed = record(worker.pid, max(5.0, args.seconds - args.calls * 0.05 - 8), stem, args.native)
             cpu = worker.cpu_percent(None)
+            split = {
+                k: (v - before.get(k, 0.0)) / (time.monotonic() - started) * 100 for k, v in threads(worker).items()
+            }
             driver.join()
             wait_idle(svc.url)
     own, inclusive = top_costs(collapsed)
     print(f"worker CPU while sampled: {cpu:.0f}% of a core ({args.calls} {args.mode} calls); raw: {stem}.txt")
+    main_thread = split.pop(worker.pid, 0.0)
+    print(f"  the event loop's thread {main_thread:.0f}%, other threads (vosk's pool) {sum(split.values()):.0f}%")
+    print(f"  load generator: {result.get('generator')}; replies {result.get('replies')}")
     print("\nown time (the function itself):")
     for name, share in own:
         print(f"  {share * 100:5.1f}%  {name}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -106,6 +107,8 @@ def load(
     ]
     if seconds:
         args += ["--seconds", str(seconds)]
+    if os.environ.get("BENCH_REPORTS"):  # keep every call's emulator report, to see why a step failed
+        args += ["--out", os.path.join(os.environ["BENCH_REPORTS"], f"{agent}-{calls}-{time.strftime('%H%M%S')}")]
     return run_emulator(*args, timeout=timeout)
 
 

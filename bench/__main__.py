@@ -37,7 +37,7 @@ from .report import commit, table
 from .steps import bench_answer, bench_bargein, bench_latency
 
 PHRASE_STEPS = [25, 50, 75, 100, 125, 150]
-FREE_STEPS = [10, 25, 50, 75, 100]
+FREE_STEPS = [5, 10, 25, 50, 75, 100]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs and few steps (a smoke test, not figures)")
     parser.add_argument("--seconds", type=float, help="seconds each concurrent call streams (default 30)")
     parser.add_argument("--steps", help=f"call steps, e.g. 25,50,75 (default phrase {PHRASE_STEPS}, free {FREE_STEPS})")
+    parser.add_argument(
+        "--every-step", action="store_true", help="run every call step, also after one fails (cost figures)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             if mode in what:
                 print(f"capacity, {mode} ({'phrase grammar' if mode == 'phrase' else 'free speech'}) …", flush=True)
                 steps = [int(n) for n in args.steps.split(",")] if args.steps else ([5, 10] if args.quick else default)
-                results[f"calls_{mode}"] = bench_capacity(tmp, mode, steps, seconds)
+                results[f"calls_{mode}"] = bench_capacity(tmp, mode, steps, seconds, args.every_step)
         if "latency" in what:
             print("reply latency …", flush=True)
             results["latency"] = bench_latency(tmp, [1, 3] if args.quick else [1, 10, 50])

@@ -72,8 +72,10 @@ def pct(values: list[float], p: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)
 
 
-def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float) -> dict[str, Any]:
-    """Steps of ``n`` calls until one fails (a VOID step is run once more, then ends the run too)."""
+def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float, every_step: bool = False) -> dict[str, Any]:
+    """Steps of ``n`` calls until one fails (a VOID step is run once more, then ends the run too); with
+    ``every_step``, on through every step, for the cost figures (the capacity is still the last step held
+    before the first that did not)."""
     agents = bench_agents(tmp)
     agent = "bench-phrase" if mode == "phrase" else "bench-free"
     rows: list[dict[str, Any]] = []
@@ -87,9 +89,14 @@ def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float) -> di
                 row = _step(svc, agents, agent, tmp, n, seconds, idle_rss)
             rows.append(row)
             print(f"  {mode} {n:>4} calls: {step_line(row)}", flush=True)
-            if row["verdict"] != "holds":
+            if row["verdict"] != "holds" and not every_step:
                 break
-    held = [r["calls"] for r in rows if r["verdict"] == "holds"]
+    held = []
+    for i, r in enumerate(rows):
+        if r["verdict"] == "holds":
+            held.append(r["calls"])
+        elif not (r["verdict"] == "VOID" and i + 1 < len(rows) and rows[i + 1]["calls"] == r["calls"]):
+            break  # a step that failed, or stayed VOID when run again: nothing above it counts
     return {
         "mode": mode,
         "seconds": seconds,
@@ -97,7 +104,20 @@ def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float) -> di
         "limits": {"reply_p95_ms": REPLY_P95_MS, "stt_p95_ms": STT_P95_MS, "void_late_pct": VOID_LATE_PCT},
         "steps": rows,
         "max_calls": max(held, default=0),
+        "cpu_pct_per_added_call": marginal_cpu(rows),
     }
+
+
+def marginal_cpu(rows: list[dict[str, Any]]) -> float | None:
+    """What each added call costs, in % of one core: the slope of service CPU over the non-VOID steps that held
+    (or over all non-VOID steps when fewer than two held), so the fixed cost of the process is left out."""
+    judged = [r for r in rows if r["verdict"] != "VOID"]
+    points = [r for r in judged if r["verdict"] == "holds"]
+    points = points if len(points) >= 2 else judged
+    if len(points) < 2 or points[-1]["calls"] == points[0]["calls"]:
+        return None
+    first, last = points[0], points[-1]
+    return round((last["cpu_pct_mean"] - first["cpu_pct_mean"]) / (last["calls"] - first["calls"]), 2)
 
 
 def _step(svc: Service, agents: Path, agent: str, tmp: Path, n: int, seconds: float, idle_rss: int) -> dict[str, Any]:
@@ -183,6 +203,7 @@ def step_line(row: dict[str, Any]) -> str:
         f"reply p50/p95 {row['reply_p50_ms']}/{row['reply_p95_ms']} ms, missing {row['replies_missing']} of "
         f"{row['replies_due']}, stt p95 {row['stt_p95_ms']} ms, lost/dropped {row['frames_lost']}/"
         f"{row['frames_dropped']}, cpu {row['cpu_pct_mean']}% ({row['cpu_pct_per_call']}%/call), "
-        f"webhook p99 {row['webhook_p99_ms']} ms, generator late {row['gen_late_pct']}% cpu {row['gen_cpu_pct']}%, "
+        f"webhook p99 {row['webhook_p99_ms']} ms, loop lag p99 {row['loop_lag_p99_ms']} ms, "
+        f"generator late {row['gen_late_pct']}% cpu {row['gen_cpu_pct']}%, "
         f"load {row['load_avg_1m']} -> {row['verdict']}{': ' + '; '.join(row['why']) if row['why'] else ''}"
     )

@@ -70,6 +70,7 @@ def _at_most(calls: dict[str, Any], key: str) -> list[tuple[str, Any, str]]:
     at = f"at {s['calls']} calls"
     return [
         (f"  service CPU per call, {at} (% of one core)", s["cpu_pct_per_call"], "<= 1.0" if key == "phrase" else ""),
+        ("  service CPU per added call (slope over the steps)", calls.get("cpu_pct_per_added_call"), ""),
         (f"  RSS per call, {at} (MB)", s["rss_per_call_mb"], ""),
         (f"  answer webhook p99 while they stream, {at} (ms)", s["webhook_p99_ms"], "<= 50"),
     ]
@@ -83,14 +84,15 @@ def _steps(key: str, calls: dict[str, Any]) -> list[str]:
         f"no frame lost/dropped, STT p95 <= {calls['limits']['stt_p95_ms']} ms; VOID: generator > "
         f"{calls['limits']['void_late_pct']}% frames late",
         "  calls  load  reply p50/p95/p99 ms  missing/due  stt p95  lost/drop  cpu% (per call)  MB/call  "
-        "webhook p50/p99  gen late%/cpu%  verdict",
+        "webhook p50/p99  loop p99  gen late%/cpu%  verdict",
     ]
     for s in calls["steps"]:
         lines.append(
             f"  {s['calls']:>5}  {s['load_avg_1m']:>4}  {s['reply_p50_ms']}/{s['reply_p95_ms']}/{s['reply_p99_ms']}"
             f"  {s['replies_missing']}/{s['replies_due']}  {s['stt_p95_ms']}  {s['frames_lost']}/{s['frames_dropped']}"
             f"  {s['cpu_pct_mean']} ({s['cpu_pct_per_call']})  {s['rss_per_call_mb']}"
-            f"  {s['webhook_p50_ms']}/{s['webhook_p99_ms']}  {s['gen_late_pct']}/{s['gen_cpu_pct']}"
+            f"  {s['webhook_p50_ms']}/{s['webhook_p99_ms']}  {s['loop_lag_p99_ms']}"
+            f"  {s['gen_late_pct']}/{s['gen_cpu_pct']}"
             f"  {s['verdict']}{' (' + '; '.join(s['why']) + ')' if s['why'] else ''}"
         )
     return lines

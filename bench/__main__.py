@@ -14,7 +14,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
   latency  reply latency (end of caller speech -> first reply byte) at 1, 10 and 50 calls
   bargein  caller speech during a reply -> break on the wire
 
-Profile the service under load with `python -m bench.profile --calls 100` (py-spy).
+Profile the service under load with `python -m bench.profile --calls 100` (py-spy). BENCH_REPORTS=<dir>
+keeps every call's emulator report (turns, replies, controls), to see why a step failed.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 A step HOLDS only if every call completed, reply p95 (end of caller speech ->
 first reply audio, measured at the caller) is at most REPLY_P95_MS, no reply is
 missing, no frame was lost or dropped, and STT lag p95 is at most STT_P95_MS.
-A step where the load generator fell behind (more than VOID_LATE_PCT of its
+Each step also says how busy the rest of the machine was (its load average
+before and after, and the CPU of every other process during the step). A step
+where the load generator fell behind (more than VOID_LATE_PCT of its
 frames sent over 40 ms late, or its CPU at VOID_CPU_PCT of a core) is VOID: it
 says nothing about the service. While the calls stream, the answer webhook is
 timed as Piopiy would feel it (one POST every WEBHOOK_EVERY_S).
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from .dialogue import caller_script, duty_cycle
@@ -28,6 +31,21 @@ WEBHOOK_P99_MS = 50
 VOID_LATE_PCT = 0.5
 VOID_CPU_PCT = 90
 WEBHOOK_EVERY_S = 0.1
+
+
+class Box:
+    """The whole machine's CPU use over a step: how much other work disturbed it."""
+
+    def __init__(self) -> None:
+        self.started, self.busy = time.monotonic(), self._busy()
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0)
+
+    def busy_pct(self) -> float:
+        return round(100 * (self._busy() - self.busy) / (time.monotonic() - self.started), 1)
 
 
 class WebhookProbe:
@@ -127,12 +145,17 @@ def _step(svc: Service, agents: Path, agent: str, tmp: Path, n: int, seconds: fl
     wait_idle(svc.url)
     runtime(svc.url, reset=True)
     load_avg = round(os.getloadavg()[0], 2)
+    box = Box()
     with Sampler(svc) as sampler, WebhookProbe(svc.url) as probe:
         summary = load(svc, agents, agent, caller_script(tmp), n, seconds=seconds, ramp=0.05, timeout=seconds * 3 + 120)
+    box_pct = box.busy_pct()
     lags = runtime(svc.url)
     wait_idle(svc.url)
     row = step_row(n, summary, call_stats(svc.url, summary["call_ids"]), lags, sampler, idle_rss, probe)
     row["load_avg_1m"] = load_avg
+    row["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+    row["box_cpu_pct"] = box_pct  # every process on the machine, in % of one core (100 x cores = all busy)
+    row["others_cpu_pct"] = round(max(0.0, box_pct - row["cpu_pct_mean"] - (row["gen_cpu_pct"] or 0)), 1)
     row["verdict"], row["why"] = verdict(row)
     return row
 
@@ -205,5 +228,6 @@ def step_line(row: dict[str, Any]) -> str:
         f"{row['frames_dropped']}, cpu {row['cpu_pct_mean']}% ({row['cpu_pct_per_call']}%/call), "
         f"webhook p99 {row['webhook_p99_ms']} ms, loop lag p99 {row['loop_lag_p99_ms']} ms, "
         f"generator late {row['gen_late_pct']}% cpu {row['gen_cpu_pct']}%, "
-        f"load {row['load_avg_1m']} -> {row['verdict']}{': ' + '; '.join(row['why']) if row['why'] else ''}"
+        f"load {row['load_avg_1m']}-{row['load_avg_1m_after']}, other processes {row['others_cpu_pct']}% "
+        f"-> {row['verdict']}{': ' + '; '.join(row['why']) if row['why'] else ''}"
     )

@@ -83,12 +83,13 @@ def _steps(key: str, calls: dict[str, Any]) -> list[str]:
         f"{calls['seconds']:.0f} s per step; holds: reply p95 <= {calls['limits']['reply_p95_ms']} ms, none missing, "
         f"no frame lost/dropped, STT p95 <= {calls['limits']['stt_p95_ms']} ms; VOID: generator > "
         f"{calls['limits']['void_late_pct']}% frames late",
-        "  calls  load  reply p50/p95/p99 ms  missing/due  stt p95  lost/drop  cpu% (per call)  MB/call  "
+        "  calls  load  others%  reply p50/p95/p99 ms  missing/due  stt p95  lost/drop  cpu% (per call)  MB/call  "
         "webhook p50/p99  loop p99  gen late%/cpu%  verdict",
     ]
     for s in calls["steps"]:
         lines.append(
-            f"  {s['calls']:>5}  {s['load_avg_1m']:>4}  {s['reply_p50_ms']}/{s['reply_p95_ms']}/{s['reply_p99_ms']}"
+            f"  {s['calls']:>5}  {s['load_avg_1m']:>4}  {s.get('others_cpu_pct', '-'):>6}"
+            f"  {s['reply_p50_ms']}/{s['reply_p95_ms']}/{s['reply_p99_ms']}"
             f"  {s['replies_missing']}/{s['replies_due']}  {s['stt_p95_ms']}  {s['frames_lost']}/{s['frames_dropped']}"
             f"  {s['cpu_pct_mean']} ({s['cpu_pct_per_call']})  {s['rss_per_call_mb']}"
             f"  {s['webhook_p50_ms']}/{s['webhook_p99_ms']}  {s['loop_lag_p99_ms']}"

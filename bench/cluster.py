@@ -59,14 +59,8 @@ def spread(a_url: str, b_url: str, tmp: Path, calls: int) -> dict[str, Any]:
     per_node = {a_url: 0, b_url: 0}
     frames_in = 0
     for call_id in summary["call_ids"]:
-        call = wait_for(
-            lambda cid=call_id: (
-                (c := requests.get(f"{a_url}/api/v1/calls/{cid}", headers=HEADERS, timeout=5).json())["state"]
-                == "ended"
-                and c
-            ),
-            timeout=30,
-        )
+        call = wait_for(lambda cid=call_id: (c := requests.get(
+            f"{a_url}/api/v1/calls/{cid}", headers=HEADERS, timeout=5).json())["state"] == "ended" and c, timeout=30)
         frames_in += call["stats"]["frames_in"]
         node = next(e["detail"]["url"] for e in call["timeline"] if e["kind"] == "node")
         per_node[node] += 1

@@ -93,11 +93,13 @@ def _is_stream(environ: dict[str, Any]) -> bool:
 
 def init_app(app: Flask) -> None:
     hard_cap = max(1024 * 1024, 4 * int(app.config["MAX_FRAME_BYTES"]))
-    # Stream sockets are read by their handler (streams/transport.py): no reader thread per call.
-    reader = functools.partial(transport.reader_thread, inline=_is_stream)
-    options: dict[str, Any] = {"max_message_size": hard_cap, "thread_class": reader}
+    options: dict[str, Any] = {"max_message_size": hard_cap}
     if app.config["WS_PING_INTERVAL"]:
+        # simple-websocket's reader thread sends the keep-alive pings: every socket keeps its thread.
         options["ping_interval"] = app.config["WS_PING_INTERVAL"]
+    else:
+        # Stream sockets are read by their handler (streams/transport.py): no reader thread per call.
+        options["thread_class"] = functools.partial(transport.reader_thread, inline=_is_stream)
     app.config.setdefault("SOCK_SERVER_OPTIONS", options)
     app.register_blueprint(bp)
     sock.init_app(app)

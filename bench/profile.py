@@ -27,6 +27,8 @@ from emulator.service import ROOT
 from .dialogue import caller_script
 from .harness import bench_agents, load, voice_service, wait_idle
 
+FRAMEWORK = ("Flask.", "Sock.route", "AsyncWorker.", "GeventWorker.", "_handle_and_close_when_done", "Thread.")
+
 
 def top_costs(collapsed: str, limit: int = 25) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """(own time, inclusive time) per function, as fractions of all samples, from py-spy's raw output."""
@@ -122,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\nincluding callees:")
     for name, share in inclusive:
         print(f"  {share * 100:5.1f}%  {name}")
+    loop = "\n".join(line for line in collapsed.splitlines() if line.startswith(f"thread ({worker.pid})"))
+    print("\nthe event loop's thread alone, including callees (its samples only):")
+    for name, share in top_costs(loop, 40)[1][1:]:
+        if not name.startswith(FRAMEWORK):
+            print(f"  {share * 100:5.1f}%  {name}")
     return 0
 
 

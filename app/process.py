@@ -35,7 +35,9 @@ def preload(app: Flask) -> None:
 def start_serving(worker: Any) -> None:
     """gunicorn ``post_worker_init``: this process now serves calls."""
     app: Flask = worker.wsgi
-    services: Services = app.extensions["callstream"]
+    services: Services | None = app.extensions.get("callstream")
+    if services is None:  # another app under the same config (bench/bare.py, the benchmark's baseline)
+        return
     if os.environ.get("CALLSTREAM_PRELOAD"):
         services.db.after_fork()  # a connection must never be shared across fork
     shutdown.install(worker)

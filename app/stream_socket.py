@@ -8,12 +8,14 @@ replayed URL); 1011 our own error; 1013 at MAX_CALLS or while shutting down
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 from flask_sock import Sock
 
+from streams import transport
 from streams.events import StateChanged
 from streams.media import CLOSE_ERROR, CLOSE_POLICY, CLOSE_TRY_AGAIN
 from streams.transport import WebSocket
@@ -85,11 +87,19 @@ def _refusal(svc: Services, record: dict[str, Any] | None) -> tuple[int, str, st
     return None
 
 
+def _is_stream(environ: dict[str, Any]) -> bool:
+    return str(environ.get("PATH_INFO", "")).startswith("/stream/")
+
+
 def init_app(app: Flask) -> None:
     hard_cap = max(1024 * 1024, 4 * int(app.config["MAX_FRAME_BYTES"]))
-    options = {"max_message_size": hard_cap}
+    options: dict[str, Any] = {"max_message_size": hard_cap}
     if app.config["WS_PING_INTERVAL"]:
+        # simple-websocket's reader thread sends the keep-alive pings: every socket keeps its thread.
         options["ping_interval"] = app.config["WS_PING_INTERVAL"]
+    else:
+        # Stream sockets are read by their handler (streams/transport.py): no reader thread per call.
+        options["thread_class"] = functools.partial(transport.reader_thread, inline=_is_stream)
     app.config.setdefault("SOCK_SERVER_OPTIONS", options)
     app.register_blueprint(bp)
     sock.init_app(app)

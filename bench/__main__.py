@@ -5,12 +5,19 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
 (with the machine's core count and the commit) to bench/results/.
 
   answer   requests/s of POST /webhooks/piopiy/answer vs a bare Flask view (same server, same run), via wrk
-  calls    concurrent calls streaming speech in real time, phrase grammar and free speech:
-           STT lag p50/p95/p99, frames dropped, CPU%, RSS, RSS per call, event-loop lag p99
+           (for information: what Piopiy feels is the webhook's p99 while calls stream, in the call steps)
+  calls    capacity as the caller hears it, phrase grammar (phrase) and free speech (free): steps of N
+           calls where a Korean caller says "네"/"아니요" every 3.6 s on its own clock; a step holds when every
+           call completed, reply p95 <= 450 ms, no reply missing, no frame lost or dropped, STT lag p95
+           <= 150 ms; VOID when the load generator fell behind. Per step: service CPU (per call), RSS (per
+           call), answer-webhook p50/p99 under that load, the generator's lateness and CPU, the load average
   latency  reply latency (end of caller speech -> first reply byte) at 1, 10 and 50 calls
   bargein  caller speech during a reply -> break on the wire
   turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
            (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
+
+Profile the service under load with `python -m bench.profile --calls 100` (py-spy). BENCH_REPORTS=<dir>
+keeps every call's emulator report (turns, replies, controls), to see why a step failed.
 """
 
 from __future__ import annotations
@@ -26,10 +33,15 @@ from typing import Any
 
 from emulator.service import ROOT
 
+from .capacity import bench_capacity
+from .dialogue import duty_cycle
 from .harness import GOALS
 from .report import commit, table
-from .steps import bench_answer, bench_bargein, bench_calls, bench_latency
+from .steps import bench_answer, bench_bargein, bench_latency
 from .turns import bench_turns
+
+PHRASE_STEPS = [25, 50, 75, 100, 125, 150]
+FREE_STEPS = [5, 10, 25, 50, 75, 100]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short runs and few steps (a smoke test, not figures)")
     parser.add_argument("--seconds", type=float, help="seconds each concurrent call streams (default 30)")
-    parser.add_argument("--cold", action="store_true", help="no warm-up before each call step (fresh recognisers)")
+    parser.add_argument("--steps", help=f"call steps, e.g. 25,50,75 (default phrase {PHRASE_STEPS}, free {FREE_STEPS})")
+    parser.add_argument(
+        "--every-step", action="store_true", help="run every call step, also after one fails (cost figures)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
@@ -60,20 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "quick": args.quick,
         "goals": GOALS,
+        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        "dialogue": duty_cycle(),
     }
+    results["conditions"] = _conditions(results)
+    print(results["conditions"], flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
         if "answer" in what:
             print("answer webhook …", flush=True)
             results["answer"] = bench_answer(tmp, args.quick)
-        if "phrase" in what:
-            print("concurrent calls, phrase grammar …", flush=True)
-            steps = [5, 10] if args.quick else [10, 25, 50, 75, 100, 125, 150]
-            results["calls_phrase"] = bench_calls(tmp, "phrase", steps, seconds, 150, not args.cold)
-        if "free" in what:
-            print("concurrent calls, free speech …", flush=True)
-            steps = [2, 4] if args.quick else [4, 8, 12, 16, 20, 24, 32, 40, 48, 64]
-            results["calls_free"] = bench_calls(tmp, "free", steps, seconds, 300, not args.cold)
+        for mode, default in (("phrase", PHRASE_STEPS), ("free", FREE_STEPS)):
+            if mode in what:
+                print(f"capacity, {mode} ({'phrase grammar' if mode == 'phrase' else 'free speech'}) …", flush=True)
+                steps = [int(n) for n in args.steps.split(",")] if args.steps else ([5, 10] if args.quick else default)
+                results[f"calls_{mode}"] = bench_capacity(tmp, mode, steps, seconds, args.every_step)
         if "latency" in what:
             print("reply latency …", flush=True)
             results["latency"] = bench_latency(tmp, [1, 3] if args.quick else [1, 10, 50])
@@ -91,6 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=2))
     print(f"\nJSON: {path}")
     return 0
+
+
+def _conditions(results: dict[str, Any]) -> str:
+    d = results["dialogue"]
+    return (
+        f"machine: {results['cores']} cores, load average {results['load_avg_start']} at start (other work on the "
+        f"box disturbs the figures; each step prints its own); the load generator runs on the same box.\n"
+        f"dialogue: the caller says {' / '.join(d['phrases'])} every {d['period_s']} s on its own clock "
+        f"({d['speech_s']} s of speech each: duty cycle {d['duty_pct']}%)."
+    )
 
 
 if __name__ == "__main__":

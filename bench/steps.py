@@ -1,4 +1,4 @@
-"""The benchmarks themselves: answer webhook throughput, concurrent calls, reply latency, barge-in."""
+"""Answer webhook throughput (against a bare view), reply latency, barge-in; the call steps are bench/capacity.py."""
 
 from __future__ import annotations
 
@@ -9,20 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .harness import (
-    HANGOVER_MS,
-    TOKEN,
-    Sampler,
-    bench_agents,
-    call_stats,
-    config,
-    load,
-    runtime,
-    script,
-    service_process,
-    voice_service,
-    wait_idle,
-)
+from .harness import HANGOVER_MS, TOKEN, bench_agents, config, load, script, service_process, voice_service, wait_idle
 
 # -- 1. answer webhook throughput ---------------------------------------------------------
 WRK_SCRIPT = """
@@ -63,86 +50,6 @@ def bench_answer(tmp: Path, quick: bool) -> dict[str, Any]:
         wrk(svc.url, 2)
         answer_rps = wrk(svc.url, seconds)
     return {"answer_rps": round(answer_rps), "bare_rps": round(bare_rps), "ratio": round(answer_rps / bare_rps, 3)}
-
-
-# -- 2/3. concurrent calls ---------------------------------------------------------------------
-def caller(tmp: Path) -> Path:
-    return script(
-        tmp,
-        "caller",
-        {
-            "voice": "ko",
-            "repeat": True,
-            "linger": 0,
-            "steps": [{"listen": 1.0}, {"say": "네"}, {"listen": 2.5}, {"say": "아니요"}, {"listen": 2.5}],
-        },
-    )
-
-
-def bench_calls(
-    tmp: Path, mode: str, steps: list[int], seconds: float, p95_limit: float, warm: bool = True
-) -> dict[str, Any]:
-    """Steps of ``n`` concurrent calls until one goes over ``p95_limit`` (STT lag) or loses a frame."""
-    agents = bench_agents(tmp)
-    agent = "bench-phrase" if mode == "phrase" else "bench-free"
-    rows = []
-    with voice_service(tmp, agents) as svc:
-        idle_rss = None
-        for n in steps:
-            if warm:  # steady state: the pool holds warm recognisers for n calls (see SpeechModels)
-                wait_idle(svc.url)
-                load(svc, agents, agent, caller(tmp), n, seconds=8, ramp=0.02, timeout=200)
-            wait_idle(svc.url)
-            runtime(svc.url, reset=True)
-            with Sampler(svc) as sampler:
-                idle_rss = idle_rss or sampler.rss_now()
-                summary = load(
-                    svc, agents, agent, caller(tmp), n, seconds=seconds, ramp=0.05, timeout=seconds * 3 + 120
-                )
-            lags = runtime(svc.url)
-            wait_idle(svc.url)
-            row = _step_row(n, summary, call_stats(svc.url, summary["call_ids"]), lags, sampler, idle_rss)
-            row["ok"] = (
-                row["completed"] == n
-                and (row["stt_p95_ms"] or 0) <= p95_limit
-                and row["frames_lost"] == 0
-                and row["frames_dropped"] == 0
-            )
-            rows.append(row)
-            print(
-                f"  {mode} {n:>4} calls: stt p95 {row['stt_p95_ms']} ms, lost {row['frames_lost']}, dropped "
-                f"{row['frames_dropped']}, cpu {row['cpu_pct_mean']}%, loop p99 {row['loop_lag_p99_ms']} ms "
-                f"-> {'ok' if row['ok'] else 'over'}",
-                flush=True,
-            )
-            if not row["ok"]:
-                break
-    best = max((r["calls"] for r in rows if r["ok"]), default=0)
-    return {"mode": mode, "seconds": seconds, "p95_limit_ms": p95_limit, "warm": warm, "steps": rows, "max_calls": best}
-
-
-def _step_row(
-    n: int, summary: dict[str, Any], counted: dict[str, int], lags: dict[str, Any], sampler: Sampler, idle_rss: int
-) -> dict[str, Any]:
-    """One step's figures: the emulator's summary, the service's counters and runtime, the worker's CPU and RSS."""
-    stt = lags["stt_lag"]
-    cpu = sorted(sampler.cpu[2:-2] or sampler.cpu or [0])
-    return {
-        "calls": n,
-        "completed": summary["calls"] - summary["failed"],
-        "stt_p50_ms": stt.get("p50_ms"),
-        "stt_p95_ms": stt.get("p95_ms"),
-        "stt_p99_ms": stt.get("p99_ms"),
-        "frames_sent": summary["frames_sent"],
-        "frames_lost": summary["frames_sent"] - counted["frames_in"],
-        "frames_dropped": counted["dropped"],
-        "cpu_pct_mean": round(sum(cpu) / len(cpu), 1),
-        "cpu_pct_max": round(cpu[-1], 1),
-        "rss_mb": round(max(sampler.rss or [0]) / 2**20, 1),
-        "rss_per_call_mb": round((max(sampler.rss or [0]) - idle_rss) / n / 2**20, 2),
-        "loop_lag_p99_ms": lags["loop_lag"].get("p99_ms"),
-        "emulator_send_lag_max_ms": summary["max_send_lag_ms"],
-    }
 
 
 # -- 4. reply latency ---------------------------------------------------------------------------

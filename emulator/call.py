@@ -74,6 +74,7 @@ class EmulatedCall:
             "audio_messages": 0,
             "audio_bytes_received": 0,
             "max_send_lag_ms": 0.0,
+            "frames_late": 0,  # sent more than 40 ms after their time: the load generator fell behind
         }
         self.dtmf = script.dtmf_digits()
         self.service_call_id: str | None = None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .call import EmulatedCall
 
 FRAME_S = 0.02
+LATE_S = 0.04  # a frame sent more than this after its time counts as late (the generator fell behind)
 SPEECH_RMS = 500  # a frame quieter than this is not speech (the service's default VAD_THRESHOLD)
 QUIET_S = 0.6  # the bot counts as done speaking after this much silence
 
@@ -147,7 +148,10 @@ class StreamLeg:
             target = started + sent * FRAME_S
             lag = time.monotonic() - target
             if lag > 0:
-                self.call.counters["max_send_lag_ms"] = max(self.call.counters["max_send_lag_ms"], round(lag * 1000, 1))
+                counters = self.call.counters
+                counters["max_send_lag_ms"] = max(counters["max_send_lag_ms"], round(lag * 1000, 1))
+                if lag > LATE_S:
+                    counters["frames_late"] += 1
             else:
                 gevent.sleep(-lag)
 

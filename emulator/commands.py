@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from .call import CallOptions, EmulatedCall
 from .dialling import build_script
 from .platform import PlatformState, serve
 from .report import summarise
+from .script import prepare
 from .summary import summary_lines
 
 
@@ -45,14 +47,18 @@ def run_call(args: argparse.Namespace) -> int:
 
 def run_load(args: argparse.Namespace) -> int:
     script = build_script(args)
+    prepare(script)
     started = time.monotonic()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     greenlets = []
     for _ in range(args.calls):
         greenlets.append(gevent.spawn(EmulatedCall(script, options(args)).run_inbound))
         gevent.sleep(args.ramp)
     gevent.joinall(greenlets)
     reports = [g.value for g in greenlets if g.value is not None]
-    summary = summarise(reports, time.monotonic() - started)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
+    summary = summarise(reports, time.monotonic() - started, cpu_s)
     print(json.dumps(summary, indent=2))
     return 1 if summary["failed"] or len(reports) != args.calls else 0
 

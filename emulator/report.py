@@ -75,8 +75,30 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[index]
 
 
-def summarise(reports: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
-    """The JSON summary `python -m emulator load` prints (bench/ reads it)."""
+REPLY_GRACE_S = 2.0  # an utterance this close to the call's end is not counted as missing its reply
+
+
+def replies(reports: list[dict[str, Any]]) -> dict[str, int]:
+    """Utterances that should have had a reply (they ended ``REPLY_GRACE_S`` before their call did), and
+    how many of those had none."""
+    due = [t for r in reports for t in r["turns"] if t["ended_at"] <= r["duration"] - REPLY_GRACE_S]
+    return {"due": len(due), "missing": sum(1 for t in due if t.get("reply_at") is None)}
+
+
+def generator(reports: list[dict[str, Any]], elapsed: float, cpu_s: float | None) -> dict[str, Any]:
+    """How well the load generator (this process) kept its own 20 ms clock, and its CPU."""
+    sent = sum(r["frames_sent"] for r in reports)
+    late = sum(r.get("frames_late", 0) for r in reports)
+    return {
+        "frames_late": late,
+        "late_pct": round(100 * late / sent, 3) if sent else 0.0,
+        "cpu_pct": round(100 * cpu_s / elapsed, 1) if cpu_s is not None and elapsed > 0 else None,
+        "max_send_lag_ms": max((r["max_send_lag_ms"] for r in reports), default=0),
+    }
+
+
+def summarise(reports: list[dict[str, Any]], elapsed: float, cpu_s: float | None = None) -> dict[str, Any]:
+    """The JSON summary `python -m emulator load` prints (bench/ reads it); ``cpu_s``: this process's CPU."""
     latencies = [ms for r in reports for ms in r["reply_latency_ms"]]
     barge = [b["latency_ms"] for r in reports for b in r["barge_ins"] if b.get("latency_ms") is not None]
     return {
@@ -91,8 +113,12 @@ def summarise(reports: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
             "n": len(latencies),
             "p50": percentile(latencies, 50),
             "p95": percentile(latencies, 95),
+            "p99": percentile(latencies, 99),
+            "max": max(latencies, default=None),
             "mean": round(statistics.mean(latencies), 1) if latencies else None,
         },
+        "replies": replies(reports),
+        "generator": generator(reports, elapsed, cpu_s),
         "barge_in_ms": {"n": len(barge), "p50": percentile(barge, 50), "p95": percentile(barge, 95)},
         "close_codes": sorted({(r["close"] or {}).get("code") or 0 for r in reports}),
         "errors": [e for r in reports for e in r["errors"]][:20],

@@ -186,6 +186,18 @@ def read_wav(path: Path, rate: int) -> bytes:
         return resample(pcm, reader.getframerate(), rate)
 
 
+def prepare(script: Script, rates: tuple[int, ...] = (8000, 16000)) -> None:
+    """Synthesise every ``say`` step now (cached), so no call's sender waits on espeak-ng mid-stream.
+
+    Under load, the first utterance of many calls at once would otherwise start one espeak-ng each,
+    and their frames would go out late: the load generator, not the service, falling behind.
+    """
+    for step in script.steps:
+        if "say" in step:
+            for rate in rates:
+                step_audio(script, step, rate)
+
+
 def step_audio(script: Script, step: dict[str, Any], rate: int) -> bytes:
     """The audio a speaking step sends (say, wav, tone)."""
     if "say" in step:

@@ -297,6 +297,22 @@ def test_a_duplicate_socket_replaces_the_first(service: str) -> None:
     wait_for(lambda: get_call(service, call_id)["state"] == "ended")
 
 
+def test_a_ping_on_the_stream_socket_is_answered(service: str) -> None:
+    """Stream sockets are read by their own handler, not a reader thread (streams/transport.py): pings still
+    get their pong, and audio frames around them still count."""
+    from wsproto.events import Ping
+
+    url = stream_url(service)
+    ws = connect(url)
+    send_frames(ws, 2)
+    ws.pong_received = False
+    ws.sock.sendall(ws.ws.send(Ping(payload=b"are you there")))
+    send_frames(ws, 1)
+    assert wait_for(lambda: ws.pong_received, timeout=5)
+    assert wait_for(lambda: get_call(service, call_id_of(url))["stats"]["frames_in"] == 3)
+    ws.close()
+
+
 def test_an_unknown_but_signed_call_is_created_on_the_fly(service: str) -> None:
     from app import signing
 

@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import gevent
 import redis
@@ -33,6 +32,8 @@ from gevent.queue import Full, Queue
 from streams.errors import CallError, CallNotLive, error_from_dict
 from streams.events import CallEvent, EventBus, StateChanged
 from streams.registry import CallRegistry
+
+from .urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,6 @@ class ClusterUnavailable(CallError):
     """Redis cannot be reached, or the node holding the call did not answer in time."""
 
     status, code = 503, "cluster_unavailable"
-
-
-def safe_url(url: str) -> str:
-    """``url`` without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def connect(url: str) -> redis.Redis:

@@ -19,7 +19,7 @@ from app.db import Database
 from emulator.service import service_process
 from emulator.wsclient import connect
 
-from .conftest import base_config
+from .conftest import base_config, database_url
 from .streaming import answer, call_id_of, closed_with, drain, get_call, stream_url, wait_for
 
 FRAME = b"\x01\x00" * 160
@@ -36,7 +36,7 @@ AGENT = {
 
 
 def _stored(tmp_path: Path, call_id: str) -> dict:
-    return CallStore(Database(f"sqlite:///{tmp_path / 'test.db'}")).get(call_id)  # type: ignore[return-value]
+    return CallStore(Database(database_url(tmp_path))).get(call_id)  # type: ignore[return-value]
 
 
 def _keep_talking(ws, seconds: float) -> list:
@@ -88,7 +88,7 @@ def test_sigterm_tells_every_live_call_and_ends_it_properly(tmp_path: Path) -> N
         assert got[-1] == [{"action": "hangup"}] and code == (1001, "shutdown")
         call = _stored(tmp_path, call_id_of(url))
         assert (call["state"], call["end_reason"]) == ("ended", "shutdown")
-        said = CallStore(Database(f"sqlite:///{tmp_path / 'test.db'}")).transcript(call["id"])
+        said = CallStore(Database(database_url(tmp_path))).transcript(call["id"])
         assert [line["text"] for line in said if line["speaker"] == "bot"] == [AGENT["shutdown_message"]]
 
 

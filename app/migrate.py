@@ -11,6 +11,7 @@ lock). A SQLite file made before migrations existed is adopted by the baseline
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def current(engine: sa.Engine) -> str | None:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the database to ``revision``; one node at a time (PostgreSQL advisory lock)."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin otherwise
     with engine.connect() as conn:
         postgres = engine.dialect.name == "postgresql"
         if postgres:

@@ -6,6 +6,8 @@ folder; the fault test gets a server of its own so it can stop and start it.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -181,16 +183,43 @@ def test_losing_postgres_mid_call_keeps_the_call_and_loses_no_line(tmp_path: Pat
             down = requests.get(f"{service.url}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5)
             assert (down.status_code, down.json()["code"]) == (503, "database_unavailable")
             pg.start()  # back: the waiting lines are stored, in order
-            lines = wait_for(lambda: bot_lines(service.url, call_id) == ["one", *said] and True, timeout=30)
-            assert lines
+            wait_for(lambda: said_lines(service.url, call_id) == ["one", *said], timeout=30)
             assert act(service.url, call_id, action="say", text="five").status_code == 200
-            wait_for(lambda: bot_lines(service.url, call_id) == ["one", *said, "five"], timeout=10)
+            wait_for(lambda: said_lines(service.url, call_id) == ["one", *said, "five"], timeout=10)
             assert get_call(service.url, call_id)["state"] == "live"
             assert "s3cret-pw" not in Path(service.log_path).read_text()
 
 
-def bot_lines(url: str, call_id: str) -> list[str] | None:
+def said_lines(url: str, call_id: str) -> list[str] | None:
+    """The stored bot lines this test said (the agent's own greeting and hold lines aside)."""
     response = requests.get(f"{url}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5)
     if response.status_code != 200:
         return None
-    return [line["text"] for line in response.json()["transcript"] if line["speaker"] == "bot"]
+    words = ("one", "two", "three", "four", "five")
+    return [t["text"] for t in response.json()["transcript"] if t["speaker"] == "bot" and t["text"] in words]
+
+
+def test_on_a_shared_postgres_a_restarted_node_closes_only_its_own_calls(tmp_path: Path) -> None:
+    server = shared_postgres()
+    url = server.url(server.create_database())
+    node_a = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, DATABASE_URL=url)
+    node_b = {**node_a, "NODE_NAME": "node-b"}
+    node_a["NODE_NAME"] = "node-a"
+    store = CallStore(Database(url))
+    with service_process(node_b) as b:
+        with service_process(node_a) as a:
+            calls = {}
+            for name, service in (("a", a), ("b", b)):
+                stream = stream_url(service.url)
+                calls[name] = call_id_of(stream)
+                connect(stream).send(FRAME)
+            wait_for(lambda: all(store.get(c)["state"] == "live" for c in calls.values()))
+            assert {store.get(c)["node"] for c in calls.values()} == {"node-a", "node-b"}
+            os.killpg(a.proc.pid, signal.SIGKILL)  # node A dies: nothing closes its call
+            a.proc.wait(timeout=10)
+        assert store.get(calls["a"])["state"] == "live"
+        with service_process(node_a):  # A comes back: it ends the call it left, and only that one
+            ended = wait_for(lambda: (c := store.get(calls["a"]))["state"] == "ended" and c)
+            assert ended["end_reason"] == "interrupted"
+            assert store.get(calls["b"])["state"] == "live"  # B's call goes on
+        assert get_call(b.url, calls["b"])["live"]

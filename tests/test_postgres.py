@@ -11,8 +11,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 from alembic.autogenerate import compare_metadata
@@ -223,3 +226,59 @@ def test_on_a_shared_postgres_a_restarted_node_closes_only_its_own_calls(tmp_pat
             assert ended["end_reason"] == "interrupted"
             assert store.get(calls["b"])["state"] == "live"  # B's call goes on
         assert get_call(b.url, calls["b"])["live"]
+
+
+def hold_lock(database_url: str, seconds: float, held: threading.Event) -> None:
+    """Another client takes the write lock (SQLite) or locks the timeline (PostgreSQL) for ``seconds``."""
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(database_url[len("sqlite:///") :], isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        held.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+        return
+    with psycopg.connect(database_url) as conn:
+        conn.execute("LOCK TABLE timeline IN ACCESS EXCLUSIVE MODE")
+        held.set()
+        time.sleep(seconds)
+
+
+def test_a_locked_database_never_stalls_the_loop(tmp_path: Path, database_url: str) -> None:
+    """Commands whose timeline writes wait 2 s on a lock: the loop lag (streams/loopwatch.py) stays low."""
+    Database(database_url).close()  # migrated before the service starts, so the lock has a table
+    config = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, DATABASE_URL=database_url)
+    with service_process(config) as service:
+        url = stream_url(service.url)
+        call_id = call_id_of(url)
+        ws = connect(url)
+        ws.send(FRAME)
+        wait_for(lambda: get_call(service.url, call_id)["state"] == "live")
+        held = threading.Event()
+        locker = threading.Thread(target=hold_lock, args=(database_url, 2.0, held))
+        locker.start()
+        held.wait(5)
+        requests.get(f"{service.url}/api/v1/runtime", params={"reset": "1"}, headers=HEADERS, timeout=5)
+        started = time.monotonic()
+        answers: list[int] = []
+        commands = [
+            threading.Thread(target=lambda a=a: answers.append(act(service.url, call_id, action=a).status_code))
+            for a in ("pause", "resume")
+        ]
+        for thread in commands:
+            thread.start()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        during = requests.get(f"{service.url}/api/v1/runtime", headers=HEADERS, timeout=1).json()  # answered at once
+        for thread in commands:
+            thread.join(10)
+        locker.join(10)
+        waited = time.monotonic() - started
+        lag = requests.get(f"{service.url}/api/v1/runtime", headers=HEADERS, timeout=5).json()["loop_lag"]
+        print(f"{database_url.split(':')[0]}: writes waited {waited:.2f} s on the lock; loop lag {lag}")
+        assert sorted(answers) == [200, 200] and waited >= 1.5  # the writes did wait for the lock
+        assert during["sessions"] == 1
+        assert lag["n"] >= 20 and lag["max_ms"] < 500, lag  # blocked, the loop would lag ~2,000 ms
+        kinds = [e["kind"] for e in get_call(service.url, call_id)["timeline"]]
+        assert kinds.count("control") == 2
+        ws.close()

@@ -59,7 +59,7 @@ def build(app: Flask) -> Services:
     writes = Writes()
     bus = EventBus()
     calls = CallRegistry(config["MAX_CALLS"])
-    metrics = Metrics(calls)
+    metrics = Metrics(calls, writes)
     bus.on_local(Journal(store, writes, config["NODE_NAME"]))
     bus.on_local(metrics.observe)
     built = Services(

@@ -1,13 +1,14 @@
 """Writes that outlive a database outage: stored now when the database answers, in order later when it is back.
 
 The journal (every call event this node stores) writes through ``Writes.submit``.
-While the database answers, a write is done at once, in the publishing greenlet
-(so a page read right after sees it). When a write fails because the database
-is unreachable or busy (``db.is_transient``), it and every write after it wait
-in a bounded in-memory backlog, in order, while one greenlet retries the oldest
-with backoff (0.5 s doubling to 10 s). Live calls go on meanwhile: publishing
-never waits for a database that is down. Once the backlog is empty, writes go
-straight through again.
+While the database answers, each write is done at once, one at a time and in
+the order they came, and the publisher waits for it (so a page read right after
+sees it) but never longer than ``patience`` (0.25 s): past that, a slow or locked
+database finishes the write on its own greenlet. When a write fails because the
+database is unreachable or busy (``db.is_transient``), it and every write after
+it wait in a bounded in-memory backlog, in order, while one greenlet stores them
+oldest first, retrying with backoff (0.5 s doubling to 10 s). Live calls go on
+meanwhile. Once the backlog is empty, writes go straight through again.
 
 Limits, said plainly: the backlog lives in this process's memory. If the process
 dies while the database is down, the writes still waiting are lost (the calls it
@@ -32,13 +33,16 @@ Write = tuple[str, Callable[[], object]]
 
 
 class Writes:
-    def __init__(self, limit: int = 50_000, first_delay: float = 0.5, max_delay: float = 10.0) -> None:
+    def __init__(
+        self, limit: int = 50_000, first_delay: float = 0.5, max_delay: float = 10.0, patience: float = 0.25
+    ) -> None:
         self.limit = limit
+        self.patience = patience  # how long a publisher waits for the write before it (slow database)
         self.first_delay, self.max_delay = first_delay, max_delay
         self.backlog: deque[Write] = deque()
         self.dropped = 0
         self.error: str | None = None  # why the database is not taking writes, while it is not
-        self._lock = threading.RLock()  # a gevent lock once patched: writes go through one at a time
+        self._lock = threading.Lock()  # a gevent lock once patched (any greenlet may release it)
         self._retrier: gevent.Greenlet | None = None
 
     @property
@@ -46,17 +50,25 @@ class Writes:
         return len(self.backlog)
 
     def submit(self, what: str, write: Callable[[], object]) -> None:
-        """Store now, or (database unreachable) keep ``write`` for later; ``what`` names it in logs."""
-        with self._lock:
-            if not self.backlog:
-                try:
-                    write()
-                    return
-                except Exception as exc:
-                    if not is_transient(exc):
-                        raise
-                    self._lost(exc)
+        """Store now, or (database unreachable or slow) keep ``write`` for later; ``what`` names it in logs."""
+        if self.backlog:
             self._keep((what, write))
+            return
+        gevent.spawn(self._write_now, (what, write)).join(self.patience)  # past patience it goes on alone
+
+    def _write_now(self, item: Write) -> None:
+        with self._lock:  # one at a time, in the order they came
+            if self.backlog:  # an outage began while this one waited: behind the others
+                self._keep(item)
+                return
+            try:
+                item[1]()
+            except Exception as exc:  # noqa: BLE001 - a failed write is kept or logged, never lost silently
+                if not is_transient(exc):
+                    log.exception("a call event could not be stored: %s", item[0])
+                    return
+                self._lost(exc)
+                self._keep(item)  # the oldest: the backlog was empty
 
     def _lost(self, exc: BaseException) -> None:
         self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -78,7 +90,8 @@ class Writes:
         while self.backlog:
             what, write = self.backlog[0]
             try:
-                write()
+                with self._lock:  # after the writes already under way: the order holds
+                    write()
             except Exception as exc:  # noqa: BLE001 - a retry must never kill the retrier
                 if is_transient(exc):
                     gevent.sleep(delay)
@@ -87,7 +100,8 @@ class Writes:
                 log.exception("a stored write failed for good and was dropped: %s", what)
             self.backlog.popleft()
             delay = self.first_delay
-        log.warning("database back: the write backlog is stored")
+        if self.error is not None:
+            log.warning("database back: the write backlog is stored")
         self.error = None
 
     def wait_empty(self, timeout: float) -> bool:

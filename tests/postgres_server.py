@@ -11,8 +11,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -119,3 +121,19 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.close()
+
+
+def hold_lock(database_url: str, seconds: float, held: threading.Event) -> None:
+    """Another client takes the write lock (SQLite) or locks the timeline (PostgreSQL) for ``seconds``."""
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(database_url[len("sqlite:///") :], isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        held.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+        return
+    with psycopg.connect(database_url) as conn:
+        conn.execute("LOCK TABLE timeline IN ACCESS EXCLUSIVE MODE")
+        held.set()
+        time.sleep(seconds)

@@ -94,7 +94,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
-def _offloading() -> bool:
+def on_gevent_loop() -> bool:
     """Are we on a gevent loop (monkey patched)? Then blocking C calls go to the thread pool."""
     try:
         from gevent import monkey
@@ -149,7 +149,7 @@ class Database:
         if not self.is_sqlite:
             return self._unit(work, write)  # psycopg waits cooperatively under gevent
         with self._lock:
-            if _offloading():
+            if on_gevent_loop():
                 import gevent
 
                 return gevent.get_hub().threadpool.apply(self._unit, (work, write))

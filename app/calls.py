@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,7 @@ from . import schema
 from .db import Database
 from .schema import call_events, calls, timeline, transcript
 
+T = TypeVar("T")
 STATES = ("created", "failed", "connecting", "live", "handed_off", "ended")
 FINAL_STATES = ("failed", "ended")
 STREAM_STATES = ("connecting", "live", "handed_off")
@@ -54,8 +55,14 @@ def _rows(rows: list[sa.Row]) -> list[dict[str, Any]]:
 
 
 class CallStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settle: Callable[[], None] | None = None) -> None:
         self.db = db
+        self.settle = settle  # waits for this node's queued writes before a read (app/writes.py)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        if self.settle is not None:
+            self.settle()
+        return self.db.read(work)
 
     # -- calls ------------------------------------------------------------------
     def create(
@@ -100,11 +107,11 @@ class CallStore:
         return call
 
     def get(self, call_id: str) -> dict[str, Any] | None:
-        return self.db.read(lambda conn: _row(conn.execute(sa.select(calls).where(calls.c.id == call_id)).first()))
+        return self._read(lambda conn: _row(conn.execute(sa.select(calls).where(calls.c.id == call_id)).first()))
 
     def find_by_platform_id(self, platform_id: str) -> dict[str, Any] | None:
         query = sa.select(calls).where(calls.c.platform_id == platform_id).order_by(calls.c.created_at).limit(1)
-        return self.db.read(lambda conn: _row(conn.execute(query).first()))
+        return self._read(lambda conn: _row(conn.execute(query).first()))
 
     def list(
         self,
@@ -130,7 +137,7 @@ class CallStore:
         def work(conn: sa.Connection) -> tuple[list[dict[str, Any]], int]:
             return _rows(conn.execute(page).all()), int(conn.execute(count).scalar_one())
 
-        return self.db.read(work)
+        return self._read(work)
 
     def left_live(self, node: str) -> list[dict[str, Any]]:
         """Calls still streaming on ``node`` (or on no recorded node: stored before nodes were recorded)."""
@@ -139,7 +146,7 @@ class CallStore:
             .where(calls.c.state.in_(STREAM_STATES), sa.or_(calls.c.node == node, calls.c.node.is_(None)))
             .order_by(calls.c.created_at)
         )
-        return self.db.read(lambda conn: _rows(conn.execute(query).all()))
+        return self._read(lambda conn: _rows(conn.execute(query).all()))
 
     def update(self, call_id: str, **fields: Any) -> None:
         unknown = set(fields) - set(_UPDATABLE) - {"extra"}
@@ -204,7 +211,7 @@ class CallStore:
 
     def timeline(self, call_id: str) -> list[dict[str, Any]]:
         query = sa.select(timeline.c.at, timeline.c.kind, timeline.c.detail).where(timeline.c.call_id == call_id)
-        return self.db.read(lambda conn: _rows(conn.execute(query.order_by(timeline.c.id)).all()))
+        return self._read(lambda conn: _rows(conn.execute(query.order_by(timeline.c.id)).all()))
 
     def timeline_since(self, kind: str, since: float, limit: int = 20_000) -> list[dict[str, Any]]:
         """Every ``kind`` timeline entry at or after ``since`` (all calls), oldest first, bounded."""
@@ -214,7 +221,7 @@ class CallStore:
             .order_by(timeline.c.at)
             .limit(limit)
         )
-        return self.db.read(lambda conn: _rows(conn.execute(query).all()))
+        return self._read(lambda conn: _rows(conn.execute(query).all()))
 
     def add_event(self, *, call_id: str | None, dedupe_key: str, kind: str, payload: dict[str, Any]) -> bool:
         """Store a webhook event once; False when the same event was stored before."""
@@ -233,7 +240,7 @@ class CallStore:
     def event_call_id(self, dedupe_key: str) -> str | None:
         """The call a stored event belongs to."""
         query = sa.select(call_events.c.call_id).where(call_events.c.dedupe_key == dedupe_key)
-        return self.db.read(lambda conn: conn.execute(query).scalar())
+        return self._read(lambda conn: conn.execute(query).scalar())
 
     def attach_event(self, dedupe_key: str, call_id: str) -> None:
         change = sa.update(call_events).where(call_events.c.dedupe_key == dedupe_key).values(call_id=call_id)
@@ -245,7 +252,7 @@ class CallStore:
             .where(call_events.c.call_id == call_id)
             .order_by(call_events.c.id)
         )
-        return self.db.read(lambda conn: _rows(conn.execute(query).all()))
+        return self._read(lambda conn: _rows(conn.execute(query).all()))
 
     def add_transcript(self, call_id: str, speaker: str, text: str, at: float | None = None) -> None:
         line = {"call_id": call_id, "at": at or time.time(), "speaker": speaker, "text": text}
@@ -255,4 +262,4 @@ class CallStore:
         query = sa.select(transcript.c.at, transcript.c.speaker, transcript.c.text).where(
             transcript.c.call_id == call_id
         )
-        return self.db.read(lambda conn: [dict(r._mapping) for r in conn.execute(query.order_by(transcript.c.id))])
+        return self._read(lambda conn: [dict(r._mapping) for r in conn.execute(query.order_by(transcript.c.id))])

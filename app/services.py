@@ -55,8 +55,8 @@ def build(app: Flask) -> Services:
 
     config = app.config
     db = Database(config["DATABASE_URL"])  # refuses to start when unreachable; migrates to the newest schema
-    store = CallStore(db)
     writes = Writes()
+    store = CallStore(db, settle=writes.settle)  # a read first waits for this node's queued writes
     bus = EventBus()
     calls = CallRegistry(config["MAX_CALLS"])
     metrics = Metrics(calls, writes)

@@ -5,7 +5,9 @@ On the gevent loop (the service), a write is queued and one greenlet stores the
 queue oldest first, so publishing an event never waits for the database and
 never yields: a call's greenlets go on exactly as if storage were instant (a
 page read a few milliseconds later sees the write). Outside a loop (a script,
-the in-process tests) a write is stored at once.
+the in-process tests) a write is stored at once. Reads through the call store
+first ``settle``: they wait the few milliseconds until this node's queued writes
+are stored, so what a call just did is what a page shows.
 
 When a write fails because the database is unreachable or busy
 (``db.is_transient``), it stays first in the queue and is retried with backoff
@@ -48,6 +50,7 @@ class Writes:
         self.background = on_gevent_loop() if background is None else background
         self.backlog: deque[Write] = deque()
         self.dropped = 0
+        self.queued = self.finished = 0  # writes ever queued / stored (or dropped as wrong): for settle()
         self.error: str | None = None  # why the database is not taking writes, while it is not
         self._writer: gevent.Greenlet | None = None
 
@@ -80,6 +83,7 @@ class Writes:
                 log.error("write queue full (%d): %d call event(s) dropped (%s)", self.limit, self.dropped, item[0])
             return
         self.backlog.append(item)
+        self.queued += 1
         if self._writer is None or self._writer.dead:
             self._writer = gevent.spawn(self._store)
 
@@ -98,10 +102,25 @@ class Writes:
                     continue
                 log.exception("a call event could not be stored and was dropped: %s", what)
             self.backlog.popleft()
+            self.finished += 1
             delay = self.first_delay
             if self.error is not None:
                 log.warning("database back: storing the %d call event(s) that waited", len(self.backlog))
                 self.error = None
+
+    def settle(self, timeout: float = 1.0) -> None:
+        """Before a read on this node: wait (briefly) until the writes queued so far are stored.
+
+        So a page or API read sees what this node's calls just did, as when writes
+        were inline. Not while the database is unreachable (the read fails anyway),
+        and never in the writer itself.
+        """
+        mark = self.queued
+        if self.finished >= mark or self.error is not None or gevent.getcurrent() is self._writer:
+            return
+        with gevent.Timeout(timeout, False):
+            while self.finished < mark and self.error is None:
+                gevent.sleep(0.002)
 
     def wait_empty(self, timeout: float) -> bool:
         """Block (this greenlet) until the queue is stored; False on timeout (used at shutdown)."""

@@ -20,7 +20,7 @@ from emulator.service import service_process
 from emulator.wsclient import connect
 
 from .conftest import base_config, database_url
-from .streaming import answer, call_id_of, closed_with, drain, get_call, stream_url, wait_for
+from .streaming import answer, call_id_of, closed_with, drain, get_call, runtime, stream_url, wait_for
 
 FRAME = b"\x01\x00" * 160
 AGENT = {
@@ -140,6 +140,7 @@ def test_a_login_flood_leaves_twenty_live_calls_audio_alone(tmp_path: Path) -> N
         sockets = [connect(u) for u in urls]
         for ws in sockets:
             ws.send(FRAME)
+        wait_for(lambda: runtime(service.url)["sessions"] == 20)  # every call live before it is commanded
         arrivals: list[list[float]] = [[] for _ in sockets]
 
         def listen(ws, times: list[float]) -> None:  # noqa: ANN001

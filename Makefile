@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-postgres migrate setup setup-dev system-deps test-deps call model lint bench clean
+.PHONY: run test test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
@@ -49,8 +49,11 @@ bench: setup-dev ## Run the benchmarks (about 20 minutes); prints a table, write
 lint: setup-dev
 	$(BIN)/ruff check .
 
-setup: system-deps $(VENV)/.installed-run
-setup-dev: system-deps test-deps $(VENV)/.installed-dev
+setup: system-deps $(VENV)/.installed-run turn-models
+setup-dev: system-deps test-deps $(VENV)/.installed-dev turn-models
+
+turn-models: | $(VENV)/bin/python ## Silero VAD and Smart Turn ONNX files from their PyPI wheels into models/turn/
+	@$(BIN)/python scripts/get_turn_models.py --if-missing
 
 system-deps: ## espeak-ng (pyttsx3's engine), ffmpeg (decoding audio to play), python venv support
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.from_mapping(settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Korean reads as Korean in the API, not \uXXXX
 
     from . import api, dashboard, errors, health, metrics, openapi, security, services, stream_socket, webhooks
 

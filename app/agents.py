@@ -19,6 +19,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 
+from .default_lines import fill_default_lines
+
 log = logging.getLogger(__name__)
 
 INTENT_ACTIONS = ("none", "transfer", "hangup", "play", "switch_voice")
@@ -60,6 +62,12 @@ class HumanSchema(StrictSchema):
         validate=validate.URL(schemes={"http", "https"}, require_tld=False),
         metadata={"description": "Warm transfer: the brief (summary, intents, last lines) is POSTed here."},
     )
+    # Nobody answered (docs/agents.md): the backstop, the offers to ring again, the wait for an answer.
+    ring_margin = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=300))
+    retry_offers = StrictInt(minimum=0, maximum=5, load_default=1)
+    offer_wait = fields.Float(load_default=8.0, validate=validate.Range(min=1, max=60))
+    retry_yes = fields.List(StrictStr(non_empty=True), validate=validate.Length(min=1))
+    retry_no = fields.List(StrictStr(non_empty=True), validate=validate.Length(min=1))
 
 
 class StreamOptionsSchema(StrictSchema):
@@ -68,7 +76,23 @@ class StreamOptionsSchema(StrictSchema):
 
 
 class TurnSchema(StrictSchema):
-    hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)
+    """Turn-taking (docs/agents.md): which VAD hears speech, and what ends a caller's turn."""
+
+    vad = fields.String(load_default="energy", validate=validate.OneOf(("energy", "silero")))
+    end = fields.String(load_default="silence", validate=validate.OneOf(("silence", "smart")))
+    hangover_ms = StrictInt(minimum=50, maximum=3000, load_default=300)  # end: silence - the pause that ends a turn
+    silence_ms = StrictInt(minimum=20, maximum=1000, load_default=150)  # end: smart - the pause before asking
+    max_wait_ms = StrictInt(minimum=200, maximum=5000, load_default=1000)  # end: smart - the longest pause
+    threshold = fields.Float(load_default=0.5, validate=validate.Range(min=0.05, max=0.95))  # P(complete) to end
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["end"] == "smart" and data["max_wait_ms"] <= data["silence_ms"]:
+            raise ValidationError(
+                f"max_wait_ms ({data['max_wait_ms']}) must be longer than silence_ms ({data['silence_ms']}): "
+                "the model is asked after silence_ms, the turn ends at max_wait_ms at the latest.",
+                "max_wait_ms",
+            )
 
 
 class IdleSchema(StrictSchema):
@@ -139,6 +163,8 @@ class AgentSchema(StrictSchema):
     max_misses = StrictInt(minimum=1, load_default=3)
     goodbye = StrictStr()
     hold_message = StrictStr()
+    no_answer_message = StrictStr(metadata={"description": "Said when nobody answered a transfer: offer to retry."})
+    no_answer_goodbye = StrictStr(metadata={"description": "Said when nobody answered and no retry is left."})
     shutdown_message = StrictStr(
         metadata={"description": "Said to a live caller when the service stops (a deploy, a restart)."}
     )
@@ -199,41 +225,6 @@ class AgentBook:
         return self.agents.get(name or "")
 
 
-# The lines an agent says without being told to, in the languages of the shipped agents. An agent in
-# another language that leaves them out gets English, with a warning at load.
-DEFAULT_LINES: dict[str, dict[str, str]] = {
-    "en": {
-        "fallback": "Sorry, I did not catch that.",
-        "goodbye": "Goodbye.",
-        "hold_message": "Please hold while I connect you to a person.",
-        "shutdown_message": "Sorry, we have to end this call now. Please call again in a minute.",
-        "reprompt": "Are you still there?",
-    },
-    "ko": {
-        "fallback": "죄송합니다. 잘 듣지 못했습니다.",
-        "goodbye": "안녕히 계세요.",
-        "hold_message": "상담원에게 연결해 드리겠습니다. 잠시만 기다려 주세요.",
-        "shutdown_message": "죄송합니다. 지금 통화를 종료해야 합니다. 잠시 후 다시 걸어 주세요.",
-        "reprompt": "아직 통화 중이신가요?",
-    },
-}
-
-
-def fill_default_lines(agent: dict[str, Any], file: str) -> dict[str, Any]:
-    """Give the agent the default lines of its language for the ones it does not set."""
-    language = agent["language"].lower()[:2]
-    lines = DEFAULT_LINES.get(language)
-    missing = [key for key in DEFAULT_LINES["en"] if key not in agent]
-    if lines is None and missing:
-        log.warning(
-            "agent file %s: language %r has no default lines; %s will be said in English (set them in the file)",
-            file,
-            agent["language"],
-            ", ".join(missing),
-        )
-    for key in missing:
-        agent[key] = (lines or DEFAULT_LINES["en"])[key]
-    return agent
 
 
 def parse_agent(path: Path) -> dict[str, Any]:

@@ -21,7 +21,12 @@ def call_or_404(call_id: str) -> dict[str, Any]:
 
 def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     live = registry().get(call["id"])
-    call = {**call, "live": live is not None or is_live(call["id"]), "answered_by": call["extra"].get("answered_by")}
+    call = {
+        **call,
+        "live": live is not None or is_live(call["id"]),
+        "answered_by": call["extra"].get("answered_by"),
+        "handoff": call["extra"].get("handoff"),
+    }
     if not detail:
         return CallSchema().dump(call)
     calls = store()

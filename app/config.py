@@ -156,6 +156,7 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "VOICE_ENABLED": env_bool(env, "VOICE_ENABLED", True),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", ""),
         "MODELS_DIR": env.get("MODELS_DIR") or str(ROOT / "models"),
+        "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(ROOT / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),
         "STT_MIN_CONFIDENCE": env_number(env, "STT_MIN_CONFIDENCE", 0.5, cast=float),

@@ -16,6 +16,8 @@ from streams.events import (
     CallEnded,
     CallEvent,
     EventBus,
+    HandoffFailed,
+    HandoffStarted,
     Note,
     PartialTranscript,
     SpeechStarted,
@@ -27,10 +29,29 @@ from .calls import STREAM_STATES, CallStore
 from .writes import Writes
 
 LIVE_ONLY = (CallCreated, PartialTranscript, SpeechStarted)
+# Where a transfer stands, for the API's ``handoff``: the timeline line that moved it -> its state.
+HANDOFF_STATES = {"handoff": "holding", "handoff.failed": "failed", "handoff.answered": "bridged",
+                  "handoff.unanswered": "unanswered", "handoff.retry": "retrying",
+                  "handoff.declined": "declined"}  # fmt: skip
+
+
+def handoff_state(event: CallEvent, before: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The call's transfer state after ``event`` (None: the event does not move it)."""
+    if isinstance(event, StateChanged) and event.state == "handed_off":
+        return {**(before or {}), "state": "ringing", "at": event.at}
+    kind = event.what if isinstance(event, Note) else event.kind
+    if kind not in HANDOFF_STATES or not isinstance(event, (Note, HandoffStarted, HandoffFailed)):
+        return None
+    state = {**(before or {}), "state": HANDOFF_STATES[kind], "at": event.at}
+    if isinstance(event, HandoffStarted):
+        state.update(numbers=event.numbers, why=event.why, attempts=state.get("attempts", 0) + 1)
+    elif isinstance(event, Note) and "by" in event.info:
+        state["by"] = event.info["by"]  # platform, or timer: the backstop decided
+    return state
 
 
 class Journal:
-    """Writes each event through ``writes``: at once, or after a database outage, in order (app/writes.py)."""
+    """Stores each event through ``writes``: queued, in order, kept through a database outage (app/writes.py)."""
 
     def __init__(self, store: CallStore, writes: Writes | None = None, node: str | None = None) -> None:
         self.store = store
@@ -44,6 +65,7 @@ class Journal:
 
     def store_event(self, event: CallEvent) -> None:
         store = self.store
+        self._track_handoff(event)
         if isinstance(event, StateChanged):
             held_by = self.node if event.state in STREAM_STATES else None
             store.set_state(event.call_id, event.state, reason=event.reason, at=event.at, held_by=held_by, **event.info)
@@ -61,6 +83,14 @@ class Journal:
             store.add_timeline(event.call_id, event.what, event.info, at=event.at)
         else:
             store.add_timeline(event.call_id, event.kind, event.detail(), at=event.at)
+
+    def _track_handoff(self, event: CallEvent) -> None:
+        """Keep ``extra.handoff`` (state, numbers, attempts, by) as the transfer moves."""
+        if handoff_state(event, None) is None:
+            return  # cheap: most events never touch a transfer
+        call = self.store.get(event.call_id)
+        if call is not None:
+            self.store.update(event.call_id, extra={"handoff": handoff_state(event, call["extra"].get("handoff"))})
 
 
 def create_call(store: CallStore, bus: EventBus, **fields: Any) -> dict[str, Any]:

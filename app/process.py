@@ -17,7 +17,7 @@ from flask import Flask
 
 from streams import loopwatch
 
-from . import listen_in, shutdown, voice
+from . import bridging, listen_in, shutdown, voice
 from .cluster import lost_calls_sweeper
 from .services import Services
 
@@ -41,6 +41,7 @@ def start_serving(worker: Any) -> None:
     shutdown.install(worker)
     if services.cluster is not None:
         listen_in.install(services.cluster)
+        bridging.install(services.cluster)
         services.cluster.start(lost_calls_sweeper(services.cluster, services.store, services.bus))
     else:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one

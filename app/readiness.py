@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from streams.turn_models import needs
+from streams.turns import TurnRule
+
 from .services import Services
 
 
@@ -51,6 +54,7 @@ def _voice_problems(services: Services) -> list[Problem]:
             )
         )
         return problems
+    problems += _turn_problems(services)
     for agent in sorted(services.agents.agents.values(), key=lambda a: a["name"]):
         if not has_model_for(services, agent["language"]):
             problems.append(
@@ -59,6 +63,27 @@ def _voice_problems(services: Services) -> list[Problem]:
                     f"Agent {agent['name']} speaks {agent['language']!r} but no speech model for it is installed: "
                     "its callers are never heard. Install one (`make model` for English, or set VOSK_MODEL_PATH).",
                     {"agent": agent["name"], "language": agent["language"], "file": agent["file"]},
+                )
+            )
+    return problems
+
+
+def _turn_problems(services: Services) -> list[Problem]:
+    models = services.voice.turn_models if services.voice is not None else None
+    problems = [
+        Problem("turn_model_failed", f"The {what} turn model failed to load ({error}): agents using it fall back "
+                "to the energy VAD and the silence rule. Run `make setup` again.", {"model": what})
+        for what, error in (models.errors.items() if models is not None else [])
+    ]  # fmt: skip
+    for agent in sorted(services.agents.agents.values(), key=lambda a: a["name"]):
+        missing = needs(TurnRule.of(agent)) if models is None else models.missing_for(TurnRule.of(agent))
+        if missing:
+            problems.append(
+                Problem(
+                    "turn_model_missing",
+                    f"Agent {agent['name']} asks for {' and '.join(missing)} turn-taking but the model is not "
+                    f"installed: its calls use the energy VAD and the silence rule. Run `make setup`.",
+                    {"agent": agent["name"], "missing": missing, "file": agent["file"]},
                 )
             )
     return problems

@@ -125,6 +125,13 @@ class CallSchema(Schema):
         allow_none=True,
         metadata={"description": "Outbound calls with answering-machine detection: human, machine or unknown."},
     )
+    handoff = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "The transfer to a person, if any: state (holding, ringing, bridged, unanswered, "
+            "retrying, declined, failed), numbers, why, attempts, by (platform, or timer: the backstop decided), at."
+        },
+    )
     live = fields.Boolean()
     created_at = Epoch()
     updated_at = Epoch()
@@ -152,7 +159,8 @@ class CallDetailSchema(CallSchema):
         fields.Dict(),
         metadata={
             "description": "Caller turns: n, text, confidence, intent, miss, action, latency_ms (end of "
-            "speech to the first reply byte)."
+            "speech to the first reply byte), ended_by (silence, smart or max_wait), waited_ms (the pause before "
+            "the turn ended), completeness (the turn model's P(complete) at each pause)."
         },
     )
     stats = fields.Dict(allow_none=True, metadata={"description": "Stream counters: frames in/out, drops, seconds."})

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
 
 LANES = ("caller", "bot", "controls", "handoff")
-COLORS = {"caller": "#2563eb", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed", "handoff": "#dc2626"}
+COLORS = {"caller": "#2563eb", "wait": "#bfdbfe", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed",
+          "handoff": "#dc2626"}  # fmt: skip
 MARKS = {"control": "controls", "idle.reprompt": "controls", "idle.goodbye": "controls", "answered": "controls",
-         "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff"}  # fmt: skip
+         "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff",
+         "handoff.answered": "handoff", "handoff.unanswered": "handoff", "handoff.retry": "handoff",
+         "handoff.declined": "handoff"}  # fmt: skip
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Span:
     cut: bool = False
     seek: float | None = None  # where the recording player jumps when it is clicked
     note: str = ""  # e.g. a turn's reply latency
+    wait: bool = False  # the caller's pause before the turn was ended (drawn light)
 
 
 @dataclass
@@ -70,8 +75,12 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
             start = max(0.0, end - float(detail.get("speech_ms", 0)) / 1000)
             ms = latency.get(detail.get("n"))
             label = f"{detail.get('text') or '(nothing heard)'} → {detail.get('intent') or 'miss'}"
+            label += f" · {ended(detail)}" if "ended_by" in detail else ""
             note = f"{ms:.0f} ms" if isinstance(ms, (int, float)) else ""
             out.spans.append(Span("caller", start, end, label, seek=start, note=note))
+            if detail.get("waited_ms"):
+                waited = float(detail["waited_ms"]) / 1000
+                out.spans.append(Span("caller", end, end + waited, f"pause: {ended(detail)}", wait=True))
         elif entry["kind"] == "spoken":
             start = float(detail["started_at"]) - origin
             heard = cuts.get(detail.get("utterance"))
@@ -92,6 +101,15 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
     return out
 
 
+def ended(detail: dict[str, Any]) -> str:
+    """What ended a turn, in words: the detector, the turn model's verdicts, the pause it waited."""
+    by = detail.get("ended_by") or "silence"
+    checks = detail.get("completeness") or []
+    said = f", model P(complete) {' then '.join(f'{p:.2f}' for p in checks)}" if checks else ""
+    what = {"smart": "the turn model", "max_wait": "the longest wait", "silence": "silence"}.get(by, by)
+    return f"ended by {what} after a {float(detail.get('waited_ms') or 0):.0f} ms pause{said}"
+
+
 def _mark_label(entry: dict[str, Any]) -> str:
     detail = entry["detail"]
     if entry["kind"] == "control":
@@ -100,6 +118,14 @@ def _mark_label(entry: dict[str, Any]) -> str:
         return f"answered by {detail.get('by')}"
     if entry["kind"] == "handoff.brief":
         return str((detail.get("context") or {}).get("summary", "brief"))
+    if entry["kind"] == "handoff.unanswered":
+        return f"nobody answered ({'no word from the platform' if detail.get('by') == 'timer' else 'platform'})"
+    if entry["kind"] == "handoff.answered":
+        return "a person answered"
+    if entry["kind"] == "handoff.retry":
+        return "caller asked to try again"
+    if entry["kind"] == "handoff.declined":
+        return f"no retry ({detail.get('why')})"
     return entry["kind"]
 
 
@@ -116,7 +142,8 @@ def svg(data: Lanes, width: int = 960) -> Markup:
         parts.append(f'<line x1="{left}" y1="{y + 28}" x2="{width - 10}" y2="{y + 28}" stroke="#e2e8f0"/>')
     for second in range(0, int(data.length) + 1, max(1, int(data.length / 10) or 1)):
         x = left + second * scale
-        parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
+        if x <= width - 24:  # a label past the right edge would be clipped
+            parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
     for span in data.spans:
         parts.append(_span(span, left, top, row, scale))
     for lane, at, label in data.marks:
@@ -130,7 +157,7 @@ def svg(data: Lanes, width: int = 960) -> Markup:
 def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
     x, y = left + span.start * scale, top + LANES.index(span.lane) * row
     w = max(3.0, (span.end - span.start) * scale)
-    color = COLORS["cut"] if span.cut else COLORS[span.lane]
+    color = COLORS["cut"] if span.cut else COLORS["wait"] if span.wait else COLORS[span.lane]
     seek = f' data-seek="{span.seek:.2f}" class="seekable"' if span.seek is not None else ""
     title = escape(
         span.label + (" (cut: heard up to here)" if span.cut else "") + (f" · reply {span.note}" if span.note else "")
@@ -142,10 +169,23 @@ def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
 
 
 def readable(detail: Any) -> str:
-    """A timeline detail as text people read: key: value, non-ASCII kept as it is (no \\uXXXX)."""
-    if not isinstance(detail, dict):
-        return json.dumps(detail, ensure_ascii=False, default=str)
-    return ", ".join(
-        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)}"
-        for key, value in detail.items()
-    )
+    """A timeline detail as text people read: ``key: value``, nested values in brackets, times of day for
+    the ``*_at`` epoch fields, non-ASCII kept as it is (never \\uXXXX)."""
+    if isinstance(detail, dict):
+        return ", ".join(f"{key}: {_value(key, value)}" for key, value in detail.items())
+    return _value("", detail)
+
+
+def _value(key: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "(" + readable(value) + ")"
+    if isinstance(value, list):
+        return "[" + "; ".join(_value(key, item) for item in value) + "]"
+    if key.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1e9:
+        try:
+            return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S.%f")[:-3]
+        except (OverflowError, OSError, ValueError):
+            pass
+    return json.dumps(value, ensure_ascii=False, default=str)

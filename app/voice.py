@@ -14,6 +14,7 @@ from streams.llm import LLMPolicy
 from streams.port import CallPort, VoiceFactory
 from streams.stt import HOW_TO_GET_ONE, SpeechModels, find_models
 from streams.tts import TTSPool
+from streams.turn_models import TurnModels
 from streams.voice import VoicePipeline, VoiceServices
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
         stt_chunk_ms=config["STT_CHUNK_MS"],
         min_confidence=config["STT_MIN_CONFIDENCE"],
         vad_threshold=config["VAD_THRESHOLD"],
+        turn_models=TurnModels(Path(config["TURN_MODELS_DIR"])),
         make_policy=make_policy_factory(config),
     )
 

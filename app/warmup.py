@@ -21,6 +21,8 @@ from streams.media import LinkSettings
 from streams.offload import run_blocking
 from streams.speaker import sentences
 from streams.tts import TTSError
+from streams.turn_models import TurnModels, needs
+from streams.turns import TurnRule
 from streams.voice import VoiceServices, grammar_phrases
 
 from .live import stream_rate
@@ -67,6 +69,29 @@ def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sam
     return True
 
 
+def _warm_turns(voice: VoiceServices, agents: list[dict[str, Any]]) -> list[str]:
+    """Load (and run once) the turn models the agents use, so no caller waits for a session to load."""
+    models, wanted = voice.turn_models, {what for agent in agents for what in needs(TurnRule.of(agent))}
+    loaded = []
+    for what in sorted(wanted):
+        if models is None or not models.has(what):
+            continue
+        try:
+            run_blocking(_first_use, models, what)
+        except Exception:  # noqa: BLE001 - a file that will not load: calls fall back and say so on their timeline
+            log.exception("warm: the %s turn model failed to load", what)
+            continue
+        loaded.append(what)
+    return loaded
+
+
+def _first_use(models: TurnModels, what: str) -> None:
+    if what == "smart":
+        models.smart().probability(b"\x00\x00" * 16000, 16000)
+    else:
+        models.silero()
+
+
 def warm(services: Services) -> dict[str, Any]:
     """Do the first call's slow work now (blocking this greenlet, not the loop)."""
     started = time.monotonic()
@@ -85,6 +110,7 @@ def warm(services: Services) -> dict[str, Any]:
             count, sample = _warm_speech(voice, agent, rate)
             report["lines"] += count
             report["recognizers"] += int(_warm_hearing(voice, agent, rate, sample))
+        report["turn_models"] = _warm_turns(voice, agents)
     finally:
         report["seconds"] = round(time.monotonic() - started, 2)
         services.warming = False

@@ -17,7 +17,7 @@ from marshmallow import INCLUDE, Schema, fields
 
 from streams.events import EventBus, Note, StateChanged
 
-from . import bodies, call_flow
+from . import bodies, bridging, call_flow
 from .auth import require_webhook_token
 from .bodies import json_value, webhook_body
 from .calls import CallStore, new_call_id
@@ -146,13 +146,15 @@ def _find_call(calls: CallStore, event: dict[str, Any]) -> dict[str, Any] | None
     ours = _extra_params(event).get("callstream_id")
     if ours and (call := calls.get(str(ours))):
         return call
-    for key in ("cmiuuid", "call_id", "request_id", "uuid"):
+    for key in ("cmiuuid", "call_id", "request_id", "uuid", "conversation_uuid"):  # the last: a transfer's leg b
         if event.get(key) and (call := calls.find_by_platform_id(str(event[key]))):
             return call
     return None
 
 
 def _event_kind(event: dict[str, Any]) -> str:
+    if bridging.is_bridge_leg(event):
+        return f"bridge.{event.get('status') or event.get('type') or 'unknown'}"
     return str(event.get("type") or event.get("status") or event.get("event") or "unknown")
 
 
@@ -168,6 +170,8 @@ def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> d
     call = _find_call(calls, event)
     if not calls.add_event(call_id=call["id"] if call else None, dedupe_key=key, kind=kind, payload=event):
         return {"call_id": calls.event_call_id(key) or (call and call["id"]), "kind": kind, "stored": False}
+    if bridging.is_bridge_leg(event) or bridging.outcome(event):
+        return _bridge_event(events, call, kind, event)
     if call is None:
         direction = "outbound" if kind.startswith("out_") else "inbound"
         platform_id = next((str(event[k]) for k in ("cmiuuid", "call_id", "request_id") if event.get(k)), None)
@@ -193,6 +197,20 @@ def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> d
         if not is_live(call["id"]):
             events.publish(StateChanged(call_id=call["id"], state="ended", reason=kind))
     return {"call_id": call["id"], "kind": kind, "stored": True}
+
+
+def _bridge_event(events: EventBus, call: dict[str, Any] | None, kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A transfer's ring (stored already): onto the caller's timeline, and its outcome to the live call.
+
+    An event for a call we do not know is kept (stored once) and ignored: a leg b never makes a call.
+    """
+    if call is None:
+        log.info("bridge event %s for no known call: stored, ignored", kind)
+        return {"call_id": None, "kind": kind, "stored": True, "applied": "ignored: unknown call"}
+    events.publish(Note(call_id=call["id"], what="event", info={"kind": kind, "leg": event.get("leg", "a")}))
+    result = bridging.outcome(event)
+    applied = bridging.deliver(services(), call["id"], result, bridging.leg_id(event)) if result else "noted"
+    return {"call_id": call["id"], "kind": kind, "stored": True, "applied": applied}
 
 
 EARLIEST_TIME = 946684800.0  # 2000-01-01: no call we store happened before

@@ -9,6 +9,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
            STT lag p50/p95/p99, frames dropped, CPU%, RSS, RSS per call, event-loop lag p99
   latency  reply latency (end of caller speech -> first reply byte) at 1, 10 and 50 calls
   bargein  caller speech during a reply -> break on the wire
+  turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
+           (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from emulator.service import ROOT
 from .harness import GOALS
 from .report import commit, table
 from .steps import bench_answer, bench_bargein, bench_calls, bench_latency
+from .turns import bench_turns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "what", nargs="*", help="all (default), answer, calls (= phrase + free), phrase, free, latency, bargein"
+        "what", nargs="*", help="all (default), answer, calls (= phrase + free), phrase, free, latency, bargein, turns"
     )
     parser.add_argument("--quick", action="store_true", help="short runs and few steps (a smoke test, not figures)")
     parser.add_argument("--seconds", type=float, help="seconds each concurrent call streams (default 30)")
@@ -42,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
-    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein"}
+    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     if "all" in what:
-        what = {"answer", "phrase", "free", "latency", "bargein"}
+        what = {"answer", "phrase", "free", "latency", "bargein", "turns"}
     if "calls" in what:
         what |= {"phrase", "free"}
     seconds = args.seconds or (8 if args.quick else 30)
@@ -77,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         if "bargein" in what:
             print("barge-in …", flush=True)
             results["bargein"] = bench_bargein(tmp, 4 if args.quick else 20)
+        if "turns" in what:
+            print("turn-taking …", flush=True)
+            results["turns"] = bench_turns(tmp, live=not args.quick)
     report = table(results)
     print("\n" + report)
     out = Path(args.out)

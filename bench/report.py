@@ -8,6 +8,7 @@ from typing import Any
 from emulator.service import ROOT
 
 from .harness import HANGOVER_MS
+from .turns import turn_table
 
 
 def commit() -> str:
@@ -64,4 +65,6 @@ def table(results: dict[str, Any]) -> str:
                     f"{s['rss_mb']}  {s['rss_per_call_mb']}  {s['loop_lag_p99_ms']}  "
                     f"{'ok' if s['ok'] else 'over'}"
                 )
+    if results.get("turns"):
+        lines += turn_table(results["turns"])
     return "\n".join(lines)

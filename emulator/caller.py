@@ -22,6 +22,7 @@ from simple_websocket import Client, ConnectionClosed
 from streams import transport
 from streams.audio import frame_bytes, resample, silence
 
+from . import human
 from .script import step_audio
 
 if TYPE_CHECKING:
@@ -182,7 +183,8 @@ class StreamLeg:
                 name = action.get("action") if isinstance(action, dict) else None
                 call.mark("pcmo", action=name)
                 if name == "bridge":
-                    call.transfers.append({"t": t, "via": "socket", "action": action})
+                    call.transfers.append(transfer := {"t": t, "via": "socket", "action": action})
+                    gevent.spawn(human.ring, call, action, transfer)
                 elif name == "hangup":
                     call.hung_up = True
                     call.set_end("bot_hangup", "the service sent hangup on the stream")

@@ -17,6 +17,8 @@ A script is YAML or JSON:
     linger: 1.0                 # silence after the last step, then hang up
     max_seconds: 60             # hard stop for the whole call
     repeat: false               # loop the steps until max_seconds (load tests)
+    human: answer               # a transfer's person: answer | no_answer | silent, or a list (one per bridge)
+    ring_seconds: 1.0           # how long their phone rings before they answer (or it rings out)
     expect:                     # optional: what must happen, else the call fails (exit status 1)
       min_turns: 2              # caller utterances that got a reply (default: at least one, if the caller spoke)
       max_latency_ms: 1500      # every reply within this
@@ -64,6 +66,12 @@ class Script:
     base_dir: Path = field(default_factory=Path.cwd)
     expect: dict[str, Any] = field(default_factory=dict)
     agent: str | None = None  # the agent --agent dialled, for the report
+    human: list[str] = field(default_factory=lambda: ["answer"])  # per bridge; the last one repeats
+    ring_seconds: float = 1.0
+
+    def human_for(self, bridge: int) -> str:
+        """What the person does about the ``bridge``-th transfer (0-based)."""
+        return self.human[min(bridge, len(self.human) - 1)]
 
     def dtmf_digits(self) -> list[str]:
         return [str(step["dtmf"]) for step in self.steps if "dtmf" in step]
@@ -87,7 +95,19 @@ def parse_script(data: dict[str, Any], base_dir: Path | None = None) -> Script:
         repeat=bool(data.get("repeat", False)),
         base_dir=base_dir or Path.cwd(),
         expect=parse_expect(data.get("expect")),
+        human=parse_human(data.get("human", "answer")),
+        ring_seconds=float(data.get("ring_seconds", 1.0)),
     )
+
+
+def parse_human(raw: Any) -> list[str]:
+    """``human:`` one behaviour or a list of them, one per bridge (the last repeats)."""
+    from .human import BEHAVIOURS
+
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not values or any(v not in BEHAVIOURS for v in values):
+        raise ScriptError(f"human: one of (or a list of) {', '.join(BEHAVIOURS)}")
+    return list(values)
 
 
 def parse_expect(raw: Any) -> dict[str, Any]:

@@ -31,7 +31,11 @@ def summary_lines(report: dict[str, Any], report_path: str | None = None) -> lis
             lines.append(f"           bot: {_clip(' '.join(replies[i]))}")
     if not report["turns"]:
         lines.append("  the caller did not speak")
-    lines += [f"  transfer at {t['t']:.1f} s to {_numbers(t['action'])} (via {t['via']})" for t in report["transfers"]]
+    lines += [
+        f"  transfer at {t['t']:.1f} s to {_numbers(t['action'])} (via {t['via']})"
+        + (f": {t['outcome']}" if t.get("outcome") else "")
+        for t in report["transfers"]
+    ]
     lines.append(f"  ended: {_ended(report)}")
     if record and "error" in record:
         lines.append(f"  (the service's record: {record['error']})")

@@ -10,9 +10,19 @@
   const timeline = document.getElementById("timeline");
   const latency = document.getElementById("latency");
 
-  function readable(detail) {  // key: value, non-ASCII as it is (the server renders the same way)
-    if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return JSON.stringify(detail);
-    return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+  // A detail as text people read, the same way the server renders it (app/timeline_view.py readable).
+  function value(key, v) {
+    if (typeof v === "string") return v;
+    if (Array.isArray(v)) return `[${v.map((item) => value(key, item)).join("; ")}]`;
+    if (v !== null && typeof v === "object") return `(${readable(v)})`;
+    if (key.endsWith("_at") && typeof v === "number" && v > 1e9) {
+      return new Date(v * 1000).toISOString().slice(11, 23);
+    }
+    return JSON.stringify(v);
+  }
+  function readable(detail) {
+    if (detail === null || typeof detail !== "object" || Array.isArray(detail)) return value("", detail);
+    return Object.entries(detail).map(([k, v]) => `${k}: ${value(k, v)}`).join(", ");
   }
 
   function addLine(speaker, text) {
@@ -61,7 +71,31 @@
     const badge = document.getElementById("state");
     badge.textContent = ev.state; badge.className = `state ${ev.state}`;
     if (ev.state === "ended") document.getElementById("controls-card").hidden = true;
+    if (ev.state === "handed_off") showRing("ringing…");
   });
+
+  // The warm-transfer brief and how the ring goes, live while the person's phone rings (as text, never HTML).
+  const RING = {"handoff.answered": "answered: a person has the call", "handoff.unanswered": "nobody answered",
+    "handoff.retry": "the caller asked to try again", "handoff.declined": "no retry: the caller is leaving"};
+  function showBrief(context) {
+    let card = document.getElementById("brief");
+    if (!card) {
+      card = document.createElement("div");
+      card.className = "brief"; card.id = "brief";
+      document.getElementById("lanes").closest(".card").appendChild(card);
+    }
+    const title = document.createElement("h2"); title.textContent = "For the person taking the call";
+    const summary = document.createElement("p"); summary.textContent = context.summary || "";
+    const meta = document.createElement("p"); meta.className = "muted";
+    meta.textContent = `intents: ${(context.intents || []).join(", ") || "none"} · to ${(context.numbers || []).join(", ")}`;
+    const ring = document.getElementById("ring") || document.createElement("p");
+    ring.id = "ring"; ring.textContent = ring.textContent || "transfer: on hold";
+    card.replaceChildren(title, summary, meta, ring);
+  }
+  function showRing(text) {
+    const ring = document.getElementById("ring");
+    if (ring) ring.textContent = `transfer: ${text}`;
+  }
   events.addEventListener("timeline", (e) => {
     const ev = JSON.parse(e.data);
     const tr = document.createElement("tr");
@@ -77,6 +111,8 @@
     tr.append(at, kind, detail);
     timeline.appendChild(tr);
     refreshLanes();
+    if (ev.kind === "handoff.brief") showBrief(ev.detail.context || {});
+    if (RING[ev.kind]) showRing(RING[ev.kind] + (ev.detail.by === "timer" ? " (no word from the platform)" : ""));
     if (ev.kind === "reply") {
       if (!latency.querySelector("code")) latency.textContent = "";
       const c = document.createElement("code"); c.textContent = `${Math.round(ev.detail.latency_ms)} ms`;

@@ -1,10 +1,11 @@
 """One live call: lifecycle, limits and commands. The socket is the media link's; speech is the pipeline's.
 
-    connecting --first message--> live --bridge sent--> handed_off
-         \\_____________________________\\______________--> ended (with a reason)
+    connecting --first message--> live --bridge sent--> handed_off --nobody answered--> live
+         \\_____________________________\\_______________________\\______________--> ended (with a reason)
 
 Commands (``handle``, one entry each in ``streams.commands``) come from the REST API and the dashboard;
-what happens is published as events (``streams.events``). The call is also the voice pipeline's ``CallPort``.
+what happens is published as events (``streams.events``). The call is also the voice pipeline's ``CallPort``;
+transfers are its mixin ``Transfers`` (streams/transfer.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from actions import PCMO
 
 from . import commands, protocol
 from . import events as ev
-from .briefing import Memory, Summarizer, brief_person
+from .briefing import Memory, Summarizer
 from .errors import CallError, CallNotLive, CommandUnavailable
-from .handoff import Handoff
 from .media import CLOSE_NORMAL, CallLog, MediaLink
 from .media_files import MediaFiles
 from .offload import run_blocking
@@ -32,6 +32,7 @@ from .playback import Utterance
 from .player import Player
 from .port import VoiceFactory, VoiceHandler
 from .speaker import Speaker, Voice, spoken
+from .transfer import Transfers
 from .tts import TTSPool
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class CallSettings:
     caller_id: str = ""
 
 
-class Call:
+class Call(Transfers):
     def __init__(
         self,
         call_id: str,
@@ -82,17 +83,7 @@ class Call:
         self.player = Player(media, link, self.tasks, self.publish, call_id, settings.play_mode)
         voice = Voice(self.agent.get("voice", "en-us"), int(self.agent.get("rate", 160)))
         self.speaker = Speaker(tts, link, voice, self.tasks, self._tts_failed) if tts is not None else None
-        self.handoff = Handoff(
-            self.agent.get("human"),
-            settings.caller_id,
-            self.agent.get("hold_message"),
-            say=lambda text, kind: self.say(text, kind),
-            wait_heard=self.wait_heard,
-            send=link.send,
-            spawn=self.tasks.spawn,
-            on_bridged=self._bridged,
-            on_failed=self._transfer_failed,
-        )
+        self.handoff = self._make_handoff()
         self.voice: VoiceHandler | None = make_voice(self) if make_voice is not None else None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -168,6 +159,7 @@ class Call:
     def on_tick(self, now: float) -> None:
         if self._ending:
             return
+        self.handoff.tick(now)  # the backstop for a ring the platform says nothing about
         if now - self.started > self.settings.max_duration:
             self.log.info("max duration %.0fs reached", self.settings.max_duration)
             self.end("max_duration")
@@ -207,22 +199,6 @@ class Call:
     def hang_up(self) -> None:
         self.spawn(self._end_soon, "hangup_requested", True)
 
-    def transfer(
-        self,
-        numbers: list[str] | None = None,
-        overrides: Mapping[str, Any] | None = None,
-        why: str = "api",
-        on_start: Callable[[Utterance], None] | None = None,
-    ) -> list[str]:
-        """AI to human; raises CallError (nothing changes) when it cannot."""
-        targets = self.handoff.begin(numbers, overrides, why, on_start)
-        if self.voice is not None:
-            self.voice.on_handoff()  # from now on the bot only listens: no replies, no barge-in
-        self.publish(ev.HandoffStarted(call_id=self.call_id, numbers=targets, why=why))
-        human = self.agent.get("human") or {}
-        self.spawn(brief_person, self, targets, why, self._summarize, human.get("handoff_url"))
-        return targets
-
     def _end_soon(self, reason: str, hangup: bool) -> None:
         gevent.sleep(0.05)  # let the command's own message go out first
         self.end(reason, hangup=hangup)
@@ -246,9 +222,6 @@ class Call:
         self.publish(ev.Interrupted(call_id=self.call_id, why=why, cuts=cuts))
         return cuts
 
-    def hand_off(self, why: str, on_start: Callable[[Utterance], None] | None = None) -> list[str]:
-        return self.transfer(why=why, on_start=on_start)
-
     def audible(self) -> bool:
         return self.link.playback.audible(self.clock())
 
@@ -269,14 +242,6 @@ class Call:
     def _set_state(self, state: str, reason: str | None = None, **info: Any) -> None:
         self.state = state
         self.publish(ev.StateChanged(call_id=self.call_id, state=state, reason=reason, info=info))
-
-    def _bridged(self, numbers: list[str], why: str) -> None:
-        self._set_state("handed_off", why=why, numbers=numbers)
-        self.log.info("handed off to %s", numbers)
-
-    def _transfer_failed(self, why: str, error: str) -> None:
-        self.log.warning("transfer (%s) failed: %s", why, error)
-        self.publish(ev.HandoffFailed(call_id=self.call_id, why=why, error=error))
 
     def _tts_failed(self, error: str) -> None:
         self.log.error("speech synthesis failed: %s", error)

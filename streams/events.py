@@ -118,6 +118,9 @@ class Turn(CallEvent):
     action: str | None = None
     speech_ms: int = 0
     ended_at: float | None = None  # epoch seconds when the caller's speech ended
+    ended_by: str = "silence"  # what ended the turn: silence (hangover), smart (the model), max_wait
+    waited_ms: float = 0.0  # the caller's pause before the turn was ended
+    completeness: list[float] = field(default_factory=list)  # the turn model's P(complete), one per pause
 
 
 @dataclass(frozen=True, kw_only=True)

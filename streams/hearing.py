@@ -3,10 +3,14 @@
 Caller frames arrive in the reader greenlet (``feed``); speech (with ~200 ms
 of pre-roll) goes through a bounded queue to one STT greenlet, which runs
 vosk off the event loop and reports partial text and each turn's final text.
+With a ``judge`` (the smart end-of-turn rule), each pause the detector reports
+sends the turn's last 8 s to the turn model in the thread pool, in a greenlet
+of its own; its verdict may end the turn while the reader keeps feeding frames.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,9 +24,12 @@ from .audio import resample
 from .loopwatch import STT_LAG
 from .offload import run_blocking
 from .stt import Recognizer, SpeechModels
-from .turns import SpeechStarted, TurnDetector, TurnEnded
+from .turns import Event, PauseHeard, SpeechStarted, TurnDetector, TurnEnded
 
+log = logging.getLogger(__name__)
 STT_MAX_RATE = 16000
+JUDGED_FRAMES = 400  # the last 8 s of 20 ms frames: what the turn model reads
+Judge = Callable[[bytes, int], float]  # (L16 audio, its rate) -> P(complete); blocking
 
 
 def stt_rate(stream_rate: int) -> int:
@@ -38,6 +45,9 @@ class Heard:
     confidence: float
     speech_end: float  # when the caller's speech ended (monotonic)
     speech_ms: float
+    ended_by: str = "silence"  # what ended the turn: silence, smart or max_wait (streams/turns.py)
+    waited_ms: float = 0.0  # the pause before the turn ended
+    checks: tuple[float, ...] = ()  # the turn model's completeness at each pause
 
 
 class Hearing:
@@ -52,6 +62,8 @@ class Hearing:
         on_partial: Callable[[str], None],
         on_turn: Callable[[Heard], None],
         on_drop: Callable[[], None],
+        judge: Judge | None = None,
+        spawn: Callable[..., Any] = gevent.spawn,
     ) -> None:
         self.turns = turns
         self.recognizer = recognizer
@@ -64,23 +76,45 @@ class Hearing:
         self._buffer = bytearray()
         self._preroll: deque[bytes] = deque(maxlen=10)  # ~200 ms before speech is declared
         self._busy = False
+        self._judge, self._spawn = judge, spawn
+        self._recent: deque[bytes] = deque(maxlen=JUDGED_FRAMES)  # the turn so far, for the judge
 
     # -- the reader's side ---------------------------------------------------------------
     def feed(self, pcm: bytes, now: float) -> None:
         for event in self.turns.feed(pcm, now):
-            if isinstance(event, SpeechStarted):
-                self._buffer.extend(b"".join(self._preroll))
-                self.partial_words = 0
-                self._on_speech()
-            elif isinstance(event, TurnEnded):
-                self._push_audio()
-                self._push(("end", event.at, event.speech_ms))
+            self._handle(event)
         if not self.turns.in_speech and not self._buffer:
             self._preroll.append(pcm)
         if self.turns.in_speech or self._buffer:
             self._buffer.extend(pcm)
+            if self._judge is not None:
+                self._recent.append(pcm)
             if len(self._buffer) >= self.chunk_bytes:
                 self._push_audio()
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted):
+            self._buffer.extend(b"".join(self._preroll))
+            self._recent.clear()
+            self._recent.extend(self._preroll)
+            self.partial_words = 0
+            self._on_speech()
+        elif isinstance(event, PauseHeard):
+            if self._judge is not None:
+                self._spawn(self._ask, b"".join(self._recent), event.n)
+        elif isinstance(event, TurnEnded):
+            self._push_audio()
+            self._push(("end", event))
+
+    def _ask(self, pcm: bytes, n: int) -> None:
+        """The turn model's verdict on pause ``n`` (off the loop); a failure leaves the turn to max_wait."""
+        try:
+            probability: float | None = run_blocking(self._judge, pcm, self.turns.rate)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - a broken model must not end the call: the turn ends at max_wait
+            log.exception("the turn model failed")
+            probability = None
+        for event in self.turns.verdict(n, probability):
+            self._handle(event)
 
     def _push_audio(self) -> None:
         if self._buffer:
@@ -102,8 +136,11 @@ class Hearing:
                 if item[0] == "audio":
                     self._accept(item[1], item[2])
                 else:
+                    end: TurnEnded = item[1]
                     text, confidence, _words = self._blocking(self.recognizer.final)
-                    self._on_turn(Heard(text, confidence, item[1], item[2]))
+                    self._on_turn(
+                        Heard(text, confidence, end.at, end.speech_ms, end.by, round(end.waited_ms), end.checks)
+                    )
         finally:
             # Back to the pool only if no thread-pool call is still inside it; in a greenlet of its
             # own, because this one is usually being killed with the call's tasks.

@@ -64,6 +64,9 @@ class VoiceHandler(Protocol):
     def on_handoff(self) -> None:
         """A transfer has begun: stop answering the caller (keep transcribing)."""
 
+    def on_handoff_unanswered(self, offers_left: int) -> None:
+        """Nobody answered: speak again; offer to ring again (``offers_left`` > 0) or say goodbye."""
+
     def close(self) -> None: ...
 
 

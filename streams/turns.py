@@ -1,16 +1,45 @@
-"""End-of-turn detection: an energy VAD with a hangover (pure).
+"""End-of-turn detection (pure): a VAD says speech or not per frame; a rule says when a pause ends the turn.
 
-Speech is audio whose level clears both a fixed floor and three times the
-running noise level; a turn ends after ``hangover_ms`` of non-speech following
-speech. Durations are counted in audio time (frame lengths), timestamps come
-from the caller (``now``), so network jitter does not stretch a pause.
+Two rules (the agent's ``turn.end``):
+
+- ``silence``: the turn ends after ``hangover_ms`` of non-speech following speech.
+- ``smart``: after ``silence_ms`` of non-speech the detector asks whether the
+  utterance is complete (``PauseHeard``; the caller runs the turn model off the
+  loop and answers with ``verdict``). Complete: the turn ends at once. Not
+  complete, or no answer yet: the turn ends only after ``max_wait_ms`` of
+  non-speech. Speech before either resumes the turn, and a late verdict for an
+  earlier pause is ignored.
+
+Durations are counted in audio time (frame lengths), timestamps come from the
+caller (``now``), so network jitter does not stretch a pause.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from .audio import duration_ms, rms
+from .audio import duration_ms
+from .vad import EnergyVad, Vad
+
+
+@dataclass(frozen=True)
+class TurnRule:
+    """An agent's ``turn`` settings (validated in app/agents.py)."""
+
+    vad: str = "energy"
+    end: str = "silence"
+    hangover_ms: int = 300
+    silence_ms: int = 150
+    max_wait_ms: int = 1000
+    threshold: float = 0.5
+
+    @staticmethod
+    def of(agent: Mapping[str, Any]) -> TurnRule:
+        """The agent's ``turn`` mapping (defaults for what it leaves out)."""
+        turn = agent.get("turn") or {}
+        return TurnRule(**{f.name: turn[f.name] for f in fields(TurnRule) if f.name in turn})
 
 
 @dataclass(frozen=True)
@@ -19,58 +48,102 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class PauseHeard:
+    """Smart rule: the caller paused; is the utterance complete? Answer with ``TurnDetector.verdict(n, p)``."""
+
+    at: float  # the last speech frame
+    n: int
+
+
+@dataclass(frozen=True)
 class TurnEnded:
     at: float  # when the last speech frame arrived (the end of the caller's speech)
     speech_ms: float
+    by: str = "silence"  # silence (hangover), smart (the model said complete), max_wait (it did not, or too late)
+    waited_ms: float = 0.0  # non-speech heard before the turn ended
+    checks: tuple[float, ...] = field(default=())  # the model's completeness for each pause of this turn
+
+
+Event = SpeechStarted | PauseHeard | TurnEnded
 
 
 class TurnDetector:
-    def __init__(self, rate: int, hangover_ms: int = 300, threshold: int = 500, min_speech_ms: int = 60) -> None:
+    def __init__(
+        self, rate: int, rule: TurnRule | None = None, vad: Vad | None = None, min_speech_ms: int = 60
+    ) -> None:
         self.rate = rate
-        self.hangover_ms = hangover_ms
-        self.threshold = threshold
+        self.rule = rule or TurnRule()
+        self.vad: Vad = vad or EnergyVad()
         self.min_speech_ms = min_speech_ms
-        self.noise = 0.0
         self.in_speech = False
         self._run_ms = 0.0  # consecutive speech before a start is declared
         self._silence_ms = 0.0
         self._speech_ms = 0.0
         self._onset = 0.0
         self._last_speech = 0.0
+        self._pause = 0  # which pause the model was last asked about
+        self._asked = False
+        self._checks: list[float] = []
 
     @property
     def speech_ms(self) -> float:
         """How long the current speech has lasted (0 outside speech)."""
         return self._speech_ms if self.in_speech else 0.0
 
-    def is_speech(self, level: int) -> bool:
-        return level >= max(self.threshold, 3 * self.noise)
+    @property
+    def hangover_ms(self) -> int:
+        return self.rule.hangover_ms
 
-    def feed(self, pcm: bytes, now: float) -> list[SpeechStarted | TurnEnded]:
-        events: list[SpeechStarted | TurnEnded] = []
+    def feed(self, pcm: bytes, now: float) -> list[Event]:
         length = duration_ms(pcm, self.rate)
-        level = rms(pcm)
-        if self.is_speech(level):
-            self._silence_ms = 0.0
-            self._last_speech = now
-            if self.in_speech:
-                self._speech_ms += length
-            else:
-                if self._run_ms == 0:
-                    self._onset = now
-                self._run_ms += length
-                if self._run_ms >= self.min_speech_ms:
-                    self.in_speech = True
-                    self._speech_ms = self._run_ms
-                    events.append(SpeechStarted(self._onset))
-            return events
-        # Not speech: learn the noise level (slowly), and count the pause.
-        self.noise = level if self.noise == 0 else 0.95 * self.noise + 0.05 * level
+        if self.vad.is_speech(pcm):
+            return self._speech(length, now)
         self._run_ms = 0.0
+        if not self.in_speech:
+            return []
+        self._silence_ms += length
+        rule = self.rule
+        if rule.end == "silence":
+            return [self._end("silence")] if self._silence_ms >= rule.hangover_ms else []
+        if self._silence_ms >= rule.max_wait_ms:
+            return [self._end("max_wait")]
+        if not self._asked and self._silence_ms >= rule.silence_ms:
+            self._asked = True
+            self._pause += 1
+            return [PauseHeard(self._last_speech, self._pause)]
+        return []
+
+    def verdict(self, n: int, probability: float | None) -> list[TurnEnded]:
+        """The model's answer for pause ``n``: ends the turn if still in that pause and complete."""
+        if n != self._pause or not self.in_speech or not self._asked:
+            return []  # speech resumed (or the turn ended) since that pause
+        if probability is not None:
+            self._checks.append(round(probability, 3))
+        if probability is not None and probability >= self.rule.threshold:
+            return [self._end("smart")]
+        return []
+
+    def _speech(self, length: float, now: float) -> list[Event]:
+        self._silence_ms = 0.0
+        self._asked = False
+        self._last_speech = now
         if self.in_speech:
-            self._silence_ms += length
-            if self._silence_ms >= self.hangover_ms:
-                self.in_speech = False
-                events.append(TurnEnded(self._last_speech, self._speech_ms))
-                self._speech_ms = 0.0
-        return events
+            self._speech_ms += length
+            return []
+        if self._run_ms == 0:
+            self._onset = now
+        self._run_ms += length
+        if self._run_ms < self.min_speech_ms:
+            return []
+        self.in_speech = True
+        self._speech_ms = self._run_ms
+        self._checks = []
+        return [SpeechStarted(self._onset)]
+
+    def _end(self, by: str) -> TurnEnded:
+        ended = TurnEnded(self._last_speech, self._speech_ms, by, self._silence_ms, tuple(self._checks))
+        self.in_speech = False
+        self._asked = False
+        self._speech_ms = 0.0
+        self._silence_ms = 0.0
+        return ended

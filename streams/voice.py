@@ -3,7 +3,8 @@
 One ``VoicePipeline`` per call, speaking to it only through its ``CallPort``.
 ``Hearing`` turns frames into recognised turns; the policy decides; replies go
 out through ``port.say``. Speech over the bot's own audio interrupts it by the
-agent's interruption strategy. After a handoff the pipeline only transcribes.
+agent's interruption strategy. After a handoff the pipeline only transcribes,
+until nobody answers: then ``RingBack`` offers to ring again.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ from typing import Any
 
 from . import events as ev
 from .amd import AmdRule, Screening
-from .dialogue import Decision, Policy, ScriptedPolicy
+from .dialogue import Decision, Policy, ScriptedPolicy, retry_words
 from .errors import CallError, NoTransferTarget
 from .hearing import Heard, Hearing, stt_rate
 from .idle import IdleRule, IdleWatch
 from .offload import run_blocking
 from .playback import Utterance
 from .port import CallPort
+from .ring_back import RingBack
 from .speaker import Voice
 from .stt import SpeechModels
 from .tts import TTSPool
-from .turns import TurnDetector
+from .turn_models import TurnModels, detector_for
+from .turns import TurnDetector, TurnRule
+from .vad import EnergyVad
 
 
 @dataclass
@@ -37,12 +41,18 @@ class VoiceServices:
     stt_chunk_ms: int = 100
     min_confidence: float = 0.5
     vad_threshold: int = 500
+    turn_models: TurnModels | None = None  # Silero VAD and Smart Turn (agents' turn.vad / turn.end)
     make_policy: Callable[[Mapping[str, Any]], Policy] | None = None
 
 
 def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:
-    """The phrases vosk may hear for this agent, or None for free speech."""
-    return [p for i in agent.get("intents", []) for p in i["phrases"]] if agent.get("grammar") else None
+    """The phrases vosk may hear for this agent (with yes and no to a retry offer), or None for free speech."""
+    if not agent.get("grammar"):
+        return None
+    phrases = [p for i in agent.get("intents", []) for p in i["phrases"]]
+    if agent.get("human"):
+        phrases += [p for words in retry_words(agent) for p in words if p not in phrases]
+    return phrases
 
 
 class VoicePipeline:
@@ -55,8 +65,8 @@ class VoicePipeline:
         self.log = port.log
         self.policy: Policy = (services.make_policy or (lambda a: ScriptedPolicy(a, services.min_confidence)))(agent)
         self.voice = Voice(agent.get("voice", "en-us"), int(agent.get("rate", 160)))
-        turn = agent.get("turn") or {}
-        self.turns = TurnDetector(port.rate, int(turn.get("hangover_ms", 300)), services.vad_threshold)
+        self.turn_rule = TurnRule.of(agent)
+        self.turns = TurnDetector(port.rate, TurnRule(), EnergyVad(services.vad_threshold))  # set when hearing starts
         self.interruption = dict(agent.get("interruption") or {"enabled": True, "min_words": 0, "min_duration": 0.1})
         self.hearing: Hearing | None = None
         self.handed_off = False
@@ -69,6 +79,7 @@ class VoicePipeline:
         self.screening = (
             Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
         )
+        self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
 
     # -- what the call tells the pipeline ------------------------------------------------------
     def on_live(self) -> None:
@@ -117,6 +128,14 @@ class VoicePipeline:
 
     def on_handoff(self) -> None:
         self.handed_off = True
+        self.ring_back.cancel()
+
+    def on_handoff_unanswered(self, offers_left: int) -> None:
+        self.handed_off = False  # the bot has the caller again
+        if self.idle is not None:
+            self.idle.last_activity = 0.0  # silence counts from now, not from before the ring
+        # A caller we cannot hear cannot answer an offer: a goodbye instead.
+        self.port.spawn(self.ring_back.start, offers_left if self.hearing is not None else 0)
 
     def close(self) -> None:
         self.closing = True
@@ -137,6 +156,7 @@ class VoicePipeline:
             self.log.warning(
                 "the speech model does not know %s: phrases with them are never heard", recognizer.unknown_words
             )
+        judge = self._start_turns()
         hearing = Hearing(
             self.turns,
             recognizer,
@@ -146,9 +166,23 @@ class VoicePipeline:
             on_partial=lambda text: self.port.publish(ev.PartialTranscript(call_id=self.port.call_id, text=text)),
             on_turn=self._on_turn,
             on_drop=lambda: self.port.count("dropped_stt_backlog"),
+            judge=judge,
+            spawn=self.port.spawn,
         )
         self.port.spawn(self._run_hearing, hearing)
         return hearing
+
+    def _start_turns(self) -> Callable[[bytes, int], float] | None:
+        """The agent's turn detector (models loaded off the loop); without its models, energy + silence."""
+        self.turns, judge = detector_for(
+            self.turn_rule, self.services.turn_models, self.port.rate, self.services.vad_threshold,
+            self._turn_fallback, self.log,
+        )  # fmt: skip
+        return judge
+
+    def _turn_fallback(self, why: dict[str, Any]) -> None:
+        info = {**why, "vad": "energy", "end": "silence"}
+        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.fallback", info=info))
 
     def _run_hearing(self, hearing: Hearing) -> None:
         try:
@@ -189,7 +223,10 @@ class VoicePipeline:
         self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text, confidence=confidence))
         if self.handed_off or self.closing or (self.screening is not None and self.screening.pending):
             return  # monitoring only: a person has the call (or we do not know yet who answered)
-        decision = self.policy.on_turn(heard.text, heard.confidence)
+        if self.ring_back.pending:  # the answer to "shall I try again?"
+            decision = self.ring_back.answer(heard.text, heard.confidence)
+        else:
+            decision = self.policy.on_turn(heard.text, heard.confidence)
         self.port.publish(
             ev.Turn(
                 call_id=call_id,
@@ -200,6 +237,9 @@ class VoicePipeline:
                 miss=decision.miss,
                 action=decision.action,
                 speech_ms=round(heard.speech_ms),
+                ended_by=heard.ended_by,
+                waited_ms=heard.waited_ms,
+                completeness=list(heard.checks),
                 ended_at=round(time.time() - (time.monotonic() - heard.speech_end), 3),
             )
         )
@@ -216,7 +256,7 @@ class VoicePipeline:
             self._hand_off(decision.reason or "intent", turn=self.turn_count, speech_end=speech_end)
         elif decision.action == "hangup":
             self.port.wait_heard(reply)
-            self.port.end("agent_hangup")
+            self.port.end(decision.reason or "agent_hangup")
         elif decision.action == "play" and decision.file:
             self.port.wait_heard(reply)
             self.port.play(decision.file)

@@ -141,7 +141,8 @@ def test_pcmo_endpoint_needs_the_api_key(client) -> None:
 
 
 def test_default_lines_follow_the_agents_language(tmp_path: Path, caplog) -> None:
-    from app.agents import DEFAULT_LINES, load_agents
+    from app.agents import load_agents
+    from app.default_lines import DEFAULT_LINES
 
     agents = tmp_path / "agents"
     agents.mkdir()

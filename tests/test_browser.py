@@ -242,6 +242,23 @@ def test_supervisor_controls_reach_the_platform(page, service: str, tmp_path: Pa
     assert {c["by"] for c in controls} == {"dashboard:ops"}
 
 
+def test_the_brief_and_the_ring_appear_live_while_the_phone_rings(page, service: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page)
+    steps = [{"dtmf": "1"}, {"listen": "reply"}, {"listen": 1}, {"say": "상담원"}, {"listen": 6}]
+    proc = emulated_call(service, tmp_path, steps)  # the person answers after ring_seconds (1 s)
+    try:
+        call_id = live_call(service)
+        page.goto(f"/dashboard/calls/{call_id}")
+        assert page.locator("#brief").count() == 0  # nobody has asked for a person yet
+        page.wait_for_selector("#brief p", timeout=30000)  # from the live feed, no reload
+        assert "상담원" in page.inner_text("#brief")  # the caller's last words are in the summary
+        answered = "transfer: answered: a person has the call"
+        until(page, f"(document.getElementById('ring') || {{}}).textContent === '{answered}'")
+        page.screenshot(path=str(tmp_path / "brief.png"), full_page=True)
+    finally:
+        proc.communicate(timeout=60)
+
+
 def test_softphone_calls_the_bot_from_the_browser(page, service: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sign_in(page)
     blocked = csp_violations(page)
@@ -409,14 +426,14 @@ def test_webhook_data_is_shown_as_text_never_run(page, service: str, tmp_path: P
     assert cells[2] == WEIRD_FROM and cells[4] == WEIRD_AGENT
     page.wait_for_timeout(500)  # an injected <img src=x> would have failed to load by now
     page.screenshot(path=str(tmp_path / "xss-live.png"), full_page=True)
-    assert page.locator("main img").count() == 0
+    assert page.locator("main img:not(#hour-chart)").count() == 0
     assert page.evaluate("window.__xss") is None
     for path in ["/dashboard/calls", f"/dashboard/calls/{call_id}", "/dashboard/agents"]:  # server-rendered
         page.goto(path)
         page.wait_for_timeout(300)
         text = page.inner_text("main")
         assert WEIRD_AGENT in text and (WEIRD_FROM in text or path == "/dashboard/agents")
-        assert page.locator("main img").count() == 0 and page.evaluate("window.__xss") is None
+        assert page.locator("main img:not(#hour-chart)").count() == 0 and page.evaluate("window.__xss") is None
     page.screenshot(path=str(tmp_path / "xss-history.png"), full_page=True)
 
 
@@ -432,6 +449,8 @@ def test_the_call_page_draws_the_call_and_the_calls_page_charts_the_hour(  # typ
         proc.kill()
     call_id = json.loads(out)["call_id"]
     wait_for(lambda: get_call(service, call_id)["state"] == "ended", timeout=20)
+    raw = requests.get(f"{service}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5).text
+    assert "상담원" in raw and "\\u" not in raw  # the API's JSON is readable too
     sign_in(page)
     page.goto(f"/dashboard/calls/{call_id}")
     lanes = page.locator("#lanes svg")

@@ -33,7 +33,7 @@ HUMAN = {"numbers": ["919000000077"], "timeout": 40, "loop": 1, "duration": 5400
 
 
 class Harness:
-    def __init__(self, agent: dict[str, Any] | None = None, **settings: Any) -> None:
+    def __init__(self, agent: dict[str, Any] | None = None, call_id: str = "c1", **settings: Any) -> None:
         self.clock = FakeClock()
         self.sock = MemorySocket()
         self.bus = EventBus()
@@ -41,7 +41,7 @@ class Harness:
         self.bus.on_local(self.events.append)
         self.link = MediaLink(LinkSettings(rate=8000, lead_ms=200, chunk_ms=100), clock=self.clock)
         self.call = Call(
-            "c1",
+            call_id,
             agent=agent if agent is not None else {"human": HUMAN},
             settings=CallSettings(**{"caller_id": "919000000000", **settings}),
             link=self.link,
@@ -84,7 +84,7 @@ def harness():
     made: list[Harness] = []
 
     def make(agent: dict[str, Any] | None = None, **settings: Any) -> Harness:
-        made.append(Harness(agent, **settings))
+        made.append(Harness(agent, **settings))  # settings: CallSettings fields, and call_id
         return made[-1]
 
     yield make
@@ -190,6 +190,9 @@ def test_two_transfers_racing_never_end_the_call(harness) -> None:
     with pytest.raises(TransferInProgress):
         h.call.hand_off("no_stt")  # the voice pipeline's own transfer, racing the REST one
     settle(0.05)
+    with pytest.raises(TransferInProgress):  # the bridge is out and ringing
+        h.call.handle("transfer", {}, "api")
+    assert h.call.bridge_outcome("answered") == "answered"
     with pytest.raises(AlreadyHandedOff):
         h.call.handle("transfer", {}, "api")
     assert not h.call.ended and h.call.state == "handed_off"

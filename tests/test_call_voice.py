@@ -158,3 +158,28 @@ def test_a_person_saying_hello_gets_the_greeting(tts: TTSPool) -> None:
     assert [a.by for a in answered] == ["human"]
     said = [e.line_kind for e in events if isinstance(e, TranscriptLine) and e.speaker == "bot"]
     assert said[0] == "greeting"
+
+
+def test_a_caller_nobody_can_hear_gets_a_goodbye_when_nobody_answers(tts: TTSPool) -> None:
+    human = {"numbers": ["919000000077"], "retry_offers": 1}
+    agent = fill_default_lines(
+        {"name": "deaf", "language": "en", "voice": "en-us", "greeting": "Hi.", "human": human}, "d"
+    )
+    agent.update(hold_message="Hold on.", no_answer_goodbye="Bye.")  # short lines: a short real-time test
+    call, sock, events = _call(agent, tts)  # no speech model: the no-STT rule hands the caller to a person
+    for _ in range(200):
+        if any(isinstance(m, list) and m[0]["action"] == "bridge" for m in sock.controls()):
+            break
+        sock.push(FRAME)
+        gevent.sleep(0.05)
+    assert call.bridge_outcome("unanswered", leg="b-1") == "unanswered"
+    for _ in range(200):
+        if call.ended:
+            break
+        sock.push(FRAME)
+        gevent.sleep(0.05)
+    assert call.wait_ended(1) and call.end_reason == "no_answer"  # no offer: the caller could not answer it
+    said = [(e.line_kind, e.text) for e in events if isinstance(e, TranscriptLine)]
+    assert said[-1] == ("goodbye", agent["no_answer_goodbye"]) and ("offer", agent["no_answer_message"]) not in said
+    declined = [e.info for e in events if isinstance(e, Note) and e.what == "handoff.declined"]
+    assert declined == [{"why": "no_offers_left"}]

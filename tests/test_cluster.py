@@ -15,13 +15,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from simple_websocket import Client
 
 from emulator.service import free_port, service_process
 from emulator.wsclient import connect
 
-from .conftest import base_config, shared_postgres
+from .conftest import WEBHOOK_TOKEN, base_config, shared_postgres
 from .redis_server import redis_server
 from .streaming import act, call_id_of, drain, get_call, stream_url, wait_for
 
@@ -112,6 +113,7 @@ def test_a_command_on_node_b_reaches_the_call_on_node_a(tmp_path: Path, redis_ur
 
 def test_four_workers_route_every_command_to_its_call(tmp_path: Path, redis_url: str) -> None:
     config = node_config(tmp_path, redis_url, WEB_CONCURRENCY=4)
+    redis.Redis.from_url(redis_url).flushdb()  # an earlier test's killed node must not be picked for a call
     with service_process(config) as service:
         sockets = {}
         for _ in range(20):
@@ -165,3 +167,23 @@ def test_losing_redis_mid_call_keeps_calls_and_fails_remote_commands_clearly(tmp
             assert act(a.url, call_id, action="resume").status_code == 200
             assert {"action": "resume"} in drain(ws, 1)
             assert get_call(a.url, call_id)["state"] == "live"
+
+
+def test_the_platform_word_on_a_ring_reaches_the_call_on_another_node(tmp_path: Path, redis_url: str) -> None:
+    config = node_config(tmp_path, redis_url)
+    with service_process(config) as a, service_process(config) as b:
+        url = stream_url(a.url, cmiuuid="conv-cluster-1")  # A holds the call's socket
+        call_id = call_id_of(url)
+        ws = connect(url)
+        ws.send(FRAME)
+        wait_for(lambda: get_call(b.url, call_id)["live"])
+        assert act(b.url, call_id, action="transfer", numbers=["919000000077"]).status_code == 200
+        assert any(isinstance(m, list) and m[0]["action"] == "bridge" for m in drain(ws, 1))
+        missed = {"type": "cdr", "leg": "b", "status": "missed", "hangup_reason": "recv_cancel",
+                  "cmiuuid": "leg-b-1", "conversation_uuid": "conv-cluster-1"}  # fmt: skip
+        hook = f"{b.url}/webhooks/piopiy/events"
+        result = requests.post(hook, params={"token": WEBHOOK_TOKEN}, json=missed, timeout=10).json()["results"][0]
+        assert (result["call_id"], result["applied"]) == (call_id, "unanswered")  # B handed it to A's call
+        done = wait_for(lambda: (c := get_call(b.url, call_id))["state"] == "ended" and c, timeout=10)
+        assert done["end_reason"] == "handoff_unanswered"  # no voice on these nodes: nobody to take the caller back
+        assert done["handoff"]["state"] == "unanswered" and done["handoff"]["by"] == "platform"

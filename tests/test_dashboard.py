@@ -143,10 +143,19 @@ def test_pages_render(dash_app) -> None:
         )
         store().add_transcript(call["id"], "caller", "네")
         store().add_timeline(call["id"], "reply", {"n": 1, "latency_ms": 321.5})
+        store().add_timeline(call["id"], "spoken", {"text": "안녕", "started_at": 1796065726.5, "cuts": [{"n": 1}]})
+        store().set_state(call["id"], "ended", reason="hangup", at=call["created_at"] + 75)
     calls = client.get("/dashboard/calls").get_data(as_text=True)
     assert call["id"][:8] in calls and "네" in calls
+    assert re.search(r'data-field="duration" data-ended="[0-9.]+">1:15</td>', calls)  # shown before any script runs
+    chart = client.get("/dashboard/charts/hour.svg")
+    assert chart.mimetype == "image/svg+xml" and "live now: 0" in chart.get_data(as_text=True)
+    lanes = client.get(f"/dashboard/calls/{call['id']}/timeline.svg")
+    assert lanes.mimetype == "image/svg+xml" and lanes.get_data(as_text=True).startswith("<svg")
     detail = client.get(f"/dashboard/calls/{call['id']}").get_data(as_text=True)
     assert "Transcript" in detail and "322 ms" in detail and "919000000003" in detail  # transfer prefilled
+    assert "text: 안녕, started_at: 19:08:46.500, cuts: [(n: 1)]" in detail  # read as text, times of day
+    assert "recording is off" in detail
     agents = client.get("/dashboard/agents").get_data(as_text=True)
     assert "demo-ko" in agents and "broken.yaml" in agents and "Missing data for required field" in agents
     agent = client.get("/dashboard/agents/demo-ko").get_data(as_text=True)
@@ -173,3 +182,22 @@ def test_no_password_means_no_sign_in(make_app) -> None:
     client = make_app(DASHBOARD_PASSWORD="").test_client()
     response = sign_in(client, "")
     assert response.status_code == 401 and b"no password configured" in response.data
+
+
+def test_the_hour_chart_counts_calls_live_in_each_minute_and_reply_latency() -> None:
+    from app.charts import per_minute
+
+    now = 10_000 * 60 + 30.0  # half a minute into the current minute (row 59)
+    minute = lambda i: now - 30 - (59 - i) * 60  # noqa: E731 - the start of row i
+    calls = [
+        {"created_at": minute(50) + 5, "ended_at": minute(52) + 1, "state": "ended"},  # rows 50..52
+        {"created_at": minute(58), "ended_at": None, "state": "live"},  # still live: rows 58..59
+        {"created_at": minute(55), "ended_at": None, "state": "created"},  # never streamed: started only
+        {"created_at": minute(0) - 600, "ended_at": minute(1), "state": "ended"},  # began before the hour
+    ]
+    replies = [{"at": minute(51) + i, "detail": {"latency_ms": ms}} for i, ms in enumerate([300, 310, 900])]
+    rows = per_minute(calls, replies, now=now)
+    assert len(rows) == 60 and [r["live"] for r in rows[49:54]] == [0, 1, 1, 1, 0]
+    assert rows[58]["live"] == rows[59]["live"] == 1 and rows[55] == {**rows[55], "calls": 1, "live": 0}
+    assert rows[0]["live"] == rows[1]["live"] == 1 and rows[0]["calls"] == 0
+    assert (rows[51]["p50"], rows[51]["p95"]) == (310.0, 900.0) and rows[52]["p50"] is None

@@ -15,7 +15,8 @@ from streams.audio import silence, tone
 from streams.dialogue import ScriptedPolicy, mentions
 from streams.llm import LLMPolicy
 from streams.playback import Playback, Utterance, heard_prefix
-from streams.turns import SpeechStarted, TurnDetector, TurnEnded
+from streams.turns import SpeechStarted, TurnDetector, TurnEnded, TurnRule
+from streams.vad import EnergyVad
 
 from .conftest import ROOT
 
@@ -36,7 +37,7 @@ def run(detector: TurnDetector, pcm: bytes, t0: float = 0.0) -> tuple[list[Any],
 
 
 def test_a_turn_ends_after_the_hangover() -> None:
-    detector = TurnDetector(RATE, hangover_ms=300)
+    detector = TurnDetector(RATE, TurnRule(hangover_ms=300))
     events, _ = run(detector, silence(RATE, 500) + tone(RATE, 600) + silence(RATE, 500))
     assert [type(e) for e in events] == [SpeechStarted, TurnEnded]
     start, end = events
@@ -45,7 +46,7 @@ def test_a_turn_ends_after_the_hangover() -> None:
 
 
 def test_short_pauses_do_not_end_a_turn_and_blips_are_not_speech() -> None:
-    detector = TurnDetector(RATE, hangover_ms=300)
+    detector = TurnDetector(RATE, TurnRule(hangover_ms=300))
     pcm = (
         tone(RATE, 400)
         + silence(RATE, 200)
@@ -59,14 +60,14 @@ def test_short_pauses_do_not_end_a_turn_and_blips_are_not_speech() -> None:
 
 
 def test_a_noisy_line_raises_the_bar() -> None:
-    detector = TurnDetector(RATE, hangover_ms=300, threshold=500)
+    detector = TurnDetector(RATE, TurnRule(hangover_ms=300), EnergyVad(500))
     hum = tone(RATE, 2000, freq=3000, amplitude=0.013)  # RMS ~300: under the floor, learned as noise
     events, t = run(detector, hum)
-    assert events == [] and detector.noise == pytest.approx(300, abs=20)
+    assert events == [] and detector.vad.noise == pytest.approx(300, abs=20)
     quiet_voice = tone(RATE, 400, amplitude=0.03)  # RMS ~700: over the floor, under 3 x noise
     events, t = run(detector, quiet_voice, t)
     assert events == []
-    clean = TurnDetector(RATE, hangover_ms=300, threshold=500)
+    clean = TurnDetector(RATE, TurnRule(hangover_ms=300), EnergyVad(500))
     assert [type(e) for e in run(clean, quiet_voice)[0]] == [SpeechStarted]
 
 

@@ -43,6 +43,16 @@ def clock(epoch: float) -> str:
         return "?"
 
 
+@bp.app_template_filter("minutes")
+def minutes(seconds: float) -> str:
+    """A duration as M:SS, like the page's own ticking cells; "" for one that cannot be shown."""
+    try:
+        whole = max(0, int(float(seconds)))
+    except (TypeError, ValueError, OverflowError):
+        return ""
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def service_warnings() -> list[str]:
     """What an operator must know at a glance: the same problems /healthz reports."""
     return [problem.message for problem in problems(services())]

@@ -54,7 +54,8 @@ def timeline_picture(call_id: str):  # type: ignore[no-untyped-def]
 def hour_chart():  # type: ignore[no-untyped-def]
     """Calls started and reply latency per minute, last hour (an image on the calls page)."""
     since = time.time() - 3600
-    calls, _ = store().list(since=since, limit=20_000)
+    longest = current_app.config["MAX_CALL_SECONDS"]  # a call live in the last hour started at most this before it
+    calls, _ = store().list(since=since - longest, limit=20_000)
     rows = per_minute(calls, store().timeline_since("reply", since))
     cluster = services().cluster
     live = len(cluster.live_ids()) if cluster is not None else len(registry())

@@ -63,3 +63,10 @@ def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
     from app.process import start_serving
 
     start_serving(worker)
+
+
+def worker_exit(server, worker):  # noqa: ANN001 - gunicorn's hook signature
+    """The worker is stopping: the call events still queued for the database are stored first."""
+    from app.process import stop_serving
+
+    stop_serving(worker)

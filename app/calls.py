@@ -1,21 +1,29 @@
 """The call repository: calls, their timeline, webhook events and transcript lines.
 
 Storage only: it publishes nothing. What happens to a live call reaches it as
-events, through ``app.journal`` (a subscriber of the event bus).
+events, through ``app.journal`` (a subscriber of the event bus). Statements are
+SQLAlchemy Core on the tables of ``app.schema``, the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import schema
 from .db import Database
+from .schema import call_events, calls, timeline, transcript
 
+T = TypeVar("T")
 STATES = ("created", "failed", "connecting", "live", "handed_off", "ended")
 FINAL_STATES = ("failed", "ended")
+STREAM_STATES = ("connecting", "live", "handed_off")
 _UPDATABLE = (
     "platform_id",
     "agent",
@@ -32,19 +40,29 @@ def new_call_id() -> str:
     return uuid.uuid4().hex
 
 
-def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+def _row(row: sa.Row | Mapping[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    data = dict(row)
+    data = dict(row._mapping if isinstance(row, sa.Row) else row)
     for key in ("extra", "platform_response", "detail", "payload"):
         if key in data and isinstance(data[key], str):
             data[key] = json.loads(data[key])
     return data
 
 
+def _rows(rows: list[sa.Row]) -> list[dict[str, Any]]:
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
 class CallStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settle: Callable[[], None] | None = None) -> None:
         self.db = db
+        self.settle = settle  # waits for this node's queued writes before a read (app/writes.py)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        if self.settle is not None:
+            self.settle()
+        return self.db.read(work)
 
     # -- calls ------------------------------------------------------------------
     def create(
@@ -61,32 +79,9 @@ class CallStore:
         timeline: list[tuple[str, dict[str, Any]]] = (),  # type: ignore[assignment]
     ) -> dict[str, Any]:
         """Insert a call and its first timeline entries in one transaction."""
-        call_id = call_id or new_call_id()
         now = time.time()
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO calls (id, platform_id, direction, from_number, to_number, agent, state,"
-                " created_at, updated_at, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    call_id,
-                    platform_id,
-                    direction,
-                    from_number,
-                    to_number,
-                    agent,
-                    state,
-                    now,
-                    now,
-                    json.dumps(extra or {}),
-                ),
-            )
-            entries = [("state", {"state": state, "direction": direction}), *timeline]
-            conn.executemany(
-                "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-                [(call_id, now, kind, json.dumps(detail)) for kind, detail in entries],
-            )
-        return {
-            "id": call_id,
+        call = {
+            "id": call_id or new_call_id(),
             "platform_id": platform_id,
             "direction": direction,
             "from_number": from_number,
@@ -101,14 +96,22 @@ class CallStore:
             "platform_response": None,
             "extra": extra or {},
         }
+        entries = [("state", {"state": state, "direction": direction}), *timeline]
+        lines = [{"call_id": call["id"], "at": now, "kind": k, "detail": json.dumps(d)} for k, d in entries]
+
+        def work(conn: sa.Connection) -> None:
+            conn.execute(sa.insert(calls).values({**call, "extra": json.dumps(call["extra"])}))
+            conn.execute(sa.insert(schema.timeline), lines)
+
+        self.db.write(work)
+        return call
 
     def get(self, call_id: str) -> dict[str, Any] | None:
-        rows = self.db.query("SELECT * FROM calls WHERE id = ?", (call_id,))
-        return _row(rows[0]) if rows else None
+        return self._read(lambda conn: _row(conn.execute(sa.select(calls).where(calls.c.id == call_id)).first()))
 
     def find_by_platform_id(self, platform_id: str) -> dict[str, Any] | None:
-        rows = self.db.query("SELECT * FROM calls WHERE platform_id = ? ORDER BY created_at LIMIT 1", (platform_id,))
-        return _row(rows[0]) if rows else None
+        query = sa.select(calls).where(calls.c.platform_id == platform_id).order_by(calls.c.created_at).limit(1)
+        return self._read(lambda conn: _row(conn.execute(query).first()))
 
     def list(
         self,
@@ -119,112 +122,144 @@ class CallStore:
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
-        where, params = [], []
+        where = []
         if state:
-            where.append("state = ?")
-            params.append(state)
+            where.append(calls.c.state == state)
         if direction:
-            where.append("direction = ?")
-            params.append(direction)
+            where.append(calls.c.direction == direction)
         if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        total = self.db.query(f"SELECT COUNT(*) AS n FROM calls {clause}", tuple(params))[0]["n"]
-        rows = self.db.query(
-            f"SELECT * FROM calls {clause} ORDER BY created_at DESC, id LIMIT ? OFFSET ?", (*params, limit, offset)
+            where.append(calls.c.created_at >= since)
+        count = sa.select(sa.func.count()).select_from(calls).where(*where)
+        page = (
+            sa.select(calls).where(*where).order_by(calls.c.created_at.desc(), calls.c.id).limit(limit).offset(offset)
         )
-        return [_row(r) for r in rows], total  # type: ignore[misc]
+
+        def work(conn: sa.Connection) -> tuple[list[dict[str, Any]], int]:
+            return _rows(conn.execute(page).all()), int(conn.execute(count).scalar_one())
+
+        return self._read(work)
+
+    def left_live(self, node: str) -> list[dict[str, Any]]:
+        """Calls still streaming on ``node`` (or on no recorded node: stored before nodes were recorded)."""
+        query = (
+            sa.select(calls)
+            .where(calls.c.state.in_(STREAM_STATES), sa.or_(calls.c.node == node, calls.c.node.is_(None)))
+            .order_by(calls.c.created_at)
+        )
+        return self._read(lambda conn: _rows(conn.execute(query).all()))
 
     def update(self, call_id: str, **fields: Any) -> None:
         unknown = set(fields) - set(_UPDATABLE) - {"extra"}
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
-        sets, params = ["updated_at = ?"], [time.time()]
-        for key, value in fields.items():
-            if key == "extra":
-                call = self.get(call_id) or {"extra": {}}
-                value = json.dumps({**call["extra"], **value})
-            elif key == "platform_response":
-                value = json.dumps(value)
-            sets.append(f"{key} = ?")
-            params.append(value)
-        self.db.execute(f"UPDATE calls SET {', '.join(sets)} WHERE id = ?", (*params, call_id))
+
+        def work(conn: sa.Connection) -> None:
+            values: dict[str, Any] = {"updated_at": time.time()}
+            for key, value in fields.items():
+                if key == "extra":
+                    old = conn.execute(sa.select(calls.c.extra).where(calls.c.id == call_id).with_for_update()).first()
+                    value = json.dumps({**(json.loads(old[0]) if old else {}), **value})
+                elif key == "platform_response":
+                    value = json.dumps(value)
+                values[key] = value
+            conn.execute(sa.update(calls).where(calls.c.id == call_id).values(values))
+
+        self.db.write(work)
 
     def set_state(
-        self, call_id: str, state: str, *, reason: str | None = None, at: float | None = None, **detail: Any
+        self,
+        call_id: str,
+        state: str,
+        *,
+        reason: str | None = None,
+        at: float | None = None,
+        held_by: str | None = None,
+        **detail: Any,
     ) -> bool:
-        """Move a call to ``state`` and put it on the timeline; a final state is never left."""
+        """Move a call to ``state`` and put it on the timeline; a final state is never left.
+
+        ``held_by`` records the node that holds the call's socket (see ``left_live``).
+        """
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}")
         now = at or time.time()
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT state FROM calls WHERE id = ?", (call_id,)).fetchone()
-            if row is None or row["state"] in FINAL_STATES or row["state"] == state:
+
+        def work(conn: sa.Connection) -> bool:
+            row = conn.execute(sa.select(calls.c.state).where(calls.c.id == call_id).with_for_update()).first()
+            if row is None or row.state in FINAL_STATES or row.state == state:
                 return False
-            extra_sets = ""
-            params: list[Any] = [state, now]
+            values: dict[str, Any] = {"state": state, "updated_at": now}
+            if held_by is not None:
+                values["node"] = held_by
             if state in FINAL_STATES:
-                extra_sets = ", ended_at = COALESCE(ended_at, ?), end_reason = COALESCE(end_reason, ?)"
-                params += [now, reason]
-            conn.execute(f"UPDATE calls SET state = ?, updated_at = ?{extra_sets} WHERE id = ?", (*params, call_id))
-            body = {"state": state, "from": row["state"], **({"reason": reason} if reason else {}), **detail}
-            conn.execute(
-                "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, 'state', ?)",
-                (call_id, now, json.dumps(body)),
-            )
-        return True
+                values["ended_at"] = sa.func.coalesce(calls.c.ended_at, now)
+                values["end_reason"] = sa.func.coalesce(calls.c.end_reason, reason)
+            conn.execute(sa.update(calls).where(calls.c.id == call_id).values(values))
+            body = {"state": state, "from": row.state, **({"reason": reason} if reason else {}), **detail}
+            conn.execute(sa.insert(timeline).values(call_id=call_id, at=now, kind="state", detail=json.dumps(body)))
+            return True
+
+        return self.db.write(work)
 
     # -- timeline, events, transcript -------------------------------------------
     def add_timeline(
         self, call_id: str, kind: str, detail: dict[str, Any] | None = None, at: float | None = None
     ) -> None:
-        now = at or time.time()
         text = json.dumps(detail or {}, default=str)
-        self.db.execute(
-            "INSERT INTO timeline (call_id, at, kind, detail) VALUES (?, ?, ?, ?)", (call_id, now, kind, text)
-        )
+        line = {"call_id": call_id, "at": at or time.time(), "kind": kind, "detail": text}
+        self.db.write(lambda conn: conn.execute(sa.insert(timeline).values(line)))
 
     def timeline(self, call_id: str) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT at, kind, detail FROM timeline WHERE call_id = ? ORDER BY id", (call_id,))
-        return [_row(r) for r in rows]  # type: ignore[misc]
+        query = sa.select(timeline.c.at, timeline.c.kind, timeline.c.detail).where(timeline.c.call_id == call_id)
+        return self._read(lambda conn: _rows(conn.execute(query.order_by(timeline.c.id)).all()))
 
     def timeline_since(self, kind: str, since: float, limit: int = 20_000) -> list[dict[str, Any]]:
         """Every ``kind`` timeline entry at or after ``since`` (all calls), oldest first, bounded."""
-        rows = self.db.query(
-            "SELECT at, kind, detail FROM timeline WHERE kind = ? AND at >= ? ORDER BY at LIMIT ?", (kind, since, limit)
+        query = (
+            sa.select(timeline.c.at, timeline.c.kind, timeline.c.detail)
+            .where(timeline.c.kind == kind, timeline.c.at >= since)
+            .order_by(timeline.c.at)
+            .limit(limit)
         )
-        return [_row(r) for r in rows]  # type: ignore[misc]
+        return self._read(lambda conn: _rows(conn.execute(query).all()))
 
     def add_event(self, *, call_id: str | None, dedupe_key: str, kind: str, payload: dict[str, Any]) -> bool:
         """Store a webhook event once; False when the same event was stored before."""
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO call_events (call_id, dedupe_key, kind, payload, received_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (call_id, dedupe_key, kind, json.dumps(payload, default=str), time.time()),
-        )
-        return cur.rowcount == 1
+        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+        row = {
+            "call_id": call_id,
+            "dedupe_key": dedupe_key,
+            "kind": kind,
+            "payload": json.dumps(payload, default=str),
+            "received_at": time.time(),
+        }
+        insert = dialect.insert(call_events).values(row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        stored = insert.returning(call_events.c.id)  # a row back: stored now (rowcount is -1 with RETURNING)
+        return self.db.write(lambda conn: conn.execute(stored).first() is not None)
 
     def event_call_id(self, dedupe_key: str) -> str | None:
         """The call a stored event belongs to."""
-        rows = self.db.query("SELECT call_id FROM call_events WHERE dedupe_key = ?", (dedupe_key,))
-        return rows[0]["call_id"] if rows else None
+        query = sa.select(call_events.c.call_id).where(call_events.c.dedupe_key == dedupe_key)
+        return self._read(lambda conn: conn.execute(query).scalar())
 
     def attach_event(self, dedupe_key: str, call_id: str) -> None:
-        self.db.execute("UPDATE call_events SET call_id = ? WHERE dedupe_key = ?", (call_id, dedupe_key))
+        change = sa.update(call_events).where(call_events.c.dedupe_key == dedupe_key).values(call_id=call_id)
+        self.db.write(lambda conn: conn.execute(change))
 
     def events(self, call_id: str) -> list[dict[str, Any]]:
-        rows = self.db.query(
-            "SELECT kind, payload, received_at FROM call_events WHERE call_id = ? ORDER BY id", (call_id,)
+        query = (
+            sa.select(call_events.c.kind, call_events.c.payload, call_events.c.received_at)
+            .where(call_events.c.call_id == call_id)
+            .order_by(call_events.c.id)
         )
-        return [_row(r) for r in rows]  # type: ignore[misc]
+        return self._read(lambda conn: _rows(conn.execute(query).all()))
 
     def add_transcript(self, call_id: str, speaker: str, text: str, at: float | None = None) -> None:
-        now = at or time.time()
-        self.db.execute(
-            "INSERT INTO transcript (call_id, at, speaker, text) VALUES (?, ?, ?, ?)", (call_id, now, speaker, text)
-        )
+        line = {"call_id": call_id, "at": at or time.time(), "speaker": speaker, "text": text}
+        self.db.write(lambda conn: conn.execute(sa.insert(transcript).values(line)))
 
     def transcript(self, call_id: str) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT at, speaker, text FROM transcript WHERE call_id = ? ORDER BY id", (call_id,))
-        return [dict(r) for r in rows]
+        query = sa.select(transcript.c.at, transcript.c.speaker, transcript.c.text).where(
+            transcript.c.call_id == call_id
+        )
+        return self._read(lambda conn: [dict(r._mapping) for r in conn.execute(query.order_by(transcript.c.id))])

@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import gevent
 import redis
@@ -33,6 +32,9 @@ from gevent.queue import Full, Queue
 from streams.errors import CallError, CallNotLive, error_from_dict
 from streams.events import CallEvent, EventBus, StateChanged
 from streams.registry import CallRegistry
+
+from .db import is_transient
+from .urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +46,6 @@ class ClusterUnavailable(CallError):
     """Redis cannot be reached, or the node holding the call did not answer in time."""
 
     status, code = 503, "cluster_unavailable"
-
-
-def safe_url(url: str) -> str:
-    """``url`` without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def connect(url: str) -> redis.Redis:
@@ -267,13 +260,19 @@ def lost_calls_sweeper(cluster: Cluster, store: Any, bus: EventBus, grace: float
     def sweep() -> int:
         lost = 0
         now = time.time()
-        for state in STREAM_STATES:
-            for call in store.list(state=state, limit=10_000)[0]:
-                if now - call["updated_at"] < grace or cluster.calls.get(call["id"]) is not None:
-                    continue  # just opened (its node may not have registered it yet), or ours
-                if cluster.owner(call["id"]) is None:
-                    bus.publish(StateChanged(call_id=call["id"], state="ended", reason="node_lost"))
-                    lost += 1
+        try:
+            streaming = [call for state in STREAM_STATES for call in store.list(state=state, limit=10_000)[0]]
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("lost-call sweep skipped: the database cannot be reached (%s)", type(exc).__name__)
+            return 0  # the next sweep tries again; the sweeper itself must not die
+        for call in streaming:
+            if now - call["updated_at"] < grace or cluster.calls.get(call["id"]) is not None:
+                continue  # just opened (its node may not have registered it yet), or ours
+            if cluster.owner(call["id"]) is None:
+                bus.publish(StateChanged(call_id=call["id"], state="ended", reason="node_lost"))
+                lost += 1
         if lost:
             log.warning("ended %d call(s) whose node is gone (node_lost)", lost)
         return lost

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,9 @@ def _cluster(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "REDIS_URL": env.get("REDIS_URL", ""),
         "NODE_URL": (env.get("NODE_URL") or "").rstrip("/"),  # this node's own public URL; default PUBLIC_URL
+        # This node's name in the database, stable across restarts (a PaaS dyno name, else the host name):
+        # on start a node closes only the calls stored under its own name (app/shutdown.py).
+        "NODE_NAME": env.get("NODE_NAME") or env.get("DYNO") or socket.gethostname(),
         "CLUSTER_TTL": env_number(env, "CLUSTER_TTL", 10.0, minimum=2, cast=float),
         "CLUSTER_HEARTBEAT": env_number(env, "CLUSTER_HEARTBEAT", 2.0, minimum=0.2, cast=float),
     }

@@ -17,11 +17,11 @@ def perform(call_id: str, body: Any, by: str) -> dict[str, Any]:
     A refusal from the call (``CallError``) leaves with its own status and code.
     """
     name, params = commands.load(body)
+    call = registry().get(call_id)
+    if call is not None:  # held here: no database needed, so commands work while it is unreachable
+        return {"call_id": call_id, "action": name, "result": call.handle(name, params, by)}
     if store().get(call_id) is None:
         raise NotFound(f"No call {call_id}.")
-    call = registry().get(call_id)
-    if call is not None:
-        return {"call_id": call_id, "action": name, "result": call.handle(name, params, by)}
     cluster = services().cluster
     if cluster is None:
         raise CallNotLive(f"Call {call_id} has no live stream on this server; commands need one.")

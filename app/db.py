@@ -1,124 +1,175 @@
-"""SQLite storage: one connection per process, WAL mode, schema made on first start.
+"""The database: SQLite (the default, one file) or PostgreSQL (``DATABASE_URL``), through SQLAlchemy Core.
 
-Statements are short (single-row writes, indexed reads), so they run inline
-under a lock; WAL with ``synchronous=NORMAL`` keeps each commit well under a
-millisecond, which is what lets greenlets write without stalling the loop.
+A statement never blocks the gevent loop:
+
+- **PostgreSQL** (psycopg 3): psycopg sees gevent's monkey patching (``select``
+  patched) and waits on its socket through gevent instead of its C wait
+  function, so a slow query parks only the greenlet that asked. Connections
+  come from a pool; reads run in autocommit (no BEGIN/ROLLBACK round trips).
+- **SQLite** has no socket to wait on: its C library blocks (a busy file waits up
+  to ``timeout`` seconds). Each unit of work runs in gevent's thread pool
+  (sqlite3 releases the GIL), one at a time on the process's one connection.
+
+Writes take ``BEGIN IMMEDIATE`` on SQLite (the write lock up front, no upgrade
+deadlock between processes). The schema is made and upgraded by the Alembic
+migrations (``app/migrate.py``) when the database is opened.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    id TEXT PRIMARY KEY,
-    platform_id TEXT,
-    direction TEXT NOT NULL,
-    from_number TEXT,
-    to_number TEXT,
-    agent TEXT,
-    state TEXT NOT NULL,
-    end_reason TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    answered_at REAL,
-    ended_at REAL,
-    platform_response TEXT,
-    extra TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS calls_platform_id ON calls(platform_id);
-CREATE INDEX IF NOT EXISTS calls_created_at ON calls(created_at);
-CREATE INDEX IF NOT EXISTS calls_state ON calls(state);
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import StaticPool
 
-CREATE TABLE IF NOT EXISTS call_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    call_id TEXT,
-    dedupe_key TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    received_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS call_events_call ON call_events(call_id);
+from .urls import safe_url
 
-CREATE TABLE IF NOT EXISTS timeline (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    call_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS timeline_call ON timeline(call_id, id);
-CREATE INDEX IF NOT EXISTS timeline_kind_at ON timeline(kind, at);
+T = TypeVar("T")
+Work = Callable[[sa.Connection], T]
 
-CREATE TABLE IF NOT EXISTS transcript (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    call_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    speaker TEXT NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS transcript_call ON transcript(call_id, id);
-"""
+# Errors after which the same write may succeed later: the server is gone, restarting or busy.
+TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The database cannot be reached at start: the message names the URL without its password."""
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``DATABASE_URL`` as SQLAlchemy wants it: ``postgres(ql)://`` (what PaaS add-ons set) → psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise ValueError(
+        f"DATABASE_URL must be sqlite:///<file> or postgresql://<user>:<password>@<host>/<db>, "
+        f"not {url.split(':', 1)[0]!r}"
+    )
 
 
 def sqlite_path(url: str) -> str:
     """The file behind ``sqlite:///relative`` or ``sqlite:////absolute``; ``sqlite://`` is memory."""
     if url in ("sqlite://", "sqlite:///:memory:"):
         return ":memory:"
-    if not url.startswith("sqlite:///"):
-        raise ValueError(f"DATABASE_URL must be a sqlite:/// URL, not {url.split(':', 1)[0]!r}")
     return url[len("sqlite:///") :]
 
 
-class Database:
-    """A process-wide SQLite connection guarded by a lock (greenlet-safe once patched)."""
+def is_transient(error: BaseException) -> bool:
+    """True when ``error`` says the database is unreachable or busy (retry later), not that the write is wrong."""
+    return isinstance(error, TRANSIENT) or (isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated)
 
-    def __init__(self, url: str) -> None:
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``DATABASE_URL`` (no connection is made yet)."""
+    target = sqlalchemy_url(url)
+    if target.startswith("sqlite"):
         path = sqlite_path(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.RLock()
-        self._connect()
+        engine = sa.create_engine(
+            f"sqlite:///{path}",
+            poolclass=StaticPool,  # one connection per process, used one unit of work at a time
+            connect_args={"check_same_thread": False, "timeout": 5},
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(
+        target,
+        pool_size=5,
+        max_overflow=15,
+        pool_timeout=10,
+        pool_pre_ping=True,  # a connection that died with the server is replaced on checkout
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5, "application_name": "callstream"},
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+
+
+def on_gevent_loop() -> bool:
+    """Are we on a gevent loop (monkey patched)? Then blocking C calls go to the thread pool."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a requirement
+        return False
+    return bool(monkey.is_module_patched("socket"))
+
+
+class Database:
+    """One engine per process; ``read``/``write`` run a unit of work without blocking the loop."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._lock = threading.RLock()  # a gevent lock once patched: SQLite's one connection, one user
+        self.check()
+        if migrate:
+            from .migrate import upgrade
+
+            upgrade(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def check(self) -> None:
+        """Connect once; refuse (DatabaseUnreachable, naming the URL without its password) when we cannot."""
+        try:
+            self.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+        except sa_exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            password = sa.make_url(sqlalchemy_url(self.url)).password
+            if password:
+                reason = reason.replace(str(password), "***")
+            raise DatabaseUnreachable(f"DATABASE_URL {safe_url(self.url)} cannot be reached: {reason}") from None
 
     def after_fork(self) -> None:
-        """A forked worker opens its own connection (SQLite connections must not cross fork)."""
+        """A forked worker opens its own connections (they must never cross fork)."""
         self._lock = threading.RLock()
-        self._connect()
+        self.engine.dispose(close=False)
 
-    def _connect(self) -> None:
-        path = self.path
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(SCHEMA)
+    def read(self, work: Work[T]) -> T:
+        """Run ``work(connection)`` outside a transaction (reads)."""
+        return self._run(work, write=False)
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def write(self, work: Work[T]) -> T:
+        """Run ``work(connection)`` in one transaction: all of it is stored, or none."""
+        return self._run(work, write=True)
+
+    def _run(self, work: Work[T], *, write: bool) -> T:
+        if not self.is_sqlite:
+            return self._unit(work, write)  # psycopg waits cooperatively under gevent
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            if on_gevent_loop():
+                import gevent
+
+                return gevent.get_hub().threadpool.apply(self._unit, (work, write))
+            return self._unit(work, write)
+
+    def _unit(self, work: Work[T], write: bool) -> T:
+        if not write:
+            options = {} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+            with self.engine.connect().execution_options(**options) as conn:
+                return work(conn)
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # pysqlite then commits it on conn.commit()
             try:
-                yield self._conn
+                result = work(conn)
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.rollback()
                 raise
-            self._conn.execute("COMMIT")
-
-    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._conn.execute(sql, params)
-
-    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            conn.commit()
+            return result
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.engine.dispose()

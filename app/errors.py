@@ -16,6 +16,8 @@ from werkzeug.exceptions import HTTPException
 from actions import ActionValidationError
 from streams.errors import CallError
 
+from .db import is_transient
+
 log = logging.getLogger(__name__)
 
 
@@ -119,5 +121,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        if is_transient(exc):  # the database is down or busy: retryable, and never its URL or password
+            log.error("database unavailable: %s", type(exc).__name__)
+            body = error_body("database_unavailable", "The database cannot be reached right now; try again shortly.")
+            return jsonify(body), 503, {"Retry-After": "5"}
         log.exception("unhandled error")
         return jsonify(error_body("internal_error", "Something went wrong on our side; it has been logged.")), 500

@@ -7,6 +7,7 @@ change. Live-only events (partial transcripts, speech starts) are not stored.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from streams.events import (
@@ -24,7 +25,8 @@ from streams.events import (
     TranscriptLine,
 )
 
-from .calls import CallStore
+from .calls import STREAM_STATES, CallStore
+from .writes import Writes
 
 LIVE_ONLY = (CallCreated, PartialTranscript, SpeechStarted)
 # Where a transfer stands, for the API's ``handoff``: the timeline line that moved it -> its state.
@@ -49,16 +51,24 @@ def handoff_state(event: CallEvent, before: dict[str, Any] | None) -> dict[str, 
 
 
 class Journal:
-    def __init__(self, store: CallStore) -> None:
+    """Stores each event through ``writes``: queued, in order, kept through a database outage (app/writes.py)."""
+
+    def __init__(self, store: CallStore, writes: Writes | None = None, node: str | None = None) -> None:
         self.store = store
+        self.writes = writes or Writes()
+        self.node = node  # stored as the holder of the calls this node streams
 
     def __call__(self, event: CallEvent) -> None:
-        store = self.store
         if isinstance(event, LIVE_ONLY):
             return
+        self.writes.submit(f"call {event.call_id}: {event.kind}", partial(self.store_event, event))
+
+    def store_event(self, event: CallEvent) -> None:
+        store = self.store
         self._track_handoff(event)
         if isinstance(event, StateChanged):
-            store.set_state(event.call_id, event.state, reason=event.reason, at=event.at, **event.info)
+            held_by = self.node if event.state in STREAM_STATES else None
+            store.set_state(event.call_id, event.state, reason=event.reason, at=event.at, held_by=held_by, **event.info)
         elif isinstance(event, TranscriptLine):
             store.add_transcript(event.call_id, event.speaker, event.text, at=event.at)
         elif isinstance(event, Answered):

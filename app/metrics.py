@@ -22,13 +22,16 @@ from .auth import require_api_key
 if TYPE_CHECKING:
     from streams.registry import CallRegistry
 
+    from .writes import Writes
+
 bp = Blueprint("metrics", __name__)
 LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 class Metrics:
-    def __init__(self, calls: CallRegistry) -> None:
+    def __init__(self, calls: CallRegistry, writes: Writes | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.writes = writes
         self.latency = Histogram(
             "callstream_reply_latency_seconds",
             "End of the caller's speech to the first reply audio on the socket.",
@@ -77,6 +80,14 @@ class _SessionCollector:
             if key.startswith("dropped_"):
                 dropped.add_metric([key[8:]], value)
         yield dropped
+        writes = self.metrics.writes
+        if writes is not None:
+            pending = GaugeMetricFamily("callstream_db_pending_writes", "Call events waiting for the database.")
+            pending.add_metric([], writes.pending)
+            yield pending
+            lost = CounterMetricFamily("callstream_db_dropped_writes", "Call events dropped: the backlog was full.")
+            lost.add_metric([], writes.dropped)
+            yield lost
 
 
 @bp.get("/metrics")

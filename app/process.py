@@ -49,3 +49,13 @@ def start_serving(worker: Any) -> None:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
     voice.warm_up(app)
     loopwatch.start()
+
+
+def stop_serving(worker: Any) -> None:
+    """gunicorn ``worker_exit``: store the call events still queued (app/writes.py) before the process ends."""
+    app: Flask | None = getattr(worker, "wsgi", None)
+    services: Services | None = app.extensions.get("callstream") if app is not None else None
+    if services is None or not services.writes.pending:
+        return
+    if not services.writes.wait_empty(10):
+        log.error("exiting with %d call event(s) not stored: the database did not take them", services.writes.pending)

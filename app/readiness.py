@@ -110,6 +110,20 @@ def _agent_problems(services: Services) -> list[Problem]:
     return problems
 
 
+def _database_problems(services: Services) -> list[Problem]:
+    writes = services.writes
+    if writes.error is None:
+        return []
+    return [
+        Problem(
+            "database_unreachable",
+            f"The database cannot be reached ({writes.error}): live calls go on, and {writes.pending} call "
+            "event(s) wait in memory, retried until it is back.",
+            {"pending": writes.pending, "dropped": writes.dropped},
+        )
+    ]
+
+
 def problems(services: Services) -> list[Problem]:
     """Everything that stops calls working as configured, most important first."""
-    return _agent_problems(services) + _voice_problems(services)
+    return _database_problems(services) + _agent_problems(services) + _voice_problems(services)

@@ -24,6 +24,7 @@ from .journal import Journal
 from .login_guard import LoginGuard
 from .metrics import Metrics
 from .piopiy import PiopiyClient
+from .writes import Writes
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Services:
     metrics: Metrics
     piopiy: PiopiyClient
     voice: VoiceServices | None
+    writes: Writes = field(default_factory=Writes)  # call events waiting out a database outage
     agents: AgentBook = field(default_factory=AgentBook)
     login_guard: LoginGuard | None = None
     cluster: Cluster | None = None  # with REDIS_URL: calls, commands and events across nodes
@@ -52,12 +54,13 @@ def build(app: Flask) -> Services:
     from .voice import voice_services
 
     config = app.config
-    db = Database(config["DATABASE_URL"])
-    store = CallStore(db)
+    db = Database(config["DATABASE_URL"])  # refuses to start when unreachable; migrates to the newest schema
+    writes = Writes()
+    store = CallStore(db, settle=writes.settle)  # a read first waits for this node's queued writes
     bus = EventBus()
     calls = CallRegistry(config["MAX_CALLS"])
-    metrics = Metrics(calls)
-    bus.on_local(Journal(store))
+    metrics = Metrics(calls, writes)
+    bus.on_local(Journal(store, writes, config["NODE_NAME"]))
     bus.on_local(metrics.observe)
     built = Services(
         config=config,
@@ -68,6 +71,7 @@ def build(app: Flask) -> Services:
         metrics=metrics,
         piopiy=PiopiyClient(config),
         voice=voice_services(config),
+        writes=writes,
         login_guard=login_guard.from_config(config),
         cluster=_cluster(config, calls, bus),
     )

@@ -25,9 +25,6 @@ from .services import Services
 
 log = logging.getLogger(__name__)
 
-STREAM_STATES = ("connecting", "live", "handed_off")
-
-
 def leave_call(call: Call, message: str | None, hand_off: bool = False) -> None:
     """Hand the caller to a person, or tell them why the call ends; then end it ("shutdown", 1001)."""
     if call.ended:
@@ -72,8 +69,11 @@ def drain(services: Services, timeout: float = 20.0) -> int:
 
 
 def close_leftovers(services: Services) -> int:
-    """End the calls a previous run of this service left streaming (it can no longer hold them)."""
-    stale = [c for state in STREAM_STATES for c in services.store.list(state=state, limit=10_000)[0]]
+    """End the calls this node left streaming in an earlier run (it can no longer hold them).
+
+    Only this node's own (``NODE_NAME``): other nodes sharing the database keep theirs.
+    """
+    stale = services.store.left_live(services.config["NODE_NAME"])
     for call in stale:
         services.bus.publish(StateChanged(call_id=call["id"], state="ended", reason="interrupted"))
     if stale:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,49 @@ from flask.testing import FlaskClient
 from app import create_app
 
 from .platform_double import PlatformDouble, running_platform
+from .postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-api-key"
 WEBHOOK_TOKEN = "test-webhook-token"
 SECRET_KEY = "test-secret-key"
 PUBLIC_URL = "https://callstream.example.test"
+# CALLSTREAM_TEST_DATABASE=postgresql (make test-postgres): every test's database is a fresh PostgreSQL one.
+TEST_DATABASE = os.environ.get("CALLSTREAM_TEST_DATABASE", "sqlite")
+_POSTGRES: list[PostgresServer] = []  # one server for the session, started on first use
+_DATABASES: dict[str, str] = {}
+
+
+def shared_postgres() -> PostgresServer:
+    """The session's PostgreSQL server (started on first use, stopped when the session ends)."""
+    if not _POSTGRES:
+        server = PostgresServer()
+        try:
+            server.start()
+        except BaseException:
+            server.close()
+            raise
+        _POSTGRES.append(server)
+    return _POSTGRES[0]
+
+
+def database_url(tmp_path: Path) -> str:
+    """The test's database: a SQLite file in ``tmp_path``, or (switch on) a PostgreSQL database of its own.
+
+    The same ``tmp_path`` always gets the same database, so two services of one test share it.
+    """
+    if TEST_DATABASE != "postgresql":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    key = str(tmp_path)
+    if key not in _DATABASES:
+        server = shared_postgres()
+        _DATABASES[key] = server.url(server.create_database(f"t_{hashlib.sha1(key.encode()).hexdigest()[:16]}"))
+    return _DATABASES[key]
+
+
+def pytest_sessionfinish(session: Any) -> None:
+    while _POSTGRES:
+        _POSTGRES.pop().close()
 
 
 def base_config(tmp_path: Path, platform_url: str, **overrides: Any) -> dict[str, Any]:
@@ -26,7 +65,7 @@ def base_config(tmp_path: Path, platform_url: str, **overrides: Any) -> dict[str
         "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
         "API_KEY": API_KEY,
         "PUBLIC_URL": PUBLIC_URL,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "DATABASE_URL": database_url(tmp_path),
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "PIOPIY_API_VERSION": "v2",
         "PIOPIY_API_URL": platform_url,

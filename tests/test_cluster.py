@@ -1,7 +1,7 @@
 """Many nodes through a real Redis: commands reach the node holding the call, feeds see every node, lost nodes end.
 
-Two gunicorn services share one database and one redis-server, as two hosts
-behind one URL would (a socket on A, a command on B); then one service with
+Two gunicorn services share one PostgreSQL database and one redis-server, as two
+hosts behind one URL would (a socket on A, a command on B); then one service with
 four workers.
 """
 
@@ -15,13 +15,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from simple_websocket import Client
 
 from emulator.service import free_port, service_process
 from emulator.wsclient import connect
 
-from .conftest import WEBHOOK_TOKEN, base_config
+from .conftest import WEBHOOK_TOKEN, base_config, shared_postgres
 from .redis_server import redis_server
 from .streaming import act, call_id_of, drain, get_call, stream_url, wait_for
 
@@ -33,6 +34,13 @@ PASSWORD = "cluster-pass-1"
 def redis_url(tmp_path_factory) -> str:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh database on the session's PostgreSQL: what several hosts share in production."""
+    server = shared_postgres()
+    return server.url(server.create_database())
 
 
 def node_config(tmp: Path, redis_url: str, **extra) -> dict:
@@ -66,8 +74,8 @@ def feed_lines(session: requests.Session, url: str, out: list[str], stop: thread
                 out.append(line[6:])
 
 
-def test_a_command_on_node_b_reaches_the_call_on_node_a(tmp_path: Path, redis_url: str) -> None:
-    config = node_config(tmp_path, redis_url)
+def test_a_command_on_node_b_reaches_the_call_on_node_a(tmp_path: Path, redis_url: str, postgres_url: str) -> None:
+    config = node_config(tmp_path, redis_url, DATABASE_URL=postgres_url)
     with service_process(config) as a, service_process(config) as b:
         watcher = dashboard_session(b.url)
         seen: list[str] = []
@@ -105,6 +113,7 @@ def test_a_command_on_node_b_reaches_the_call_on_node_a(tmp_path: Path, redis_ur
 
 def test_four_workers_route_every_command_to_its_call(tmp_path: Path, redis_url: str) -> None:
     config = node_config(tmp_path, redis_url, WEB_CONCURRENCY=4)
+    redis.Redis.from_url(redis_url).flushdb()  # an earlier test's killed node must not be picked for a call
     with service_process(config) as service:
         sockets = {}
         for _ in range(20):

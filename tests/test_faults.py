@@ -19,8 +19,8 @@ from app.db import Database
 from emulator.service import service_process
 from emulator.wsclient import connect
 
-from .conftest import base_config
-from .streaming import answer, call_id_of, closed_with, drain, get_call, stream_url, wait_for
+from .conftest import base_config, database_url
+from .streaming import answer, call_id_of, closed_with, drain, get_call, runtime, stream_url, wait_for
 
 FRAME = b"\x01\x00" * 160
 AGENT = {
@@ -36,7 +36,7 @@ AGENT = {
 
 
 def _stored(tmp_path: Path, call_id: str) -> dict:
-    return CallStore(Database(f"sqlite:///{tmp_path / 'test.db'}")).get(call_id)  # type: ignore[return-value]
+    return CallStore(Database(database_url(tmp_path))).get(call_id)  # type: ignore[return-value]
 
 
 def _keep_talking(ws, seconds: float) -> list:
@@ -88,7 +88,7 @@ def test_sigterm_tells_every_live_call_and_ends_it_properly(tmp_path: Path) -> N
         assert got[-1] == [{"action": "hangup"}] and code == (1001, "shutdown")
         call = _stored(tmp_path, call_id_of(url))
         assert (call["state"], call["end_reason"]) == ("ended", "shutdown")
-        said = CallStore(Database(f"sqlite:///{tmp_path / 'test.db'}")).transcript(call["id"])
+        said = CallStore(Database(database_url(tmp_path))).transcript(call["id"])
         assert [line["text"] for line in said if line["speaker"] == "bot"] == [AGENT["shutdown_message"]]
 
 
@@ -140,6 +140,7 @@ def test_a_login_flood_leaves_twenty_live_calls_audio_alone(tmp_path: Path) -> N
         sockets = [connect(u) for u in urls]
         for ws in sockets:
             ws.send(FRAME)
+        wait_for(lambda: runtime(service.url)["sessions"] == 20)  # every call live before it is commanded
         arrivals: list[list[float]] = [[] for _ in sockets]
 
         def listen(ws, times: list[float]) -> None:  # noqa: ANN001

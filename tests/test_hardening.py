@@ -8,8 +8,10 @@ import math
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from app import signing
+from app.schema import calls
 from app.schemas import CallSchema, iso_time
 from app.services import store
 
@@ -56,7 +58,8 @@ def test_a_bad_time_already_in_the_database_is_null_not_a_500(app, client) -> No
     client.post(hook_url("events"), json={"type": "in_answered", "cmiuuid": "old-row"})
     with app.app_context():
         call_id = store().find_by_platform_id("old-row")["id"]
-        store().db.execute("UPDATE calls SET answered_at = ?, ended_at = ? WHERE id = ?", (1e300, -1e300, call_id))
+        bad = sa.update(calls).where(calls.c.id == call_id).values(answered_at=1e300, ended_at=-1e300)
+        store().db.write(lambda conn: conn.execute(bad))
     assert client.get("/api/v1/calls", headers=api_headers()).get_json()["items"][0]["answered_at"] is None
     assert client.get(f"/api/v1/calls/{call_id}", headers=api_headers()).get_json()["ended_at"] is None
 

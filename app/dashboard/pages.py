@@ -65,7 +65,7 @@ def call_page(call_id: str):  # type: ignore[no-untyped-def]
         call=detail,
         agent=agent,
         lanes_svg=svg(picture),
-        turns=[s for s in picture.spans if s.lane == "caller" and s.seek is not None],
+        turns=[s for s in picture.spans if s.lane == "caller" and s.seek is not None],  # pauses have no seek
         brief=brief,
         commands=[{**vars(c), "fields": c.form_fields()} for c in commands.REGISTRY.values()],
         human_numbers=",".join((agent.get("human") or {}).get("numbers", [])),

@@ -110,8 +110,10 @@ class CallStore:
         return self._read(lambda conn: _row(conn.execute(sa.select(calls).where(calls.c.id == call_id)).first()))
 
     def find_by_platform_id(self, platform_id: str) -> dict[str, Any] | None:
+        """No settling: a call's row and its platform id are written directly, never through the journal's queue,
+        and the answer webhook (which asks this) must not wait behind every live call's queued events."""
         query = sa.select(calls).where(calls.c.platform_id == platform_id).order_by(calls.c.created_at).limit(1)
-        return self._read(lambda conn: _row(conn.execute(query).first()))
+        return self.db.read(lambda conn: _row(conn.execute(query).first()))
 
     def list(
         self,

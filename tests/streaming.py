@@ -159,3 +159,8 @@ def emulated_platform(service: str, script: Path, port: int | None = None, **ext
 
         wait_for(healthy, timeout=20)
         yield url
+
+
+def wait_until_hearing(url: str, timeout: float = 60) -> None:
+    """Until the service at ``url`` has its speech models loaded (a voice test's first call is then heard)."""
+    wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=timeout)

@@ -22,7 +22,7 @@ from emulator.script import speak
 from emulator.service import running_service
 
 from .conftest import ROOT, WEBHOOK_TOKEN, base_config
-from .streaming import HEADERS, call_id_of, get_call, start_call, wait_for, write_script
+from .streaming import HEADERS, call_id_of, get_call, start_call, wait_for, wait_until_hearing, write_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a test requirement (make test)")
@@ -66,7 +66,7 @@ def service(tmp_path_factory) -> Iterator[str]:
         AGENTS_DIR=str(agents_dir),
     )
     with running_service(config) as url:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        wait_until_hearing(url)
         yield url
 
 

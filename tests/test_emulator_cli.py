@@ -19,7 +19,7 @@ from emulator.script import ScriptError, parse_script
 from emulator.service import running_service
 
 from .conftest import API_KEY, ROOT, WEBHOOK_TOKEN, base_config
-from .streaming import HEADERS, emulator_process, wait_for, write_script
+from .streaming import HEADERS, emulator_process, wait_until_hearing, write_script
 
 MINE = "918000000077"
 
@@ -42,7 +42,7 @@ def service(tmp_path_factory, agents_dir: Path):
     tmp = tmp_path_factory.mktemp("emulator-cli")
     config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents_dir))
     with running_service(config) as url:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        wait_until_hearing(url)
         yield url
 
 

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from emulator.service import running_service
 
 from .conftest import ROOT, base_config
-from .streaming import get_call, start_call, wait_for, write_script
+from .streaming import get_call, start_call, wait_for, wait_until_hearing, write_script
 
 TO_A_PERSON = [{"listen": "reply"}, {"say": "상담원"}, {"listen": "reply"}]  # greeting; asks for a person; hold line
 OFFER = "다시 연결할까요?"
@@ -65,7 +64,7 @@ def service(tmp_path_factory, agents_dir: Path):
     tmp = tmp_path_factory.mktemp("transfer")
     config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents_dir), MAX_CALLS=10)
     with running_service(config) as url:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        wait_until_hearing(url)
         yield url
 
 

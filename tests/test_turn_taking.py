@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from app.timeline_view import lanes
@@ -22,7 +21,7 @@ from emulator.turnset import turnset
 from streams.turn_models import SILERO_FILE
 
 from .conftest import ROOT, base_config
-from .streaming import call_args, get_call, run_emulator, wait_for, write_script
+from .streaming import call_args, get_call, run_emulator, wait_for, wait_until_hearing, write_script
 
 SMART = {"vad": "silero", "end": "smart"}  # ask at 150 ms of pause, wait up to 1000 ms
 
@@ -46,7 +45,7 @@ def calls(
     settings = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents), **config)
     done = []
     with running_service(settings) as url:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        wait_until_hearing(url)
         for i in range(len(turns_by_agent)):
             report = run_emulator(*call_args(url, script, f"turns-{i}", agents))
             assert report["errors"] == [], report["errors"]

@@ -18,7 +18,17 @@ from emulator.service import running_service
 from streams.stt import find_models
 
 from .conftest import ROOT, WEBHOOK_TOKEN, base_config
-from .streaming import HEADERS, act, call_args, get_call, run_emulator, start_call, wait_for, write_script
+from .streaming import (
+    HEADERS,
+    act,
+    call_args,
+    get_call,
+    run_emulator,
+    start_call,
+    wait_for,
+    wait_until_hearing,
+    write_script,
+)
 
 GREET = [{"dtmf": "1"}, {"listen": "reply"}]  # demo-ko answers with a DTMF menu; 1 is the bot
 
@@ -43,7 +53,7 @@ def service(tmp_path_factory, agents_dir: Path):
     tmp = tmp_path_factory.mktemp("voice")
     config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents_dir), MAX_CALLS=40)
     with running_service(config) as url:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        wait_until_hearing(url)
         yield url
 
 
@@ -230,7 +240,7 @@ ENGLISH = find_models("", ROOT / "models").found.get("en")
 def test_english_demo_agent(tmp_path: Path) -> None:
     config = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto")
     with running_service(config) as url:
-        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["loaded"], timeout=60)
+        wait_until_hearing(url)
         script = write_script(
             tmp_path,
             {"voice": "en-us", "steps": [{"listen": "reply"}, {"say": "yes"}, {"listen": "reply"}], "max_seconds": 40},

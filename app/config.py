@@ -163,6 +163,7 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "STT_MIN_CONFIDENCE": env_number(env, "STT_MIN_CONFIDENCE", 0.5, cast=float),
         "VAD_THRESHOLD": env_number(env, "VAD_THRESHOLD", 500, minimum=1),
         "TTS_WORKERS": env_number(env, "TTS_WORKERS", 2, minimum=1),
+        "REPLY_DEADLINE": env_number(env, "REPLY_DEADLINE", 5, minimum=0.5, cast=float),
         "TTS_TIMEOUT": env_number(env, "TTS_TIMEOUT", 10, minimum=0.5, cast=float),
         "TTS_CACHE_SIZE": env_number(env, "TTS_CACHE_SIZE", 256),
         "LLM_URL": env.get("LLM_URL", ""),

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from streams.events import CallEnded, CallEvent, ReplyTimed
+from streams.events import CallEnded, CallEvent, Note, ReplyTimed
 
 from .auth import require_api_key
 
@@ -46,11 +46,14 @@ class Metrics:
         """A subscriber of this node's call events."""
         if isinstance(event, ReplyTimed):
             self.latency.observe(event.latency_ms / 1000)
+        elif isinstance(event, Note) and event.what == "turn.unanswered":
+            self.ended["unanswered_turns"] += 1
         elif isinstance(event, CallEnded):
             stats = event.stats
             self.ended["calls"] += 1
             self.ended["frames_in"] += int(stats.get("frames_in", 0))
             self.ended["audio_out"] += int(stats.get("audio_messages_out", 0))
+            self.ended["writer_failed"] += int(stats.get("writer_failed", 0))
             self.ended.update({f"dropped_{k}": int(v) for k, v in (stats.get("dropped") or {}).items()})
 
 
@@ -75,6 +78,15 @@ class _SessionCollector:
         frames_out = CounterMetricFamily("callstream_frames_out", "streamAudio messages sent.")
         frames_out.add_metric([], totals["audio_out"])
         yield frames_out
+        unanswered = CounterMetricFamily(
+            "callstream_unanswered_turns",
+            "Caller turns whose decided reply never started playing (the call was ended as reply_failed).",
+        )
+        unanswered.add_metric([], self.metrics.ended["unanswered_turns"])
+        yield unanswered
+        writer = CounterMetricFamily("callstream_writer_failures", "Calls whose stream writer failed (ended).")
+        writer.add_metric([], totals["writer_failed"])
+        yield writer
         dropped = CounterMetricFamily("callstream_dropped", "Inbound messages dropped, by reason.", labels=["reason"])
         for key, value in sorted(totals.items()):
             if key.startswith("dropped_"):

@@ -20,7 +20,8 @@ COLORS = {"caller": "#2563eb", "wait": "#bfdbfe", "bot": "#059669", "cut": "#b45
 MARKS = {"control": "controls", "idle.reprompt": "controls", "idle.goodbye": "controls", "answered": "controls",
          "handoff": "handoff", "handoff.brief": "handoff", "handoff.failed": "handoff",
          "handoff.answered": "handoff", "handoff.unanswered": "handoff", "handoff.retry": "handoff",
-         "handoff.declined": "handoff"}  # fmt: skip
+         "handoff.declined": "handoff", "turn.unanswered": "controls", "tts.failed": "controls",
+         "stream.writer_failed": "controls"}  # fmt: skip
 
 
 @dataclass
@@ -121,6 +122,8 @@ def _mark_label(entry: dict[str, Any]) -> str:
         return str((detail.get("context") or {}).get("summary", "brief"))
     if entry["kind"] == "handoff.unanswered":
         return f"nobody answered ({'no word from the platform' if detail.get('by') == 'timer' else 'platform'})"
+    if entry["kind"] == "turn.unanswered":
+        return f"turn {detail.get('n')}: no reply could be played; call ended"
     if entry["kind"] == "handoff.answered":
         return "a person answered"
     if entry["kind"] == "handoff.retry":

@@ -60,6 +60,7 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
         vad_threshold=config["VAD_THRESHOLD"],
         turn_models=TurnModels(Path(config["TURN_MODELS_DIR"])),
         make_policy=make_policy_factory(config),
+        reply_deadline=config["REPLY_DEADLINE"],
     )
 
 

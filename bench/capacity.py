@@ -23,7 +23,18 @@ import psutil
 import requests
 
 from .dialogue import caller_script, duty_cycle
-from .harness import TOKEN, Sampler, Service, bench_agents, call_stats, load, runtime, voice_service, wait_idle
+from .harness import (
+    TOKEN,
+    Sampler,
+    Service,
+    bench_agents,
+    call_stats,
+    load,
+    runtime,
+    unanswered_turns,
+    voice_service,
+    wait_idle,
+)
 
 REPLY_P95_MS = 450
 STT_P95_MS = 150
@@ -99,6 +110,11 @@ def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float, every
     rows: list[dict[str, Any]] = []
     with voice_service(tmp, agents) as svc:
         idle_rss = Sampler(svc).rss_now()
+        # First, on the just-started service: the first step's calls all at once, with no warm-up load
+        # before it (issue 26: a cold burst once left half its calls mute while warmed steps held).
+        row = _step(svc, agents, agent, tmp, steps[0], seconds, idle_rss, cold=True)
+        rows.append(row)
+        print(f"  {mode} {steps[0]:>4} calls, cold burst: {step_line(row)}", flush=True)
         for n in steps:
             row = _step(svc, agents, agent, tmp, n, seconds, idle_rss)
             if row["verdict"] == "VOID":
@@ -110,7 +126,7 @@ def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float, every
             if row["verdict"] != "holds" and not every_step:
                 break
     held = []
-    for i, r in enumerate(rows):
+    for i, r in enumerate(r for r in rows if not r.get("cold")):
         if r["verdict"] == "holds":
             held.append(r["calls"])
         elif not (r["verdict"] == "VOID" and i + 1 < len(rows) and rows[i + 1]["calls"] == r["calls"]):
@@ -120,7 +136,8 @@ def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float, every
         "seconds": seconds,
         "dialogue": duty_cycle(),
         "limits": {"reply_p95_ms": REPLY_P95_MS, "stt_p95_ms": STT_P95_MS, "void_late_pct": VOID_LATE_PCT},
-        "steps": rows,
+        "steps": [r for r in rows if not r.get("cold")],
+        "cold_burst": next((r for r in rows if r.get("cold")), None),
         "max_calls": max(held, default=0),
         "cpu_pct_per_added_call": marginal_cpu(rows),
     }
@@ -138,20 +155,30 @@ def marginal_cpu(rows: list[dict[str, Any]]) -> float | None:
     return round((last["cpu_pct_mean"] - first["cpu_pct_mean"]) / (last["calls"] - first["calls"]), 2)
 
 
-def _step(svc: Service, agents: Path, agent: str, tmp: Path, n: int, seconds: float, idle_rss: int) -> dict[str, Any]:
-    # Steady state: the recogniser pool holds warm recognisers for n calls (see SpeechModels).
+def _step(
+    svc: Service, agents: Path, agent: str, tmp: Path, n: int, seconds: float, idle_rss: int, cold: bool = False
+) -> dict[str, Any]:
+    """One step; warmed (the recogniser pool holds warm recognisers for n calls, see SpeechModels), or with
+    ``cold`` the n calls start together with nothing before them."""
     wait_idle(svc.url)
-    load(svc, agents, agent, caller_script(tmp), n, seconds=8, ramp=0.02, timeout=200)
-    wait_idle(svc.url)
+    if not cold:
+        load(svc, agents, agent, caller_script(tmp), n, seconds=8, ramp=0.02, timeout=200)
+        wait_idle(svc.url)
     runtime(svc.url, reset=True)
+    unanswered_before = unanswered_turns(svc.url)
     load_avg = round(os.getloadavg()[0], 2)
     box = Box()
     with Sampler(svc) as sampler, WebhookProbe(svc.url) as probe:
-        summary = load(svc, agents, agent, caller_script(tmp), n, seconds=seconds, ramp=0.05, timeout=seconds * 3 + 120)
+        summary = load(
+            svc, agents, agent, caller_script(tmp), n, seconds=seconds, ramp=0.0 if cold else 0.05,
+            timeout=seconds * 3 + 120,
+        )  # fmt: skip
     box_pct = box.busy_pct()
     lags = runtime(svc.url)
     wait_idle(svc.url)
     row = step_row(n, summary, call_stats(svc.url, summary["call_ids"]), lags, sampler, idle_rss, probe)
+    row["cold"] = cold
+    row["unanswered_turns"] = unanswered_turns(svc.url) - unanswered_before  # /metrics: must stay 0
     row["load_avg_1m"] = load_avg
     row["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
     row["box_cpu_pct"] = box_pct  # every process on the machine, in % of one core (100 x cores = all busy)
@@ -212,6 +239,8 @@ def verdict(row: dict[str, Any]) -> tuple[str, list[str]]:
         why.append(f"{row['calls'] - row['completed']} calls failed")
     if row["reply_p95_ms"] is None or row["reply_p95_ms"] > REPLY_P95_MS:
         why.append(f"reply p95 {row['reply_p95_ms']} ms")
+    if row.get("unanswered_turns"):
+        why.append(f"{row['unanswered_turns']} turns unanswered (/metrics)")
     if row["replies_missing"]:
         why.append(f"{row['replies_missing']} replies missing")
     if row["frames_lost"] or row["frames_dropped"]:
@@ -224,7 +253,8 @@ def verdict(row: dict[str, Any]) -> tuple[str, list[str]]:
 def step_line(row: dict[str, Any]) -> str:
     return (
         f"reply p50/p95 {row['reply_p50_ms']}/{row['reply_p95_ms']} ms, missing {row['replies_missing']} of "
-        f"{row['replies_due']}, stt p95 {row['stt_p95_ms']} ms, lost/dropped {row['frames_lost']}/"
+        f"{row['replies_due']}, unanswered {row.get('unanswered_turns', 0)}, stt p95 {row['stt_p95_ms']} ms, "
+        f"lost/dropped {row['frames_lost']}/"
         f"{row['frames_dropped']}, cpu {row['cpu_pct_mean']}% ({row['cpu_pct_per_call']}%/call), "
         f"webhook p99 {row['webhook_p99_ms']} ms, loop lag p99 {row['loop_lag_p99_ms']} ms, "
         f"generator late {row['gen_late_pct']}% cpu {row['gen_cpu_pct']}%, "

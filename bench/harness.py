@@ -167,6 +167,15 @@ def call_stats(url: str, call_ids: list[str]) -> dict[str, int]:
     return {"frames_in": frames, "dropped": dropped}
 
 
+def unanswered_turns(url: str) -> int:
+    """``callstream_unanswered_turns`` from /metrics: turns whose reply never started (0 when all is well)."""
+    text = requests.get(f"{url}/metrics", headers=HEADERS, timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("callstream_unanswered_turns") and not line.startswith("#"):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def wait_idle(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while runtime(url)["sessions"] and time.monotonic() < deadline:

@@ -88,10 +88,13 @@ def _steps(key: str, calls: dict[str, Any]) -> list[str]:
         f"{calls['limits']['void_late_pct']}% frames late",
         "  calls  load  others%  reply p50/p95/p99 ms  missing/due  stt p95  lost/drop  cpu% (per call)  MB/call  "
         "webhook p50/p99  loop p99  gen late%/cpu%  verdict",
+        "  (Nc: a cold burst, N calls at once on the just-started service, before the warmed steps)",
     ]
-    for s in calls["steps"]:
+    cold = [calls["cold_burst"]] if calls.get("cold_burst") else []
+    for s in [*cold, *calls["steps"]]:
         lines.append(
-            f"  {s['calls']:>5}  {s['load_avg_1m']:>4}  {s.get('others_cpu_pct', '-'):>6}"
+            f"  {str(s['calls']) + ('c' if s.get('cold') else ''):>5}  {s['load_avg_1m']:>4}"
+            f"  {s.get('others_cpu_pct', '-'):>6}"
             f"  {s['reply_p50_ms']}/{s['reply_p95_ms']}/{s['reply_p99_ms']}"
             f"  {s['replies_missing']}/{s['replies_due']}  {s['stt_p95_ms']}  {s['frames_lost']}/{s['frames_dropped']}"
             f"  {s['cpu_pct_mean']} ({s['cpu_pct_per_call']})  {s['rss_per_call_mb']}"

@@ -84,6 +84,7 @@ class Call(Transfers):
         voice = Voice(self.agent.get("voice", "en-us"), int(self.agent.get("rate", 160)))
         self.speaker = Speaker(tts, link, voice, self.tasks, self._tts_failed) if tts is not None else None
         self.handoff = self._make_handoff()
+        link.on_writer_failed = self._writer_failed
         self.voice: VoiceHandler | None = make_voice(self) if make_voice is not None else None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -228,6 +229,14 @@ class Call(Transfers):
     def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
         return self.link.wait_heard(utterance, limit)
 
+    def wait_started(self, utterance: Utterance, limit: float) -> bool:
+        return self.link.wait_started(utterance, limit)
+
+    def diagnose(self) -> dict[str, Any]:
+        tts = self.speaker.tts if self.speaker is not None else None
+        pool = {"idle": tts.idle_workers(), "workers": tts.size, **tts.stats} if tts is not None else None
+        return {**self.link.diagnose(), "tts": pool}
+
     def publish(self, event: ev.CallEvent) -> None:
         self.memory.observe(event)
         self.bus.publish(event)
@@ -242,6 +251,10 @@ class Call(Transfers):
     def _set_state(self, state: str, reason: str | None = None, **info: Any) -> None:
         self.state = state
         self.publish(ev.StateChanged(call_id=self.call_id, state=state, reason=reason, info=info))
+
+    def _writer_failed(self) -> None:
+        self.publish(ev.Note(call_id=self.call_id, what="stream.writer_failed"))
+        self.end("internal_error")
 
     def _tts_failed(self, error: str) -> None:
         self.log.error("speech synthesis failed: %s", error)

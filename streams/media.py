@@ -97,6 +97,9 @@ class MediaLink:
         self._wake = Event()
         self._closing = False
         self._writer: gevent.Greenlet | None = None
+        self._writer_failed = False
+        self._sending = False  # the writer is inside a socket send (a slow peer blocks it there)
+        self.on_writer_failed: Callable[[], None] | None = None  # the call ends itself
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -141,6 +144,8 @@ class MediaLink:
         if self._writer is not None and gevent.getcurrent() is not self._writer:
             self._writer.join(timeout=2)
             self._writer.kill(block=False)
+        if self._writer_failed and last is not None and last in self._control:
+            self._send_text(encode(last))  # no writer left to send it: the hangup still reaches the platform
         if self.sock is not None:
             self.sock.close(code, reason)
         self.playback.interrupt(self.clock())
@@ -219,7 +224,38 @@ class MediaLink:
             gevent.sleep(0.02)
         return False
 
+    def wait_started(self, utterance: Utterance, limit: float) -> bool:
+        """Wait until ``utterance``'s first audio is on the wire (or it was cut, or the link closed).
+
+        False when ``limit`` seconds went by in which the link could have been sending it and sent
+        nothing at all: not paused, no audio of ours still playing. Time spent behind other audio or
+        on hold does not count, so a reply queued after a long line is not mistaken for a stuck one.
+        """
+        stuck, step = 0.0, 0.05
+        for _ in range(int(max(limit, 60.0) * 20 * 20)):  # bounded: at most 20x the limit of wall time
+            if utterance.first_sent_at is not None or utterance.cut or self._closing:
+                return True
+            now = self.clock()
+            if not self.audio_held and self.playback.clock <= now:
+                stuck += step
+                if stuck >= limit:
+                    return False
+            gevent.sleep(step)
+        return False
+
     def _write_loop(self) -> None:
+        """The writer; if it fails, the call is told (``on_writer_failed``): a link that cannot send must
+        never look alive while its reader goes on hearing the caller."""
+        try:
+            self._write()
+        except Exception:  # noqa: BLE001 - logged with its traceback, counted, and the call ends
+            self.counters["writer_failed"] += 1
+            self.log.exception("the stream writer failed: nothing more can be sent on this call")
+            self._writer_failed = True
+            if not self._closing and self.on_writer_failed is not None:
+                gevent.spawn(self.on_writer_failed)
+
+    def _write(self) -> None:
         while True:
             self._wake.clear()
             if self._control:
@@ -256,13 +292,41 @@ class MediaLink:
         sock = self.sock
         if sock is None:
             return False
+        self._sending = True
         try:
             sock.send_text(text)
         except (ConnectionError, ConnectionClosed, OSError):
             self.counters["send_failures"] += 1
             return False
+        finally:
+            self._sending = False
         self.counters["messages_out"] += 1
         return True
+
+    def diagnose(self) -> dict[str, Any]:
+        """Where audio stands on this link, for a log line when a call cannot speak: is the writer alive, what
+        is it waiting for, what is playing and queued."""
+        now = self.clock()
+        current = self.playback.current
+        writer = self._writer
+        return {
+            "writer": "none"
+            if writer is None
+            else "failed"
+            if self._writer_failed
+            else "dead"
+            if writer.dead
+            else "alive",
+            "writer_sending": self._sending,
+            "held": self.audio_held,
+            "control_queued": len(self._control),
+            "audio_queued": len(self.playback.queue),
+            "clock_ahead_s": round(self.playback.clock - now, 3),
+            "current": None
+            if current is None
+            else {"kind": current.kind, "complete": current.complete, "bytes": len(current.pcm), "sent": current.sent},
+            "messages_out": self.counters["messages_out"],
+        }
 
     def stats(self) -> dict[str, Any]:
         counters = self.counters
@@ -275,4 +339,5 @@ class MediaLink:
             "events_in": counters["events_in"],
             "dropped": {key[8:]: value for key, value in counters.items() if key.startswith("dropped_")},
             "sockets_replaced": counters["sockets_replaced"],
+            **({"writer_failed": counters["writer_failed"]} if counters["writer_failed"] else {}),
         }

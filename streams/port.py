@@ -44,7 +44,16 @@ class CallPort(Protocol):
     def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
         """Block this greenlet until the caller has heard ``utterance`` (bounded)."""
 
+    def wait_started(self, utterance: Utterance, limit: float) -> bool:
+        """Block until ``utterance`` starts playing.
+
+        False if the call could have played it for ``limit`` seconds and did not.
+        """
+
     def publish(self, event: CallEvent) -> None: ...
+
+    def diagnose(self) -> dict[str, Any]:
+        """Where the call's audio out stands (writer, playback, TTS): for the log when it cannot speak."""
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn`` in a greenlet that dies with the call."""

@@ -125,28 +125,68 @@ class TTSPool:
         self.start()
         if not self.available:
             raise TTSError(f"TTS is unavailable: {self.error}")
-        worker = self._idle.get(timeout=self.timeout)
+        try:
+            worker = self._idle.get(timeout=self.timeout)
+        except Exception:  # queue.Empty: every worker stayed busy for the whole timeout
+            self.stats["errors"] += 1
+            raise TTSError(f"no TTS worker was free within {self.timeout:g}s ({self.size} workers)") from None
         try:
             pcm, source_rate = self._with_timeout(worker, text, voice, rate)
         except TTSError:
             self.stats["errors"] += 1
             self._idle.put(worker)
             raise
-        except Exception as exc:  # noqa: BLE001 - a hung or dead worker is replaced
+        except BaseException as exc:
+            # A hung or dead worker, or this greenlet killed mid-answer (its call ended: GreenletExit).
+            # Either way the worker's reply is unread, so it can never serve another request: replace
+            # it. Returning it would hand the next caller this one's audio; not returning it (what a
+            # bare ``except Exception`` did) shrank the pool for good, and once every worker had leaked
+            # each new line waited the full timeout and failed.
             self.stats["errors"] += 1
-            self.stats["restarts"] += 1
-            worker.kill()
-            self._workers.remove(worker)
-            replacement = _Worker(self._popen(), self.timeout)
-            self._workers.append(replacement)
-            self._idle.put(replacement)
+            self._replace(worker)
+            if not isinstance(exc, Exception):
+                raise
             raise TTSError(f"TTS worker failed ({type(exc).__name__}); it was replaced") from None
         self._idle.put(worker)
+        if not pcm:  # never cached: an empty line would be a mute reply for every later call
+            if not any(ch.isalnum() for ch in text):
+                return b""  # nothing to say ("…"): silence is the right answer
+            self.stats["errors"] += 1
+            raise TTSError(f"TTS produced no audio for {text[:60]!r}")
         audio = resample(pcm, source_rate, out_rate)
         self._cache[key] = audio
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return audio
+
+    def idle_workers(self) -> int | None:
+        """Workers free right now (None before the pool started)."""
+        return self._idle.qsize() if self._idle is not None else None
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and put a fresh one in its place (in the background: the caller may be dying)."""
+        self.stats["restarts"] += 1
+        worker.kill()
+        if worker in self._workers:
+            self._workers.remove(worker)
+        if in_gevent():
+            import gevent
+
+            gevent.spawn(self._add_worker)
+        else:
+            self._add_worker()
+
+    def _add_worker(self) -> None:
+        try:
+            replacement = _Worker(self._popen(), self.timeout)
+        except Exception as exc:  # noqa: BLE001 - the pool runs one worker short, said in the log
+            log.error("a TTS worker could not be restarted: %s", exc)
+            return
+        if self._idle is None:  # closed meanwhile
+            replacement.kill()
+            return
+        self._workers.append(replacement)
+        self._idle.put(replacement)
 
     def _with_timeout(self, worker: _Worker, text: str, voice: str, rate: int) -> tuple[bytes, int]:
         if in_gevent():

@@ -6,6 +6,16 @@ Protocol, on the worker's original stdout: a JSON request line in; a JSON
 header line out (``{"ok", "rate", "bytes"}`` or ``{"ok": false, "error"}``)
 followed by that many bytes of L16 mono PCM. pyttsx3 prints "Audio saved to…"
 on stdout, so the worker moves fd 1 to stderr before the engine starts.
+
+pyttsx3's espeak driver synthesises on espeak-ng's own thread (``runAndWait``
+returns before the audio is made: its queue ends the loop at once) and writes
+the file from espeak's callback. A request that starts while that thread is
+still inside the previous one's callbacks loses audio: under CPU load one line
+in ten came back empty or cut short (the second request of a fresh worker most
+of all, which is a warm-up line, and a cached empty line is a mute reply for
+every call until restart). So each request waits, with ``espeak_Synchronize``,
+until espeak-ng has delivered everything before it starts and before the file
+is read; and a line with words that comes back without audio is an error.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ def main() -> None:
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # anything printed from here on goes to stderr
     import pyttsx3
+    from pyttsx3.drivers import _espeak as espeak
 
     engine = pyttsx3.init()
     voices = list(engine.getProperty("voices"))
@@ -68,6 +79,7 @@ def main() -> None:
                 engine.setProperty("voice", voice)
                 engine.setProperty("rate", rate)
                 current = (voice, rate)
+            espeak.Synchronize()  # the last line's synthesis has delivered everything (see _synthesise)
             finished.clear()
             if os.path.exists(path):
                 os.remove(path)
@@ -77,9 +89,12 @@ def main() -> None:
             deadline = time.monotonic() + 5
             while (not finished or not os.path.exists(path)) and time.monotonic() < deadline:
                 time.sleep(0.002)
+            espeak.Synchronize()
             with wave.open(path) as reader:
                 pcm = reader.readframes(reader.getnframes())
                 sample_rate = reader.getframerate()
+            if not pcm and any(ch.isalnum() for ch in text):
+                raise RuntimeError(f"espeak-ng produced no audio for {text[:60]!r}")
             _reply(protocol_out, {"ok": True, "rate": sample_rate, "bytes": len(pcm), "voice": voice}, pcm)
         except Exception as exc:  # noqa: BLE001 - report, and stay alive for the next request
             _reply(protocol_out, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})

@@ -43,6 +43,7 @@ class VoiceServices:
     vad_threshold: int = 500
     turn_models: TurnModels | None = None  # Silero VAD and Smart Turn (agents' turn.vad / turn.end)
     make_policy: Callable[[Mapping[str, Any]], Policy] | None = None
+    reply_deadline: float = 5.0  # seconds a decided reply may wait, with nothing playing, before the call is ended
 
 
 def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:
@@ -252,6 +253,8 @@ class VoicePipeline:
             info = {"to": decision.voice, "voice": self.voice.name, "rate": self.voice.rate}
             self.port.publish(ev.Note(call_id=self.port.call_id, what="voice.switched", info=info))
         reply = self.say(decision.reply, "reply", timed=(self.turn_count, speech_end)) if decision.reply else None
+        if reply is not None:
+            self.port.spawn(self._watch_reply, reply, self.turn_count)
         if decision.action == "transfer":
             self._hand_off(decision.reason or "intent", turn=self.turn_count, speech_end=speech_end)
         elif decision.action == "hangup":
@@ -289,6 +292,25 @@ class VoicePipeline:
         if utterance is not None and timed is not None:
             utterance.on_start = lambda u: self._timed(u, *timed)
         return utterance
+
+    def _watch_reply(self, reply: Utterance, turn: int) -> None:
+        """A turn heard and answered in words must be answered in sound: a call that cannot speak ends, loudly.
+
+        Whatever stops the reply (a TTS pool with no worker left, a dead writer, a wedged link), a call that
+        hears the caller and never answers must not look healthy: the turn goes on the timeline as
+        ``turn.unanswered`` (counted in /metrics), the log says so, and the call ends as ``reply_failed``.
+        """
+        limit = self.services.reply_deadline
+        if self.port.wait_started(reply, limit) or self.closing:
+            return
+        state = self.port.diagnose()
+        self.log.error(
+            "turn %d was heard but its reply did not start within %.1fs (reply: %d bytes ready, complete %s; %s): "
+            "ending the call", turn, limit, len(reply.pcm), reply.complete, state,
+        )  # fmt: skip
+        info = {"n": turn, "reply": reply.text[:200], "waited_s": limit, "audio_ready": bool(reply.pcm), "link": state}
+        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.unanswered", info=info))
+        self.port.end("reply_failed")
 
     def _timed(self, utterance: Utterance, turn: int, speech_end: float) -> None:
         """End of the caller's speech -> the reply's first audio on the wire."""

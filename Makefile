@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
+.PHONY: run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
@@ -21,11 +21,14 @@ run: setup ## Start the service on http://127.0.0.1:5000 with development defaul
 test: setup-dev ## Run the whole test suite (SQLite, plus the PostgreSQL tests on a temporary server)
 	$(BIN)/python -m pytest
 
+test-quick: setup-dev ## The quick loop (under a minute): unit and app tiers, no real processes (tests/README.md)
+	$(BIN)/python -m pytest tests/unit tests/app -m "not service" -q $(ARGS)
+
 test-postgres: setup-dev ## Run the whole test suite with every test's database on PostgreSQL (a temporary server)
 	CALLSTREAM_TEST_DATABASE=postgresql $(BIN)/python -m pytest $(ARGS)
 
 migrate: setup ## Upgrade DATABASE_URL's schema to the newest version (the service also does it on start)
-	$(BIN)/python -m app.migrate
+	$(BIN)/python -m app.storage.migrate
 
 # A secret `make run` generated into instance/dev-secrets.json (the environment's value wins in `call`).
 dev_secret = $$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' \

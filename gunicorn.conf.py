@@ -2,7 +2,7 @@
 
 One gevent worker carries hundreds of call sockets on one event loop. More
 workers (``WEB_CONCURRENCY``) need ``REDIS_URL``: a call's socket lives in one
-worker, and Redis is how the others reach it (app/cluster.py). With several
+worker, and Redis is how the others reach it (app/runtime/cluster.py). With several
 workers the app and the speech models load once in the master, before fork.
 """
 
@@ -26,7 +26,7 @@ preload_app = workers > 1  # the speech models are loaded once, in the master, a
 if preload_app:
     os.environ["CALLSTREAM_PRELOAD"] = "1"
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
-# On SIGTERM live calls are told and ended (app/shutdown.py) within this many seconds, less 5.
+# On SIGTERM live calls are told and ended (app/runtime/shutdown.py) within this many seconds, less 5.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 timeout = 60
 keepalive = 5

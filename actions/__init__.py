@@ -1,12 +1,12 @@
 """PCMO actions, v3 pipelines and stream socket messages: pure, no I/O."""
 
-from . import messages
-from .builder import PCMO
-from .errors import ActionValidationError
-from .messages import AudioMessages, encode, interrupt, pause, resume, stop, stream_audio
-from .pipeline import Pipeline, validate_pipeline
-from .schemas import StrictSchema, validate_action, validate_pcmo
-from .sdk_compat import Action, PiopiyCompatError, StreamAction
+from actions import messages
+from actions.builder import PCMO
+from actions.errors import ActionValidationError
+from actions.messages import AudioMessages, encode, interrupt, pause, resume, stop, stream_audio
+from actions.pipeline import Pipeline, validate_pipeline
+from actions.schemas import StrictSchema, validate_action, validate_pcmo
+from actions.sdk_compat import Action, PiopiyCompatError, StreamAction
 
 __all__ = [
     "PCMO",

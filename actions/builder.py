@@ -6,7 +6,7 @@
 Every method validates the action it adds and raises ActionValidationError with
 field-level messages, so a bad PCMO never reaches the platform. The JSON equals
 what piopiy 1.2.2's ``piopiy.action.Action`` emits for the same call (see
-tests/test_actions_compat.py); where we are stricter, the tests say so.
+tests/unit/test_actions_builder.py); where we are stricter, the tests say so.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .fields import is_http_url
-from .schemas import SCHEMAS, load_with, validate_action
+from actions.fields import is_http_url
+from actions.schemas import SCHEMAS, load_with, validate_action
 
 # The SDK's defaults, applied when an options dict is given (as the SDK does).
 STREAM_DEFAULTS = {"listen_mode": "caller", "voice_quality": "8000", "stream_on_answer": False}

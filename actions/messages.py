@@ -13,9 +13,9 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from .errors import ActionValidationError
-from .fields import StrictInt, StrictStr
-from .schemas import StrictSchema, load_with, validate_pcmo
+from actions.errors import ActionValidationError
+from actions.fields import StrictInt, StrictStr
+from actions.schemas import StrictSchema, load_with, validate_pcmo
 
 AUDIO_TYPES = ("raw", "wav", "mp3", "ogg")
 # streamAudio's sampleRate: 8000 or 16000 (PROTOCOL.md section 2, and the SDK's

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pipeline_fields import InputModes, Number, UUIDStr, V3Phone, Variables
-from .pipeline_requests import (
+from actions.pipeline_fields import InputModes, Number, UUIDStr, V3Phone, Variables
+from actions.pipeline_requests import (
     CallOptionsV3Schema,
     HangupRequestSchema,
     PcmoCallRequestSchema,
     PipelineField,
     TransferRequestSchema,
 )
-from .pipeline_schemas import V3_ACTIONS, V3_SCHEMAS, validate_pipeline
+from actions.pipeline_schemas import V3_ACTIONS, V3_SCHEMAS, validate_pipeline
 
 __all__ = [
     "V3_ACTIONS",

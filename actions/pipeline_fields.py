@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from .fields import PHONE_RE, StrictStr
+from actions.fields import PHONE_RE, StrictStr
 
 _VAR_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

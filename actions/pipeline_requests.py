@@ -6,11 +6,11 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from .errors import ActionValidationError
-from .fields import StrictBool, StrictInt, StrictStr
-from .pipeline_fields import UUIDStr, V3Phone, Variables
-from .pipeline_schemas import validate_pipeline
-from .schemas import StrictSchema
+from actions.errors import ActionValidationError
+from actions.fields import StrictBool, StrictInt, StrictStr
+from actions.pipeline_fields import UUIDStr, V3Phone, Variables
+from actions.pipeline_schemas import validate_pipeline
+from actions.schemas import StrictSchema
 
 
 class CallOptionsV3Schema(StrictSchema):

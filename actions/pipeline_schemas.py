@@ -11,10 +11,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .errors import ActionValidationError
-from .fields import StrictBool, StrictInt, StrictStr
-from .pipeline_fields import InputModes, Number, UUIDStr, V3Phone, Variables
-from .schemas import StrictSchema, action_name, load_with
+from actions.errors import ActionValidationError
+from actions.fields import StrictBool, StrictInt, StrictStr
+from actions.pipeline_fields import InputModes, Number, UUIDStr, V3Phone, Variables
+from actions.schemas import StrictSchema, action_name, load_with
 
 V3_ACTIONS = ("connect", "play", "play_get_input", "param", "record", "hangup", "input")
 

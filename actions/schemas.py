@@ -10,8 +10,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .errors import ActionValidationError
-from .fields import (
+from actions.errors import ActionValidationError
+from actions.fields import (
     HttpUrl,
     LegacyNumber,
     StrictBool,

@@ -16,7 +16,7 @@ Where the SDK raises (NameError, or TypeError from its regexes), these raise
 ``PiopiyCompatError``: an ``ActionValidationError`` that is also a NameError, so
 ``except NameError`` written for the SDK still catches it. Where the SDK lets a
 bad value through to the platform, these are deliberately stricter and raise
-too (tests/test_actions_sdk_compat.py lists each case):
+too (tests/unit/test_actions_sdk_compat.py lists each case):
 
 - an options argument that is neither a dict, None nor the SDK's "none" sentinel
   (the SDK silently ignores it);
@@ -39,11 +39,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .builder import PCMO as _Builder
-from .builder import PLAY_GET_INPUT_DEFAULTS
-from .errors import ActionValidationError
-from .messages import interrupt, pause, resume, stop, stream_audio
-from .schemas import validate_action
+from actions.builder import PCMO as _Builder
+from actions.builder import PLAY_GET_INPUT_DEFAULTS
+from actions.errors import ActionValidationError
+from actions.messages import interrupt, pause, resume, stop, stream_audio
+from actions.schemas import validate_action
 
 # When is a string a URL? The SDK's answer decides between file_url and
 # file_name, and which action_url it refuses, so this follows it (and is tested

@@ -8,15 +8,15 @@ from typing import Any
 
 from flask import Flask
 
-from .config import ROOT, finalize, load_config
-from .version import __version__
+from app.config import ROOT, finalize, load_config
+from app.version import __version__
 
 __all__ = ["__version__", "create_app"]
 
 
 def _configure_logging(level: str) -> None:
     """Plain line logs to stderr unless a server (gunicorn) configured logging already."""
-    from .logs import install_escaping
+    from app.logs import install_escaping
 
     install_escaping()  # caller-supplied text never starts a log line of its own
     root = logging.getLogger()
@@ -42,10 +42,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Korean reads as Korean in the API, not \uXXXX
 
-    from . import api, dashboard, errors, health, metrics, openapi, security, services, stream_socket, webhooks
+    from app import composition, dashboard, errors
+    from app.api import views as api
+    from app.http import security
+    from app.live import socket as stream_socket
+    from app.openapi import document as openapi
+    from app.runtime import health, metrics
+    from app.storage.db import is_transient
+    from app.webhooks import views as webhooks
 
-    services.init_app(app)
-    errors.init_app(app)
+    composition.init_app(app)
+    errors.init_app(app, is_transient)
     security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(webhooks.bp)

@@ -20,6 +20,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
+MEDIA_DIR = ROOT / "media"  # audio we ship and serve to the platform (hold music, prompts)
 PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
 SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "DASHBOARD_PASSWORD")
 
@@ -174,12 +175,12 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _cluster(env: Mapping[str, str]) -> dict[str, Any]:
-    """Many workers and hosts: Redis carries who holds each call, commands and events (app/cluster.py)."""
+    """Many workers and hosts: Redis carries who holds each call, commands and events (app/runtime/cluster.py)."""
     return {
         "REDIS_URL": env.get("REDIS_URL", ""),
         "NODE_URL": (env.get("NODE_URL") or "").rstrip("/"),  # this node's own public URL; default PUBLIC_URL
         # This node's name in the database, stable across restarts (a PaaS dyno name, else the host name):
-        # on start a node closes only the calls stored under its own name (app/shutdown.py).
+        # on start a node closes only the calls stored under its own name (app/runtime/shutdown.py).
         "NODE_NAME": env.get("NODE_NAME") or env.get("DYNO") or socket.gethostname(),
         "CLUSTER_TTL": env_number(env, "CLUSTER_TTL", 10.0, minimum=2, cast=float),
         "CLUSTER_HEARTBEAT": env_number(env, "CLUSTER_HEARTBEAT", 2.0, minimum=0.2, cast=float),

@@ -7,6 +7,7 @@ holds field-level messages for validation failures and is ``{}`` otherwise.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify
@@ -15,8 +16,6 @@ from werkzeug.exceptions import HTTPException
 
 from actions import ActionValidationError
 from streams.errors import CallError
-
-from .db import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,9 @@ def _stringify_keys(value: Any) -> Any:
     return value
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, is_transient: Callable[[BaseException], bool] = lambda exc: False) -> None:
+    """Register the JSON error handlers; ``is_transient`` tells a database outage (a 503) from a bug (a 500)."""
+
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):  # type: ignore[no-untyped-def]
         return jsonify(error_body(exc.code, exc.message, _stringify_keys(exc.errors))), exc.status, exc.headers

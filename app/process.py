@@ -15,11 +15,13 @@ from typing import Any
 
 from flask import Flask
 
+from app.dashboard import listen_in
+from app.live import warmup
+from app.runtime import shutdown
+from app.runtime.cluster import lost_calls_sweeper
+from app.services import Services
+from app.webhooks import bridging
 from streams import loopwatch
-
-from . import bridging, listen_in, shutdown, voice
-from .cluster import lost_calls_sweeper
-from .services import Services
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,12 @@ def start_serving(worker: Any) -> None:
         services.cluster.start(lost_calls_sweeper(services.cluster, services.store, services.bus))
     else:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
-    voice.warm_up(app)
+    warmup.warm_up(app)
     loopwatch.start()
 
 
 def stop_serving(worker: Any) -> None:
-    """gunicorn ``worker_exit``: store the call events still queued (app/writes.py) before the process ends."""
+    """gunicorn ``worker_exit``: store the call events still queued (app/storage/writes.py) before the process ends."""
     app: Flask | None = getattr(worker, "wsgi", None)
     services: Services | None = app.extensions.get("callstream") if app is not None else None
     if services is None or not services.writes.pending:

@@ -1,4 +1,4 @@
-"""The app's long-lived services: one typed container, built once in the factory.
+"""The app's long-lived services: one typed container (built in app.composition), and its accessors.
 
 Views reach it with ``services()``; greenlets get what they need passed in.
 Nothing is assigned into it from outside after it is built.
@@ -7,24 +7,23 @@ Nothing is assigned into it from outside after it is built.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app
+from flask import current_app
 
-from streams.events import EventBus
-from streams.registry import CallRegistry
-from streams.voice import VoiceServices
+from app.agents.book import AgentBook, load_agents
 
-from . import login_guard
-from .agents import AgentBook, load_agents
-from .calls import CallStore
-from .cluster import Cluster, connect
-from .db import Database
-from .journal import Journal
-from .login_guard import LoginGuard
-from .metrics import Metrics
-from .piopiy import PiopiyClient
-from .writes import Writes
+if TYPE_CHECKING:  # the types only: this module is the bottom of app/, built by app.composition
+    from app.dashboard.login_guard import LoginGuard
+    from app.piopiy.client import PiopiyClient
+    from app.runtime.cluster import Cluster
+    from app.runtime.metrics import Metrics
+    from app.storage.calls import CallStore
+    from app.storage.db import Database
+    from app.storage.writes import Writes
+    from streams.events import EventBus
+    from streams.session.registry import CallRegistry
+    from streams.voice.services import VoiceServices
 
 
 @dataclass
@@ -37,59 +36,16 @@ class Services:
     metrics: Metrics
     piopiy: PiopiyClient
     voice: VoiceServices | None
-    writes: Writes = field(default_factory=Writes)  # call events waiting out a database outage
+    writes: Writes  # call events waiting out a database outage
     agents: AgentBook = field(default_factory=AgentBook)
     login_guard: LoginGuard | None = None
     cluster: Cluster | None = None  # with REDIS_URL: calls, commands and events across nodes
     accepting: bool = True  # False while shutting down: new calls are turned away
-    warming: bool = False  # True while app.warmup fills the TTS cache and warms recognisers
+    warming: bool = False  # True while app.live.warmup fills the TTS cache and warms recognisers
 
     def reload_agents(self) -> AgentBook:
         self.agents = load_agents(self.config["AGENTS_DIR"], self.config["DEFAULT_AGENT"])
         return self.agents
-
-
-def build(app: Flask) -> Services:
-    """Make every service and wire the event subscribers (storage, metrics)."""
-    from .voice import voice_services
-
-    config = app.config
-    db = Database(config["DATABASE_URL"])  # refuses to start when unreachable; migrates to the newest schema
-    writes = Writes()
-    store = CallStore(db, settle=writes.settle)  # a read first waits for this node's queued writes
-    bus = EventBus()
-    calls = CallRegistry(config["MAX_CALLS"])
-    metrics = Metrics(calls, writes)
-    bus.on_local(Journal(store, writes, config["NODE_NAME"]))
-    bus.on_local(metrics.observe)
-    built = Services(
-        config=config,
-        db=db,
-        store=store,
-        bus=bus,
-        calls=calls,
-        metrics=metrics,
-        piopiy=PiopiyClient(config),
-        voice=voice_services(config),
-        writes=writes,
-        login_guard=login_guard.from_config(config),
-        cluster=_cluster(config, calls, bus),
-    )
-    built.reload_agents()
-    return built
-
-
-def _cluster(config: dict[str, Any], calls: CallRegistry, bus: EventBus) -> Cluster | None:
-    if not config["REDIS_URL"]:
-        return None
-    return Cluster(
-        connect(config["REDIS_URL"]),  # refuses to start, naming the URL without its password
-        node_url=config["NODE_URL"] or config["PUBLIC_URL"],
-        calls=calls,
-        bus=bus,
-        ttl=config["CLUSTER_TTL"],
-        beat=config["CLUSTER_HEARTBEAT"],
-    )
 
 
 def is_live(call_id: str) -> bool:
@@ -103,11 +59,6 @@ def is_live(call_id: str) -> bool:
         return svc.cluster.owner(call_id) is not None
     except Exception:  # noqa: BLE001 - Redis down: what this node knows
         return False
-
-
-def init_app(app: Flask) -> Services:
-    app.extensions["callstream"] = built = build(app)
-    return built
 
 
 def services() -> Services:

@@ -31,14 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.capacity import bench_capacity
+from bench.dialogue import duty_cycle
+from bench.harness import GOALS
+from bench.report import commit, table
+from bench.steps import bench_answer, bench_bargein, bench_latency
+from bench.turns import bench_turns
 from emulator.service import ROOT
-
-from .capacity import bench_capacity
-from .dialogue import duty_cycle
-from .harness import GOALS
-from .report import commit, table
-from .steps import bench_answer, bench_bargein, bench_latency
-from .turns import bench_turns
 
 PHRASE_STEPS = [25, 50, 75, 100, 125, 150]
 FREE_STEPS = [5, 10, 25, 50, 75, 100]

@@ -22,8 +22,8 @@ from typing import Any
 import psutil
 import requests
 
-from .dialogue import caller_script, duty_cycle
-from .harness import (
+from bench.dialogue import caller_script, duty_cycle
+from bench.harness import (
     TOKEN,
     Sampler,
     Service,

@@ -23,8 +23,8 @@ import requests
 from emulator.service import service_process
 from emulator.wsclient import connect
 from tests.conftest import API_KEY, WEBHOOK_TOKEN, base_config
-from tests.redis_server import redis_server
-from tests.streaming import call_id_of, run_emulator, stream_url, wait_for
+from tests.support.redis_server import redis_server
+from tests.support.streaming import call_id_of, run_emulator, stream_url, wait_for
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 FRAME = b"\x01\x00" * 160
@@ -59,8 +59,14 @@ def spread(a_url: str, b_url: str, tmp: Path, calls: int) -> dict[str, Any]:
     per_node = {a_url: 0, b_url: 0}
     frames_in = 0
     for call_id in summary["call_ids"]:
-        call = wait_for(lambda cid=call_id: (c := requests.get(
-            f"{a_url}/api/v1/calls/{cid}", headers=HEADERS, timeout=5).json())["state"] == "ended" and c, timeout=30)
+        call = wait_for(
+            lambda cid=call_id: (
+                (c := requests.get(f"{a_url}/api/v1/calls/{cid}", headers=HEADERS, timeout=5).json())["state"]
+                == "ended"
+                and c
+            ),
+            timeout=30,
+        )
         frames_in += call["stats"]["frames_in"]
         node = next(e["detail"]["url"] for e in call["timeline"] if e["kind"] == "node")
         per_node[node] += 1

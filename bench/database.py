@@ -27,8 +27,8 @@ import requests
 from emulator.service import service_process
 from emulator.wsclient import connect
 from tests.conftest import API_KEY, base_config
-from tests.postgres_server import hold_lock, postgres_server
-from tests.streaming import answer, call_id_of, stream_url, wait_for
+from tests.support.postgres_server import hold_lock, postgres_server
+from tests.support.streaming import answer, call_id_of, stream_url, wait_for
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 FRAME = b"\x01\x00" * 160

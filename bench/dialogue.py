@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.harness import script
 from emulator.script import speak
-
-from .harness import script
 
 PERIOD_S = 3.6
 PHRASES = ("네", "아니요")

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import psutil
 
+from bench.dialogue import caller_script
+from bench.harness import bench_agents, load, voice_service, wait_idle
 from emulator.service import ROOT
-
-from .dialogue import caller_script
-from .harness import bench_agents, load, voice_service, wait_idle
 
 FRAMEWORK = ("Flask.", "Sock.route", "AsyncWorker.", "GeventWorker.", "_handle_and_close_when_done", "Thread.")
 

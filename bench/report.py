@@ -5,10 +5,9 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+from bench.harness import HANGOVER_MS
+from bench.turns import turn_table
 from emulator.service import ROOT
-
-from .harness import HANGOVER_MS
-from .turns import turn_table
 
 
 def commit() -> str:

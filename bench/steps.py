@@ -9,7 +9,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .harness import HANGOVER_MS, TOKEN, bench_agents, config, load, script, service_process, voice_service, wait_idle
+from bench.harness import (
+    HANGOVER_MS,
+    TOKEN,
+    bench_agents,
+    config,
+    load,
+    script,
+    service_process,
+    voice_service,
+    wait_idle,
+)
 
 # -- 1. answer webhook throughput ---------------------------------------------------------
 WRK_SCRIPT = """

@@ -20,8 +20,8 @@ import numpy as np
 
 from emulator.turnset import Clip
 from streams.audio import frame_bytes
-from streams.turn_models import SILERO_FILE, SMART_FILE, TurnModels
-from streams.turns import PauseHeard, SpeechStarted, TurnDetector, TurnEnded, TurnRule
+from streams.turns.models import SILERO_FILE, SMART_FILE, TurnModels
+from streams.turns.rules import PauseHeard, SpeechStarted, TurnDetector, TurnEnded, TurnRule
 
 LEAD_MS, TAIL_MS = 500, 2500
 

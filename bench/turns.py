@@ -25,13 +25,12 @@ from typing import Any
 import psutil
 import yaml
 
+from bench.harness import TOKEN, script, voice_service
+from bench.turn_replay import model_sizes, score
 from emulator.service import ROOT, run_emulator
 from emulator.turnset import turnset
-from streams.turn_models import TurnModels
-from streams.turns import TurnRule
-
-from .harness import TOKEN, script, voice_service
-from .turn_replay import model_sizes, score
+from streams.turns.models import TurnModels
+from streams.turns.rules import TurnRule
 
 DETECTORS: dict[str, tuple[TurnRule, int]] = {  # label -> (rule, stream rate)
     "energy, silence 300 (today)": (TurnRule(), 8000),

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from simple_websocket import Client, ConnectionClosed
 
-from streams import transport
+from emulator import human
+from emulator.script import step_audio
 from streams.audio import frame_bytes, resample, silence
-
-from . import human
-from .script import step_audio
+from streams.link import websocket
 
 if TYPE_CHECKING:
-    from .call import EmulatedCall
+    from emulator.emulated_call import EmulatedCall
 
 FRAME_S = 0.02
 LATE_S = 0.04  # a frame sent more than this after its time counts as late (the generator fell behind)
@@ -139,7 +138,7 @@ class StreamLeg:
                 return
             if not self.paused:
                 try:
-                    transport.send_bytes(self.ws, frame)
+                    websocket.send_bytes(self.ws, frame)
                 except (ConnectionError, OSError, ConnectionClosed):
                     return
                 self.call.counters["frames_sent"] += 1

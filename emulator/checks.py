@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .service_record import bot_lines
+from emulator.service_record import bot_lines
 
 NO_REPLY_HINT = (
     "is a speech model for the agent's language installed, and did the right agent answer? see docs/emulator.md"

@@ -1,4 +1,4 @@
-"""The command line of `python -m emulator`: its parser, and main() dispatching to commands.py."""
+"""The command line of `python -m emulator`: its parser, and main() dispatching to verbs.py."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import logging
 import os
 import sys
 
-from .commands import run_call, run_load, run_serve
-from .dialling import DialError, default_agents_dir
-from .script import ScriptError
+from emulator.dialling import DialError, default_agents_dir
+from emulator.script import ScriptError
+from emulator.verbs import run_call, run_load, run_serve
 
 DESCRIPTION = """python -m emulator {call,load,serve}: the Piopiy platform on 127.0.0.1.
 

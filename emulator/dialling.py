@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .script import Script, load_script, parse_script
+from emulator.script import Script, load_script, parse_script
 
 ROOT = Path(__file__).resolve().parent.parent
 

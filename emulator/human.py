@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 
 if TYPE_CHECKING:
-    from .call import EmulatedCall
+    from emulator.emulated_call import EmulatedCall
 
 BEHAVIOURS = ("answer", "no_answer", "silent")
 

@@ -21,9 +21,8 @@ from marshmallow import ValidationError
 
 from actions import ActionValidationError, validate_pcmo
 from actions.pipeline import HangupRequestSchema, TransferRequestSchema, validate_pipeline
-
-from .call import CallOptions, EmulatedCall
-from .script import Script
+from emulator.emulated_call import CallOptions, EmulatedCall
+from emulator.script import Script
 
 log = logging.getLogger(__name__)
 

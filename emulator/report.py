@@ -12,13 +12,12 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emulator.checks import check
+from emulator.service_record import fetch_call
 from streams.audio import wav_bytes
 
-from .checks import check
-from .service_record import fetch_call
-
 if TYPE_CHECKING:
-    from .call import EmulatedCall
+    from emulator.emulated_call import EmulatedCall
 
 
 def build_report(call: EmulatedCall, duration: float) -> dict[str, Any]:

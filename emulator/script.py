@@ -102,7 +102,7 @@ def parse_script(data: dict[str, Any], base_dir: Path | None = None) -> Script:
 
 def parse_human(raw: Any) -> list[str]:
     """``human:`` one behaviour or a list of them, one per bridge (the last repeats)."""
-    from .human import BEHAVIOURS
+    from emulator.human import BEHAVIOURS
 
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, list) or not values or any(v not in BEHAVIOURS for v in values):

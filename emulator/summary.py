@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .service_record import replies_by_turn
+from emulator.service_record import replies_by_turn
 
 END_SAYS = {
     "caller_hangup": "the caller hung up",

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emulator.script import read_wav, speak
 from streams.audio import wav_bytes
-
-from .script import read_wav, speak
 
 RATE = 16000
 VERSION = 1

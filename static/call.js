@@ -10,7 +10,7 @@
   const timeline = document.getElementById("timeline");
   const latency = document.getElementById("latency");
 
-  // A detail as text people read, the same way the server renders it (app/timeline_view.py readable).
+  // A detail as text people read, the same way the server renders it (app/dashboard/timeline.py readable).
   function value(key, v) {
     if (typeof v === "string") return v;
     if (Array.isArray(v)) return `[${v.map((item) => value(key, item)).join("; ")}]`;
@@ -25,17 +25,7 @@
     return Object.entries(detail).map(([k, v]) => `${k}: ${value(k, v)}`).join(", ");
   }
 
-  function addLine(speaker, text) {
-    const div = document.createElement("div");
-    div.className = `line ${speaker}`;
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = speaker;
-    div.appendChild(who);
-    div.appendChild(document.createTextNode(text));
-    transcript.appendChild(div);
-    transcript.scrollTop = transcript.scrollHeight;
-  }
+  const addLine = (speaker, text) => window.transcriptLine(transcript, speaker, text);
 
   async function act(body) {
     status.textContent = `${body.action}…`;

@@ -10,16 +10,7 @@
 
   function say(text, cls) { status.textContent = text; status.className = cls || "muted"; }
 
-  function line(speaker, text) {
-    const div = document.createElement("div");
-    div.className = `line ${speaker}`;
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = speaker;
-    div.appendChild(who);
-    div.appendChild(document.createTextNode(text));
-    transcript.appendChild(div);
-  }
+  const line = (speaker, text) => window.transcriptLine(transcript, speaker, text);
 
   function play(b64, rate) {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));

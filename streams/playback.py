@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audio import bytes_per_ms, frame_bytes, pad_to_frames
+from streams.audio import bytes_per_ms, frame_bytes, pad_to_frames
 
 _ids = itertools.count(1)
 

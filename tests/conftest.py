@@ -11,9 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-
-from .platform_double import PlatformDouble, running_platform
-from .postgres_server import PostgresServer
+from tests.support.platform_double import PlatformDouble, running_platform
+from tests.support.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-api-key"
@@ -115,11 +114,22 @@ def hook_url(path: str, token: str = WEBHOOK_TOKEN) -> str:
     return f"/webhooks/piopiy/{path}?token={token}"
 
 
+TIER_MARKS = {"service": "service", "fuzz": "fuzz"}  # folder -> marker
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """Mark each test by its tier folder, so ``-m "not service"`` and ``-m fuzz`` select by tier."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts and parts[0] in TIER_MARKS:
+            item.add_marker(getattr(pytest.mark, TIER_MARKS[parts[0]]))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """How many requests the API fuzzing sent (its target is 5,000), visible without -s."""
     import sys
 
-    fuzz = sys.modules.get(f"{__package__}.test_fuzz_api")
+    fuzz = sys.modules.get("tests.fuzz.test_fuzz_api")
     if fuzz is not None and fuzz.SENT:
         terminalreporter.write_line(
             f"schemathesis: {sum(fuzz.SENT.values())} generated requests over {len(fuzz.SENT)} operations, "

@@ -7,7 +7,8 @@ response, and controls go through ordinary POSTs (CSRF-checked). Audio
 (listen-in) is binary and two-way-capable, so it uses a WebSocket.
 
 ``auth`` holds sign-in, CSRF and the page/data guards; ``pages`` the pages;
-``live`` the data endpoints, the event feed and listen-in.
+``data`` the data endpoints (JSON, commands, recordings, the softphone); ``feed``
+the event stream and ``listen_in`` the audio.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from flask import Blueprint, Flask
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
 
-from .. import favicon  # noqa: E402
-from . import auth, live, pages  # noqa: E402 - they add their routes to bp
+from app.dashboard import auth, data, pages  # noqa: E402 - they add their routes to bp
+from app.http import favicon  # noqa: E402
 
-__all__ = ["auth", "bp", "init_app", "live", "pages"]
+__all__ = ["auth", "bp", "data", "init_app", "pages"]
 
 
 def init_app(app: Flask) -> None:

@@ -11,11 +11,10 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from .. import login_guard
-from ..errors import Unauthorized
-from ..readiness import problems
-from ..services import services
-from . import bp
+from app.dashboard import bp, login_guard
+from app.errors import Unauthorized
+from app.runtime.readiness import problems
+from app.services import services
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,15 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from streams import commands
-
-from .. import call_flow
-from ..call_views import call_or_404
-from ..errors import NotFound
-from ..schemas import CallListQuerySchema
-from ..services import agents, is_live, registry, services, store
-from ..timeline_view import lanes, readable, svg
-from . import bp
-from .auth import page
+from app.api.presenter import call_or_404
+from app.api.schemas import CallListQuerySchema
+from app.config import MEDIA_DIR
+from app.dashboard import bp
+from app.dashboard.auth import page
+from app.dashboard.timeline import lanes, readable, svg
+from app.errors import NotFound
+from app.services import agents, is_live, registry, services, store
+from streams.session import commands
 
 LIST_QUERY = CallListQuerySchema()
 bp.add_app_template_filter(readable, "readable")
@@ -69,7 +68,7 @@ def call_page(call_id: str):  # type: ignore[no-untyped-def]
         brief=brief,
         commands=[{**vars(c), "fields": c.form_fields()} for c in commands.REGISTRY.values()],
         human_numbers=",".join((agent.get("human") or {}).get("numbers", [])),
-        media=sorted(p.name for p in call_flow.MEDIA_DIR.glob("*") if p.is_file()),
+        media=sorted(p.name for p in MEDIA_DIR.glob("*") if p.is_file()),
     )
 
 

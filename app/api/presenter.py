@@ -1,0 +1,60 @@
+"""How a stored call is shown: the REST API and the dashboard read calls the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import send_file
+
+from app.api.schemas import CallDetailSchema, CallSchema
+from app.errors import NotFound
+from app.services import is_live, registry, store
+
+
+def call_or_404(call_id: str) -> dict[str, Any]:
+    call = store().get(call_id)
+    if call is None:
+        raise NotFound(f"No call {call_id}.")
+    return call
+
+
+def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
+    live = registry().get(call["id"])
+    call = {
+        **call,
+        "live": live is not None or is_live(call["id"]),
+        "answered_by": call["extra"].get("answered_by"),
+        "handoff": call["extra"].get("handoff"),
+    }
+    if not detail:
+        return CallSchema().dump(call)
+    calls = store()
+    call["timeline"] = calls.timeline(call["id"])
+    call["transcript"] = calls.transcript(call["id"])
+    call["turns"] = turns_of(call["timeline"])
+    call["stats"] = live.stats() if live is not None else call["extra"].get("stream")
+    call["recording"] = bool(call["extra"].get("recording"))
+    return CallDetailSchema().dump(call)
+
+
+def turns_of(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each caller turn with what was understood and how fast the reply came (timeline "turn" + "reply")."""
+    turns: dict[int, dict[str, Any]] = {}
+    for entry in timeline:
+        if entry["kind"] in ("turn", "reply") and "n" in entry["detail"]:
+            turns.setdefault(entry["detail"]["n"], {"n": entry["detail"]["n"], "latency_ms": None}).update(
+                entry["detail"]
+            )
+    return [turns[n] for n in sorted(turns)]
+
+
+def recording_response(call: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The call's stereo WAV (caller left, bot right), or a 404 that says why there is none."""
+    path = call["extra"].get("recording")
+    if not path or not Path(path).is_file():
+        live = is_live(call["id"])
+        raise NotFound(
+            "The recording is written when the call ends." if live else f"Call {call['id']} has no recording."
+        )
+    return send_file(path, mimetype="audio/wav", download_name=f"{call['id']}.wav")

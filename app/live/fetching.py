@@ -1,0 +1,150 @@
+"""Downloading a file to play, without becoming a proxy into our own network.
+
+A URL is fetched only when its host is public: every address the name
+resolves to must be globally routable (not private, loopback, link-local,
+multicast, reserved or shared), unless the host name (or literal address) is
+listed in MEDIA_HOSTS. The name is resolved once and the connection goes to
+that checked address (TLS still verifies the name), so DNS rebinding between
+check and use is not possible. Redirects are followed (at most three) and each
+target is checked the same way. Size (MEDIA_MAX_BYTES) and time
+(MEDIA_TIMEOUT, for the whole download) are bounded. Failures are MediaError
+with a message safe to store: no remote host's internals.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+
+from streams.session.media_files import MediaError
+
+MAX_REDIRECTS = 3
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (blocking; gevent's resolver under the service)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise MediaError(f"{host} does not resolve") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allowed_hosts: frozenset[str] = frozenset()
+    max_bytes: int = 20 * 1024 * 1024
+    timeout: float = 10.0
+    resolver: Resolver = resolve
+    ca_certs: str | None = None  # default: certifi's bundle
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> FetchPolicy:
+        return cls(
+            allowed_hosts=frozenset(h.lower() for h in config.get("MEDIA_HOSTS", ())),
+            max_bytes=int(config.get("MEDIA_MAX_BYTES", cls.max_bytes)),
+            timeout=float(config.get("MEDIA_TIMEOUT", cls.timeout)),
+        )
+
+    def address_for(self, host: str, port: int) -> str:
+        """The checked address to connect to; MediaError when the host is not one we may fetch from."""
+        addresses = self.resolver(host, port)
+        if not addresses:
+            raise MediaError(f"{host} does not resolve")
+        if host.lower() not in self.allowed_hosts and not all(is_public(a) for a in addresses):
+            raise MediaError(f"{host} is not a public host (add it to MEDIA_HOSTS to allow it)")
+        return addresses[0]
+
+
+def _pool(scheme: str, host: str, address: str, port: int, policy: FetchPolicy, timeout: float) -> Any:
+    limits = urllib3.Timeout(connect=timeout, read=timeout)
+    if scheme == "https":
+        import certifi
+
+        return urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=limits,
+            retries=False,
+            server_hostname=host,
+            assert_hostname=host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=policy.ca_certs or certifi.where(),
+        )
+    return urllib3.HTTPConnectionPool(address, port, timeout=limits, retries=False)
+
+
+def _read(chunks: Iterable[bytes], policy: FetchPolicy, deadline: float) -> bytes:
+    data = bytearray()
+    for part in chunks:
+        data.extend(part)
+        if len(data) > policy.max_bytes:
+            raise MediaError(f"the file is larger than {policy.max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise MediaError("the file took too long to fetch")
+    return bytes(data)
+
+
+def _get(url: str, policy: FetchPolicy, deadline: float) -> tuple[str | None, bytes]:
+    """One GET: (the redirect target, b"") or (None, the body)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MediaError("only http(s) URLs can be fetched")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise MediaError("the URL has a bad port") from None
+    address = policy.address_for(parts.hostname, port)
+    pool = _pool(parts.scheme, parts.hostname, address, port, policy, max(0.1, deadline - time.monotonic()))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        with pool:
+            response = pool.urlopen(
+                "GET", target, headers={"Host": parts.netloc.rsplit("@", 1)[-1]}, redirect=False, preload_content=False
+            )
+            try:
+                if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                    return urljoin(url, response.headers["Location"]), b""
+                if response.status != 200:
+                    raise MediaError(f"the file could not be fetched (HTTP {response.status})")
+                return None, _read(response.stream(64 * 1024), policy, deadline)
+            finally:
+                response.release_conn()
+    except urllib3.exceptions.NewConnectionError:  # refused, unreachable (a ConnectTimeoutError subclass)
+        raise MediaError("the file could not be fetched") from None
+    except urllib3.exceptions.TimeoutError:
+        raise MediaError("the file took too long to fetch") from None
+    except urllib3.exceptions.HTTPError:
+        raise MediaError("the file could not be fetched") from None
+
+
+def fetch(url: str, policy: FetchPolicy) -> bytes:
+    """The bytes at ``url``, if policy allows its host(s); MediaError otherwise."""
+    deadline = time.monotonic() + policy.timeout
+    for _ in range(MAX_REDIRECTS + 1):
+        location, data = _get(url, policy, deadline)
+        if location is None:
+            return data
+        url = location
+    raise MediaError("the file could not be fetched (too many redirects)")
+
+
+def media_fetcher(config: Mapping[str, Any]) -> Callable[[str], bytes]:
+    """``fetch`` bound to the configured policy, for MediaFiles."""
+    policy = FetchPolicy.from_config(config)
+    return lambda url: fetch(url, policy)

@@ -1,0 +1,128 @@
+"""Can calls work right now? The one list of problems behind /healthz and the dashboard banner.
+
+``/healthz`` says ``ok`` only when the default agent can answer a caller: its
+file loaded, a speech model for its language, text to speech running. Each
+problem names what to fix; a broken agent file names its file, field and
+message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from app.services import Services
+from streams.turns.models import needs
+from streams.turns.rules import TurnRule
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def has_model_for(services: Services, language: str) -> bool:
+    voice = services.voice
+    if voice is None:
+        return False
+    found = voice.models.search.found
+    return language.lower()[:2] in found or (len(found) == 1 and "" in found)
+
+
+def _voice_problems(services: Services) -> list[Problem]:
+    voice = services.voice
+    if voice is None:
+        return [Problem("voice_off", "Voice is off (VOICE_ENABLED=false): calls stream, but nobody listens or speaks.")]
+    problems = []
+    if voice.tts.available is False:
+        problems.append(Problem("tts_unavailable", f"Text to speech is unavailable: {voice.tts.error}"))
+    for language, error in voice.models.errors.items():
+        problems.append(Problem("model_failed", f"The {language or 'speech'} model failed to load: {error}"))
+    if not voice.models.available:
+        looked = "; ".join(voice.models.search.looked)
+        problems.append(
+            Problem(
+                "no_speech_model",
+                "No speech recognition: no vosk model was found, so no caller is heard (agents follow their "
+                f"no_stt rule). Run `make model` or set VOSK_MODEL_PATH. Looked in: {looked}.",
+            )
+        )
+        return problems
+    problems += _turn_problems(services)
+    for agent in sorted(services.agents.agents.values(), key=lambda a: a["name"]):
+        if not has_model_for(services, agent["language"]):
+            problems.append(
+                Problem(
+                    "no_speech_model",
+                    f"Agent {agent['name']} speaks {agent['language']!r} but no speech model for it is installed: "
+                    "its callers are never heard. Install one (`make model` for English, or set VOSK_MODEL_PATH).",
+                    {"agent": agent["name"], "language": agent["language"], "file": agent["file"]},
+                )
+            )
+    return problems
+
+
+def _turn_problems(services: Services) -> list[Problem]:
+    models = services.voice.turn_models if services.voice is not None else None
+    problems = [
+        Problem("turn_model_failed", f"The {what} turn model failed to load ({error}): agents using it fall back "
+                "to the energy VAD and the silence rule. Run `make setup` again.", {"model": what})
+        for what, error in (models.errors.items() if models is not None else [])
+    ]  # fmt: skip
+    for agent in sorted(services.agents.agents.values(), key=lambda a: a["name"]):
+        missing = needs(TurnRule.of(agent)) if models is None else models.missing_for(TurnRule.of(agent))
+        if missing:
+            problems.append(
+                Problem(
+                    "turn_model_missing",
+                    f"Agent {agent['name']} asks for {' and '.join(missing)} turn-taking but the model is not "
+                    f"installed: its calls use the energy VAD and the silence rule. Run `make setup`.",
+                    {"agent": agent["name"], "missing": missing, "file": agent["file"]},
+                )
+            )
+    return problems
+
+
+def _agent_problems(services: Services) -> list[Problem]:
+    book = services.agents
+    problems = [
+        Problem(
+            "agent_invalid",
+            f"Agent file {error.file} has errors and was skipped.",
+            {"file": error.file, "errors": error.errors},
+        )
+        for error in book.errors
+    ]
+    if book.default not in book.agents:
+        problems.append(
+            Problem(
+                "no_default_agent",
+                f"DEFAULT_AGENT {book.default!r} is not loaded: calls to numbers no agent lists get an apology.",
+                {"default": book.default, "loaded": sorted(book.agents)},
+            )
+        )
+    return problems
+
+
+def _database_problems(services: Services) -> list[Problem]:
+    writes = services.writes
+    if writes.error is None:
+        return []
+    return [
+        Problem(
+            "database_unreachable",
+            f"The database cannot be reached ({writes.error}): live calls go on, and {writes.pending} call "
+            "event(s) wait in memory, retried until it is back.",
+            {"pending": writes.pending, "dropped": writes.dropped},
+        )
+    ]
+
+
+def problems(services: Services) -> list[Problem]:
+    """Everything that stops calls working as configured, most important first."""
+    return _database_problems(services) + _agent_problems(services) + _voice_problems(services)

@@ -1,0 +1,95 @@
+"""The one schema, for SQLite and PostgreSQL alike: what the code queries (SQLAlchemy Core tables).
+
+The database itself is made and changed only by the versioned migrations in
+``app/storage/migrations/versions``; a test checks that upgrading an empty database to
+the newest migration yields exactly these tables, on both engines.
+
+Times are epoch seconds as doubles; JSON documents are stored as text, so the
+same statements run unchanged on both engines.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class Text(sa.types.TypeDecorator):
+    """Text that both engines can hold: PostgreSQL refuses NUL, so it is stored as U+FFFD on both.
+
+    Only odd input carries NUL (a webhook's form body); the raw body is kept
+    JSON-escaped in ``extra``, so nothing is lost that the escape could keep.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+# SQLite's rowid alias must be INTEGER; PostgreSQL gets a 64-bit identity.
+ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", Text, primary_key=True),
+    sa.Column("platform_id", Text),
+    sa.Column("direction", Text, nullable=False),
+    sa.Column("from_number", Text),
+    sa.Column("to_number", Text),
+    sa.Column("agent", Text),
+    sa.Column("state", Text, nullable=False),
+    sa.Column("end_reason", Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("answered_at", sa.Double),
+    sa.Column("ended_at", sa.Double),
+    sa.Column("platform_response", Text),
+    sa.Column("extra", Text, nullable=False, server_default="{}"),
+    sa.Column("node", Text),  # the node that holds (or last held) the call's socket
+    sa.Index("calls_platform_id", "platform_id"),
+    sa.Index("calls_created_at", "created_at"),
+    sa.Index("calls_state", "state"),
+    sa.Index("calls_node_state", "node", "state"),
+)
+
+call_events = sa.Table(
+    "call_events",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Text),
+    sa.Column("dedupe_key", Text, nullable=False, unique=True),
+    sa.Column("kind", Text, nullable=False),
+    sa.Column("payload", Text, nullable=False),
+    sa.Column("received_at", sa.Double, nullable=False),
+    sa.Index("call_events_call", "call_id"),
+    sqlite_autoincrement=True,
+)
+
+timeline = sa.Table(
+    "timeline",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("kind", Text, nullable=False),
+    sa.Column("detail", Text, nullable=False, server_default="{}"),
+    sa.Index("timeline_call", "call_id", "id"),
+    sa.Index("timeline_kind_at", "kind", "at"),
+    sqlite_autoincrement=True,
+)
+
+transcript = sa.Table(
+    "transcript",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("speaker", Text, nullable=False),
+    sa.Column("text", Text, nullable=False),
+    sa.Index("transcript_call", "call_id", "id"),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,246 @@
+"""One emulated call: run a PCMO the way the platform would, and report what happened.
+
+This module is the platform's side (webhooks, PCMO actions, the CDR); the
+caller's side of the stream socket is ``caller.StreamLeg``, the report
+``report.build_report``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import gevent
+import requests
+
+from emulator.caller import StreamLeg
+from emulator.heard import Heard
+from emulator.report import build_report, write_report
+from emulator.script import Script
+from emulator.wsclient import connect
+
+log = logging.getLogger(__name__)
+
+
+_TOKEN = re.compile(r"(token=)[^&\s'\")]+")
+
+
+def described(exc: BaseException, service: str) -> str:
+    """An error as a person reads it: never the webhook token a URL carries; "nothing listening" said plainly."""
+    if isinstance(exc, requests.ConnectionError):
+        return f"nothing answered at {service}: is the service running there (make run, the same PORT)?"
+    return _TOKEN.sub(r"\1***", f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class CallOptions:
+    service_url: str
+    token: str
+    out_dir: Path | None = None
+    form_body: bool = False
+    cdr: bool = True
+    cdr_repeat: int = 1
+    speak_seconds: float = 0.2
+    http_timeout: float = 10.0
+    api_key: str = ""  # with it, the report adds the service's own record of the call (what it heard and said)
+
+
+class EmulatedCall:
+    """One call on the platform's side; ``run_inbound``/``run_outbound`` return its report."""
+
+    def __init__(
+        self,
+        script: Script,
+        options: CallOptions,
+        *,
+        direction: str = "inbound",
+        platform_id: str | None = None,
+        extra_params: dict[str, Any] | None = None,
+    ) -> None:
+        self.script = script
+        self.options = options
+        self.direction = direction
+        self.platform_id = platform_id or str(uuid.uuid4())
+        self.extra_params = extra_params or {}
+        self.t0 = time.monotonic()
+        self.wall0 = time.time()
+        self.timeline: list[dict[str, Any]] = []
+        self.pcmo_received: list[Any] = []
+        self.transfers: list[dict[str, Any]] = []
+        self.controls: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
+        self.barge_ins: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self.counters = {
+            "frames_sent": 0,
+            "bytes_sent": 0,
+            "messages_received": 0,
+            "audio_messages": 0,
+            "audio_bytes_received": 0,
+            "max_send_lag_ms": 0.0,
+            "frames_late": 0,  # sent more than 40 ms after their time: the load generator fell behind
+        }
+        self.dtmf = script.dtmf_digits()
+        self.service_call_id: str | None = None
+        self.close: dict[str, Any] | None = None
+        self.hung_up = False
+        self.heard: Heard | None = None
+        self.state = "new"
+        self.end: dict[str, str] | None = None  # how the call ended: {"how": …, "why": …}, first cause wins
+
+    # -- helpers -------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() - self.t0
+
+    def mark(self, kind: str, **detail: Any) -> None:
+        self.timeline.append({"t": round(self.now(), 3), "kind": kind, **detail})
+
+    def set_end(self, how: str, why: str) -> None:
+        """Record how the call ended; only the first cause counts (a hangup closes the socket too)."""
+        if self.end is None:
+            self.end = {"how": how, "why": why}
+
+    def _post(self, url: str, body: dict[str, Any]) -> Any:
+        kwargs: dict[str, Any] = {"timeout": self.options.http_timeout}
+        if self.options.form_body:
+            kwargs["data"] = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in body.items()}
+        else:
+            kwargs["json"] = body
+        response = requests.post(url, **kwargs)
+        if response.status_code != 200:
+            raise RuntimeError(f"POST {urlparse(url).path} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    def _hook(self, path: str) -> str:
+        return f"{self.options.service_url}/webhooks/piopiy/{path}?token={self.options.token}"
+
+    # -- the call ------------------------------------------------------------------------
+    def run_inbound(self) -> dict[str, Any]:
+        """Dial the service: POST the answer webhook, then carry out the PCMO it returns."""
+        self.state = "ringing"
+        body = {
+            "from": self.script.from_number,
+            "to": self.script.to_number,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "cmiuuid": self.platform_id,
+        }
+        try:
+            pcmo = self._post(self._hook("answer"), body)
+            self.mark("answer", actions=[a.get("action") for a in pcmo] if isinstance(pcmo, list) else None)
+            self.pcmo_received.append({"t": round(self.now(), 3), "via": "answer", "pcmo": pcmo})
+            self.execute(pcmo)
+        except Exception as exc:  # noqa: BLE001 - a report with the error beats a crash
+            self.failed(exc)
+        return self.finish()
+
+    def run_outbound(self, pcmo: list[dict[str, Any]]) -> dict[str, Any]:
+        """The platform placed a call for the service: the callee answered; run its PCMO."""
+        self.state = "answered"
+        self.mark("answered")
+        self.pcmo_received.append({"t": round(self.now(), 3), "via": "rest", "pcmo": pcmo})
+        try:
+            self.execute(pcmo)
+        except Exception as exc:  # noqa: BLE001
+            self.failed(exc)
+        return self.finish()
+
+    def failed(self, exc: Exception) -> None:
+        text = described(exc, self.options.service_url)
+        self.errors.append(text)
+        self.mark("error", error=text[:300])
+        self.set_end("error", text[:200])
+
+    def execute(self, pcmo: Any) -> None:
+        if not isinstance(pcmo, list):
+            raise RuntimeError(f"PCMO is not a list: {str(pcmo)[:100]}")
+        for action in pcmo:
+            if self.hung_up:
+                return
+            name = action.get("action") if isinstance(action, dict) else None
+            self.mark("action", action=name)
+            if name in ("speak", "play"):
+                gevent.sleep(self.options.speak_seconds)
+            elif name == "stream":
+                self.run_stream(action)
+            elif name == "bridge":
+                self.transfers.append({"t": round(self.now(), 3), "via": "pcmo", "action": action})
+            elif name == "hangup":
+                self.hung_up = True
+                self.set_end("bot_hangup", "the service's PCMO hung up")
+                return
+            elif name in ("input", "play_get_input"):
+                digits = self.dtmf.pop(0) if self.dtmf else ""
+                following = self._post(action["action_url"], {"dtmf": digits, "cmiuuid": self.platform_id})
+                self.pcmo_received.append({"t": round(self.now(), 3), "via": "input", "pcmo": following})
+                self.mark("dtmf", digits=digits)
+                self.execute(following)
+                return
+
+    # -- the stream leg ------------------------------------------------------------------
+    def run_stream(self, action: dict[str, Any]) -> None:
+        rate = int(action.get("voice_quality", 8000))
+        self.heard = Heard(rate)
+        self.service_call_id = urlparse(action["ws_url"]).path.rsplit("/", 1)[-1]
+        try:
+            ws = connect(action["ws_url"])
+        except Exception as exc:  # noqa: BLE001
+            raise RuntimeError(f"stream connect failed: {exc}") from None
+        self.mark("stream.open", rate=rate)
+        leg = StreamLeg(self, ws, rate)
+        receiver = gevent.spawn(leg.receive_loop)
+        sender = gevent.spawn(leg.send_loop)
+        gevent.joinall([sender, receiver], raise_error=False, count=1)
+        leg.done = True
+        if ws.connected:
+            try:
+                ws.close()
+            except Exception:  # noqa: BLE001
+                pass
+        gevent.joinall([sender, receiver], timeout=5)
+        gevent.killall([sender, receiver], block=True, timeout=2)
+        for greenlet in (sender, receiver):
+            if greenlet.exception is not None:
+                self.errors.append(described(greenlet.exception, self.options.service_url))
+        self.close = {"code": int(ws.close_reason) if ws.close_reason else None, "reason": ws.close_message}
+        self.mark("stream.closed", **self.close)
+        if leg.stopped:
+            self.set_end("stream_stopped", "the service sent stop on the stream")
+        closed = " ".join(str(v) for v in self.close.values() if v)
+        self.set_end("closed_by_service", f"the service closed the stream ({closed or 'no close code'})")
+
+    # -- after the call -----------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        self.state = "done"
+        duration = round(self.now(), 3)
+        self.set_end("pcmo_done", "the PCMO ran out of actions")
+        if self.options.cdr:
+            self.post_cdr(duration)
+        report = build_report(self, duration)
+        if self.options.out_dir is not None:
+            write_report(report, self.options.out_dir)
+        return report
+
+    def post_cdr(self, duration: float) -> None:
+        kind = "in_answered" if self.direction == "inbound" else "out_answered"
+        event = {
+            "type": kind,
+            "cmiuuid": self.platform_id,
+            "from": self.script.from_number,
+            "to": self.script.to_number,
+            "duration": duration,
+            "answered_time": int(self.wall0 * 1000),
+        }
+        if self.extra_params:
+            event["extra_params"] = json.dumps(self.extra_params)
+        for _ in range(max(1, self.options.cdr_repeat)):
+            try:
+                self._post(self._hook("events"), event)
+            except Exception as exc:  # noqa: BLE001
+                self.errors.append(f"cdr: {described(exc, self.options.service_url)}")

@@ -1,0 +1,294 @@
+"""The media link: a call's socket, its one reader, its one writer and the playback clock.
+
+The reader (``serve``, in the socket handler's greenlet) parses each message
+and hands it to the call; caller audio also goes to the recorder and to
+listen-in taps. One writer greenlet sends everything: control messages and
+PCMO first, then audio paced on the playback clock (PROTOCOL.md section 5), so
+at any moment ``heard`` says what the caller has actually heard. Nothing else
+ever writes to the socket. A second socket replaces the first (``attach``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from actions import AudioMessages, encode, interrupt
+from streams.audio import resample
+from streams.errors import CallBusy, CallNotLive
+from streams.link import protocol
+from streams.link.recorder import Recorder
+from streams.link.settings import CLOSE_REPLACED, LinkSettings, Receiver, Tap
+from streams.link.websocket import ConnectionClosed, Socket
+from streams.playback import Playback, Utterance
+
+log = logging.getLogger(__name__)
+
+
+class MediaLink:
+    def __init__(
+        self,
+        settings: LinkSettings,
+        *,
+        log: logging.LoggerAdapter | logging.Logger = log,
+        recorder: Recorder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.rate = settings.rate
+        self.out_rate = settings.out_rate
+        self.log = log
+        self.recorder = recorder
+        self.clock = clock
+        self.counters: Counter[str] = Counter()
+        self.playback = Playback(self.out_rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
+        self.audio_held = False  # paused or stopped: the writer sends no audio
+        self.taps: set[Tap] = set()
+        self.sock: Socket | None = None
+        self._audio = AudioMessages(self.out_rate)
+        self._control: deque[Any] = deque()
+        self._wake = Event()
+        self._closing = False
+        self._writer: gevent.Greenlet | None = None
+        self._writer_failed = False
+        self._sending = False  # the writer is inside a socket send (a slow peer blocks it there)
+        self.on_writer_failed: Callable[[], None] | None = None  # the call ends itself
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._writer = gevent.spawn(self._write_loop)
+
+    def attach(self, sock: Socket) -> Socket | None:
+        """Make ``sock`` the link's socket; return the older one, closed as replaced."""
+        old, self.sock = self.sock, sock
+        if old is not None:
+            self.counters["sockets_replaced"] += 1
+            old.close(CLOSE_REPLACED, "replaced by a newer socket for this call")
+        self._wake.set()
+        return old
+
+    @property
+    def open(self) -> bool:
+        return not self._closing
+
+    def serve(self, sock: Socket, receiver: Receiver) -> bool:
+        """Read ``sock`` until it closes, is replaced or the link closes; True when the peer closed it."""
+        while self.sock is sock and not self._closing:
+            try:
+                message = sock.receive(timeout=0.5)
+            except ConnectionClosed:
+                break
+            now = self.clock()
+            if message is not None:
+                self._dispatch(protocol.parse(message, self.settings.max_frame_bytes), now, receiver)
+            receiver.on_tick(now)
+            if message is None and not sock.connected:
+                break
+        return self.sock is sock and not self._closing
+
+    def close(self, code: int, reason: str, last: Any = None) -> None:
+        """Send ``last`` (e.g. a hangup PCMO) after what is queued, then the close frame; stop the writer."""
+        if self._closing:
+            return
+        if last is not None and self.sock is not None:
+            self._control.append(last)
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None and gevent.getcurrent() is not self._writer:
+            self._writer.join(timeout=2)
+            self._writer.kill(block=False)
+        if self._writer_failed and last is not None and last in self._control:
+            self._send_text(encode(last))  # no writer left to send it: the hangup still reaches the platform
+        if self.sock is not None:
+            self.sock.close(code, reason)
+        self.playback.interrupt(self.clock())
+        for tap in tuple(self.taps):
+            tap("end", None)
+
+    # -- inbound ----------------------------------------------------------------------------
+    def _dispatch(self, item: protocol.Inbound, now: float, receiver: Receiver) -> None:
+        if isinstance(item, protocol.Audio):
+            self.counters["frames_in"] += 1
+            self.counters["bytes_in"] += len(item.pcm)
+            if self.recorder is not None:
+                self.recorder.caller_audio(item.pcm, now)
+            if self.taps:  # listen-in hears both legs at the rate our audio goes out at
+                pcm = item.pcm if self.rate == self.out_rate else resample(item.pcm, self.rate, self.out_rate)
+                for tap in tuple(self.taps):
+                    tap("caller", pcm)
+            receiver.on_audio(item.pcm, now)
+        elif isinstance(item, protocol.Event):
+            self.counters["events_in"] += 1
+            receiver.on_event(item, now)
+        else:
+            key = f"dropped_{item.reason}"
+            self.counters[key] += 1
+            if self.counters[key] <= 3 or self.counters[key] % 100 == 0:  # the first few, then every hundredth
+                self.log.warning("dropped %s (%d bytes), %d so far", item.reason, item.size, self.counters[key])
+
+    # -- outbound ---------------------------------------------------------------------------
+    def send(self, message: dict[str, Any] | list[dict[str, Any]], *, first: bool = False) -> None:
+        """Queue a control message or PCMO for the writer, ahead of any audio."""
+        if self._closing:
+            raise CallNotLive("The call's stream has ended.")
+        if len(self._control) >= self.settings.control_queue:
+            raise CallBusy("Too many messages are waiting to be sent on this call.")
+        if first:
+            self._control.appendleft(message)
+        else:
+            self._control.append(message)
+        self._wake.set()
+
+    def enqueue(self, utterance: Utterance) -> Utterance:
+        """Queue audio (L16 at the link's rate) for the caller to hear."""
+        if self._closing:
+            raise CallNotLive("The call's stream has ended.")
+        if not self.playback.enqueue(utterance):
+            self.counters["dropped_utterance"] += 1
+            raise CallBusy("Too much audio is queued on this call.")
+        self._wake.set()
+        return utterance
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def interrupt(self) -> list[dict[str, Any]]:
+        """Barge-in: ``break`` ahead of everything, drop queued audio; return what was cut."""
+        now = self.clock()
+        cuts = self.playback.interrupt(now)
+        if self.recorder is not None:
+            self.recorder.cut(now)
+        self.send(interrupt(), first=True)
+        self.counters["interrupts"] += 1
+        return cuts
+
+    def heard(self, utterance: Utterance) -> bool:
+        return utterance.heard_by(self.clock())
+
+    def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
+        """Wait until the caller has heard ``utterance`` (bounded); False if the link closed first."""
+        if utterance is None:
+            return True
+        for _ in range(int(limit / 0.02)):
+            if self._closing:
+                return False
+            if self.heard(utterance):
+                return True
+            gevent.sleep(0.02)
+        return False
+
+    def wait_started(self, utterance: Utterance, limit: float) -> bool:
+        """Wait until ``utterance``'s first audio is on the wire (or it was cut, or the link closed).
+
+        False when ``limit`` seconds went by in which the link could have been sending it and sent
+        nothing at all: not paused, no audio of ours still playing. Time spent behind other audio or
+        on hold does not count, so a reply queued after a long line is not mistaken for a stuck one.
+        """
+        stuck, step = 0.0, 0.05
+        for _ in range(int(max(limit, 60.0) * 20 * 20)):  # bounded: at most 20x the limit of wall time
+            if utterance.first_sent_at is not None or utterance.cut or self._closing:
+                return True
+            now = self.clock()
+            if not self.audio_held and self.playback.clock <= now:
+                stuck += step
+                if stuck >= limit:
+                    return False
+            gevent.sleep(step)
+        return False
+
+    def _write_loop(self) -> None:
+        """The writer; if it fails, the call is told (``on_writer_failed``): a link that cannot send must
+        never look alive while its reader goes on hearing the caller."""
+        try:
+            self._write()
+        except Exception:  # noqa: BLE001 - logged with its traceback, counted, and the call ends
+            self.counters["writer_failed"] += 1
+            self.log.exception("the stream writer failed: nothing more can be sent on this call")
+            self._writer_failed = True
+            if not self._closing and self.on_writer_failed is not None:
+                gevent.spawn(self.on_writer_failed)
+
+    def _write(self) -> None:
+        while True:
+            self._wake.clear()
+            if self._control:
+                self._send_text(encode(self._control.popleft()))
+                continue
+            if self._closing:
+                return
+            hint = None
+            if not self.audio_held:
+                now = self.clock()
+                item = self.playback.next_chunk(now)
+                if item is not None:
+                    self._send_audio(*item)
+                    continue
+                hint = self.playback.wait_hint(now)
+            self._wake.wait(timeout=1.0 if hint is None else max(hint, 0.002))
+
+    def _send_audio(self, utterance: Utterance, chunk: bytes, plays_at: float) -> None:
+        if not self._send_text(self._audio.encode(chunk)):
+            return
+        self.counters["audio_out"] += 1
+        self.counters["audio_bytes_out"] += len(chunk)
+        if self.recorder is not None:  # the recording is at the stream's rate, both legs
+            leg = chunk if self.rate == self.out_rate else resample(chunk, self.out_rate, self.rate)
+            self.recorder.bot_audio(leg, plays_at)
+        for tap in tuple(self.taps):
+            tap("bot", chunk)
+        if utterance.sent == len(chunk) and utterance.on_start is not None:
+            utterance.on_start(utterance)
+        if utterance.complete and utterance.sent >= len(utterance.pcm) and utterance.on_sent is not None:
+            utterance.on_sent(utterance)
+
+    def _send_text(self, text: str) -> bool:
+        sock = self.sock
+        if sock is None:
+            return False
+        self._sending = True
+        try:
+            sock.send_text(text)
+        except (ConnectionError, ConnectionClosed, OSError):
+            self.counters["send_failures"] += 1
+            return False
+        finally:
+            self._sending = False
+        self.counters["messages_out"] += 1
+        return True
+
+    def diagnose(self) -> dict[str, Any]:
+        """Where audio stands on this link, for a log line when a call cannot speak: is the writer alive, what
+        is it waiting for, what is playing and queued."""
+        now, current, writer = self.clock(), self.playback.current, self._writer
+        state = "none" if writer is None else "failed" if self._writer_failed else "dead" if writer.dead else "alive"
+        return {
+            "writer": state,
+            "writer_sending": self._sending,
+            "held": self.audio_held,
+            "control_queued": len(self._control),
+            "audio_queued": len(self.playback.queue),
+            "clock_ahead_s": round(self.playback.clock - now, 3),
+            "current": current
+            and {"kind": current.kind, "complete": current.complete, "bytes": len(current.pcm), "sent": current.sent},
+            "messages_out": self.counters["messages_out"],
+        }
+
+    def stats(self) -> dict[str, Any]:
+        counters = self.counters
+        return {
+            "frames_in": counters["frames_in"],
+            "bytes_in": counters["bytes_in"],
+            "audio_messages_out": counters["audio_out"],
+            "audio_bytes_out": counters["audio_bytes_out"],
+            "messages_out": counters["messages_out"],
+            "events_in": counters["events_in"],
+            "dropped": {key[8:]: value for key, value in counters.items() if key.startswith("dropped_")},
+            "sockets_replaced": counters["sockets_replaced"],
+            **({"writer_failed": counters["writer_failed"]} if counters["writer_failed"] else {}),
+        }

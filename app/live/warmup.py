@@ -51,9 +51,11 @@ def _warm_speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> t
     for sentence in agent_lines(agent):
         try:
             pcm = voice.tts.synthesize(sentence, agent.get("voice", "en-us"), int(agent.get("rate", 160)), rate)
-        except TTSError as exc:
+        except TTSError as exc:  # one line that failed leaves the others to warm; no engine at all stops here
             log.warning("warm-up: agent %s: %s", agent["name"], exc)
-            break
+            if voice.tts.available is False:
+                break
+            continue
         count += 1
         sample = sample or pcm
     return count, sample

@@ -38,6 +38,7 @@ class TtsVoice:
 class _Worker:
     def __init__(self, popen: Any, timeout: float) -> None:
         self.timeout = timeout
+        self.tries = 1  # how many tries the last line took
         self.proc = popen(
             [sys.executable, "-m", "streams.speech.tts_worker"],
             stdin=subprocess.PIPE,
@@ -55,12 +56,14 @@ class _Worker:
         return json.loads(line)
 
     def synthesize(self, text: str, voice: str, rate: int) -> tuple[bytes, int]:
+        self.tries = 1
         self.proc.stdin.write(json.dumps({"text": text, "voice": voice, "rate": rate}).encode() + b"\n")
         self.proc.stdin.flush()
         header = self._read_header()
         if not header.get("ok"):
             raise TTSError(header.get("error", "TTS failed"))
         size = int(header["bytes"])
+        self.tries = int(header.get("tries", 1))  # > 1: espeak-ng cancelled or emptied the line and it was redone
         pcm = bytearray()
         while len(pcm) < size:
             part = self.proc.stdout.read(size - len(pcm))
@@ -88,7 +91,7 @@ class TTSPool:
         self._lock = threading.Lock()
         self.available: bool | None = None  # unknown until the first worker starts
         self.error: str | None = None
-        self.stats = {"requests": 0, "cache_hits": 0, "errors": 0, "restarts": 0}
+        self.stats = {"requests": 0, "cache_hits": 0, "errors": 0, "restarts": 0, "redone": 0}
 
     def _popen(self) -> Any:
         if in_gevent():
@@ -157,6 +160,7 @@ class TTSPool:
                 raise
             raise TTSError(f"TTS worker failed ({type(exc).__name__}); it was replaced") from None
         self._idle.put(worker)
+        self.stats["redone"] += worker.tries > 1
         if not pcm:  # never cached: an empty line would be a mute reply for every later call
             if not any(ch.isalnum() for ch in text):
                 return b""  # nothing to say ("…"): silence is the right answer

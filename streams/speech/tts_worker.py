@@ -3,19 +3,21 @@
 pyttsx3 keeps one engine per process and is unsafe across threads and
 greenlets, so each worker owns one engine and serves one request at a time.
 Protocol, on the worker's original stdout: a JSON request line in; a JSON
-header line out (``{"ok", "rate", "bytes"}`` or ``{"ok": false, "error"}``)
+header line out (``{"ok", "rate", "bytes", "tries"}`` or ``{"ok": false, "error"}``)
 followed by that many bytes of L16 mono PCM. pyttsx3 prints "Audio saved to…"
 on stdout, so the worker moves fd 1 to stderr before the engine starts.
 
 pyttsx3's espeak driver synthesises on espeak-ng's own thread (``runAndWait``
 returns before the audio is made: its queue ends the loop at once) and writes
-the file from espeak's callback. A request that starts while that thread is
-still inside the previous one's callbacks loses audio: under CPU load one line
-in ten came back empty or cut short (the second request of a fresh worker most
-of all, which is a warm-up line, and a cached empty line is a mute reply for
-every call until restart). So each request waits, with ``espeak_Synchronize``,
-until espeak-ng has delivered everything before it starts and before the file
-is read; and a line with words that comes back without audio is an error.
+the file from espeak's callback; the loop's end calls the driver's ``stop``,
+which cancels whatever espeak-ng still reports as playing. A request that
+started while espeak-ng was still finishing the previous one was cancelled:
+under CPU load, with two voices in turn, one line in ten came back empty or
+cut short, and a cached empty line is a mute reply for every call until
+restart. So each request waits until espeak-ng is idle before it starts and
+before the file is read, a line that was cancelled (``completed=False``) or
+came back empty is made again, and one with words that stays empty is an
+error.
 """
 
 from __future__ import annotations
@@ -50,6 +52,46 @@ def _reply(out: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
     out.flush()
 
 
+def _idle(espeak: Any, limit: float = 2.0) -> None:
+    """Until espeak-ng has delivered everything and says it is not playing (bounded)."""
+    espeak.Synchronize()
+    deadline = time.monotonic() + limit
+    while espeak.IsPlaying() and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def _synthesise(
+    engine: Any, espeak: Any, finished: list[bool], text: str, path: str, tries: int = 3
+) -> tuple[bytes, int, int]:
+    """``text`` as L16, its rate and the tries it took: whole, or an error; never a cancelled or empty line.
+
+    ``runAndWait`` ends its loop by calling the driver's ``stop``, which cancels whatever espeak-ng still
+    reports as playing: if that is this line (the previous one's callbacks were late), the line is cut or
+    written empty, and ``finished-utterance`` says ``completed=False``. Such a line is made again.
+    """
+    words = any(ch.isalnum() for ch in text)
+    pcm, sample_rate = b"", 0
+    for attempt in range(1, tries + 1):
+        _idle(espeak)
+        finished.clear()
+        if os.path.exists(path):
+            os.remove(path)
+        engine.save_to_file(text, path)
+        engine.runAndWait()
+        deadline = time.monotonic() + 5  # runAndWait returns before the audio exists: wait for espeak-ng
+        while (not finished or not os.path.exists(path)) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        _idle(espeak)
+        with wave.open(path) as reader:
+            pcm = reader.readframes(reader.getnframes())
+            sample_rate = reader.getframerate()
+        if finished and all(finished) and (pcm or not words):
+            return pcm, sample_rate, attempt
+    if not pcm and words:
+        raise RuntimeError(f"espeak-ng produced no audio for {text[:60]!r} in {tries} tries")
+    return pcm, sample_rate, tries
+
+
 def main() -> None:
     # The parent ends us by closing stdin. A SIGTERM to the whole process group (a PaaS stopping the
     # dyno) must not kill the voice that is telling callers the service is going away.
@@ -79,23 +121,9 @@ def main() -> None:
                 engine.setProperty("voice", voice)
                 engine.setProperty("rate", rate)
                 current = (voice, rate)
-            espeak.Synchronize()  # the last line's synthesis has delivered everything (see _synthesise)
-            finished.clear()
-            if os.path.exists(path):
-                os.remove(path)
-            engine.save_to_file(text, path)
-            engine.runAndWait()
-            # runAndWait can return before the file is complete: wait for the callback and a stable size.
-            deadline = time.monotonic() + 5
-            while (not finished or not os.path.exists(path)) and time.monotonic() < deadline:
-                time.sleep(0.002)
-            espeak.Synchronize()
-            with wave.open(path) as reader:
-                pcm = reader.readframes(reader.getnframes())
-                sample_rate = reader.getframerate()
-            if not pcm and any(ch.isalnum() for ch in text):
-                raise RuntimeError(f"espeak-ng produced no audio for {text[:60]!r}")
-            _reply(protocol_out, {"ok": True, "rate": sample_rate, "bytes": len(pcm), "voice": voice}, pcm)
+            pcm, sample_rate, tries = _synthesise(engine, espeak, finished, text, path)
+            header = {"ok": True, "rate": sample_rate, "bytes": len(pcm), "voice": voice, "tries": tries}
+            _reply(protocol_out, header, pcm)
         except Exception as exc:  # noqa: BLE001 - report, and stay alive for the next request
             _reply(protocol_out, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
 

@@ -106,6 +106,22 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture
+def harness():
+    """Make calls on an in-memory socket and clock (tests/support/memory_call.py); all closed at the end."""
+    from tests.support.memory_call import MemoryCall
+
+    made: list[MemoryCall] = []
+
+    def make(agent: dict[str, Any] | None = None, **settings: Any) -> MemoryCall:
+        made.append(MemoryCall(agent, **settings))  # settings: CallSettings fields, and call_id
+        return made[-1]
+
+    yield make
+    for call in made:
+        call.close()
+
+
 def api_headers(key: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

@@ -16,27 +16,13 @@ from streams.events import Note, StateChanged
 from streams.session.handoff import Handoff
 from streams.voice.dialogue import RetryOffer
 from tests.conftest import hook_url
+from tests.support.memory_call import FRAME, HUMAN, MemoryCall
 from tests.support.memsocket import settle
-from tests.unit.test_call import FRAME, HUMAN, Harness
 
 GROUP = {**HUMAN, "numbers": ["919000000077", "919000000078"], "ring_type": "group"}
 
 
-@pytest.fixture
-def harness():
-    """Calls on the in-memory socket (tests/unit/test_call.py's Harness), closed at the end."""
-    made: list[Harness] = []
-
-    def make(agent: dict[str, Any] | None = None, **settings: Any) -> Harness:
-        made.append(Harness(agent, **settings))
-        return made[-1]
-
-    yield make
-    for h in made:
-        h.close()
-
-
-def ringing(h: Harness) -> Harness:
+def ringing(h: MemoryCall) -> MemoryCall:
     h.live()
     h.call.handle("transfer", {}, "test")
     settle(0.05)  # no TTS here: no hold line, the bridge goes at once
@@ -44,7 +30,7 @@ def ringing(h: Harness) -> Harness:
     return h
 
 
-def notes(h: Harness, what: str) -> list[dict[str, Any]]:
+def notes(h: MemoryCall, what: str) -> list[dict[str, Any]]:
     return [e.info for e in h.of(Note) if e.what == what]
 
 

@@ -21,23 +21,10 @@ from streams.errors import (
 from streams.events import CallEnded, CallEvent, EventBus, HandoffStarted, Interrupted, Note, StateChanged
 from streams.playback import Utterance
 from streams.session import commands
-from tests.support.memory_call import FRAME, HUMAN, MemoryCall
+from tests.support.memory_call import FRAME, HUMAN
 from tests.support.memsocket import MemorySocket, settle
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def harness():
-    made: list[MemoryCall] = []
-
-    def make(agent: dict[str, Any] | None = None, **settings: Any) -> MemoryCall:
-        made.append(MemoryCall(agent, **settings))  # settings: CallSettings fields, and call_id
-        return made[-1]
-
-    yield make
-    for h in made:
-        h.close()
 
 
 def test_the_first_frame_makes_the_call_live_and_states_are_published(harness) -> None:

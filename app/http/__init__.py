@@ -1,0 +1,1 @@
+"""Request plumbing every face shares: webhook-token and API-key guards, the body readers, security headers."""

@@ -1,0 +1,1 @@
+"""The OpenAPI document, generated from the REST API's and the webhooks' marshmallow schemas."""

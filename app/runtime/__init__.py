@@ -1,0 +1,1 @@
+"""A running node: the cluster (Redis), shutdown, health and readiness, metrics."""

@@ -1,0 +1,1 @@
+"""One stream socket: reading frames, parsing messages, the one writer and its pacing, recording."""

@@ -1,0 +1,1 @@
+"""One live call: its lifecycle, commands, transfers to people, playing files and speaking."""

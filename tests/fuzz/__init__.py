@@ -1,0 +1,1 @@
+"""Generated input against every parser and route (see tests/README.md)."""

@@ -1,0 +1,1 @@
+"""Real processes: gunicorn, sockets, vosk, pyttsx3, PostgreSQL, Redis, Chromium (see tests/README.md)."""

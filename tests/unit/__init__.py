@@ -1,0 +1,1 @@
+"""Tier 1: our modules alone, in-process (see tests/README.md)."""

@@ -190,12 +190,13 @@ class MediaLink:
         nothing at all: not paused, no audio of ours still playing. Time spent behind other audio or
         on hold does not count, so a reply queued after a long line is not mistaken for a stuck one.
         """
-        stuck, step = 0.0, 0.05
-        for _ in range(int(max(limit, 60.0) * 20 * 20)):  # bounded: at most 20x the limit of wall time
+        # A reply normally starts within a few hundred ms: one wake-up a quarter second keeps the watch
+        # cheap for every call's every reply. Bounded by an hour of waiting behind other audio.
+        stuck, step = 0.0, 0.25
+        for _ in range(int(3600 / step)):
             if utterance.first_sent_at is not None or utterance.cut or self._closing:
                 return True
-            now = self.clock()
-            if not self.audio_held and self.playback.clock <= now:
+            if not self.audio_held and self.playback.clock <= self.clock():
                 stuck += step
                 if stuck >= limit:
                     return False

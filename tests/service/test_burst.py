@@ -24,31 +24,35 @@ import psutil
 import pytest
 import requests
 import websockets
-import yaml
 
 from emulator.script import speak
 from emulator.service import service_process
-from tests.conftest import ROOT, base_config
-from tests.support.streaming import HEADERS, act, answer, call_id_of, get_call, wait_for, wait_until_hearing
+from tests.conftest import base_config
+from tests.support.streaming import (
+    HEADERS,
+    act,
+    agents_folder,
+    answer,
+    call_id_of,
+    demo_ko,
+    get_call,
+    wait_for,
+    wait_until_hearing,
+)
 
 RATE = 8000
 FRAME = 320  # 20 ms of L16 at 8 kHz
 SILENCE = b"\0" * FRAME
 
 
-def ko_agent(folder: Path, name: str = "burst-ko", **changes: Any) -> Path:
-    """demo-ko without its DTMF menu: the bot greets at once and answers 네 / 아니요 with fixed lines."""
-    folder.mkdir(exist_ok=True)
-    agent = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
-    agent.pop("dtmf_menu", None)
-    agent.update(name=name, numbers=["918000000077"], max_misses=1000, **changes)
-    (folder / f"{name}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
-    return folder
-
-
 @contextmanager
 def fresh_service(tmp: Path, **config: Any):
-    agents = ko_agent(tmp / "agents")
+    agents = tmp / "agents"
+    agents.mkdir()
+    # demo-ko without its DTMF menu: the bot greets at once and answers 네 / 아니요 with fixed lines
+    agents_folder(
+        agents, demo_ko(name="burst-ko", numbers=["918000000077"], max_misses=1000, dtmf_menu=None), shipped=False
+    )
     settings = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", AGENTS_DIR=str(agents), **config)
     settings.update(DEFAULT_AGENT="burst-ko")
     with service_process(settings, startup=60) as svc:

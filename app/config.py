@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 import socket
@@ -49,6 +50,8 @@ def env_number(environ: Mapping[str, str], name: str, default: float, *, minimum
         value = cast(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(value):  # float("nan") and "inf" parse, and compare false with every bound
+        raise ConfigError(f"{name} must be a finite number, not {raw!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {raw!r}")
     return value

@@ -64,6 +64,9 @@ def test_v3_needs_a_token_not_an_app_secret(tmp_path: Path) -> None:
         ({"MAX_CALLS": "many"}, "MAX_CALLS"),
         ({"STREAM_VOICE_QUALITY": "44100"}, "STREAM_VOICE_QUALITY"),
         ({"CALLSTREAM_ENV": "staging"}, "CALLSTREAM_ENV"),
+        ({"REPLY_DEADLINE": "0"}, "REPLY_DEADLINE"),
+        ({"REPLY_DEADLINE": "nan"}, "REPLY_DEADLINE"),  # parses as a float, and no bound catches it
+        ({"TTS_TIMEOUT": "inf"}, "TTS_TIMEOUT"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], name: str) -> None:

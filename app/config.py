@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA_DIR = ROOT / "media"  # audio we ship and serve to the platform (hold music, prompts)
 PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
+CDR_URL = "https://piopiy.telecmi.com"  # TeleCMI's documented CDR pull API (/v1/piopiy/cmiuuid_cdr, …/requestid_cdr)
 SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "DASHBOARD_PASSWORD")
 
 
@@ -117,6 +118,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_dashboard(env),
         **_cluster(env),
         **_limits(env),
+        **_platform_records(env),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -134,6 +136,20 @@ def _platform(env: Mapping[str, str]) -> dict[str, Any]:
         "PIOPIY_TIMEOUT": env_number(env, "PIOPIY_TIMEOUT", 10.0, minimum=0.1, cast=float),
         "PIOPIY_RETRIES": env_number(env, "PIOPIY_RETRIES", 2),
         "PIOPIY_BACKOFF": env_number(env, "PIOPIY_BACKOFF", 0.4, cast=float),
+    }
+
+
+def _platform_records(env: Mapping[str, str]) -> dict[str, Any]:
+    """The CDR pull API, the sweeper that asks it about calls left open, the capture of what the platform sent."""
+    return {
+        # The documented CDR pull API host; empty: PIOPIY_API_URL when that is set (a double, the emulator), else
+        # TeleCMI's (CDR_URL).
+        "PIOPIY_CDR_URL": (env.get("PIOPIY_CDR_URL") or "").rstrip("/"),
+        # A call still "created" this many seconds after it was made is asked about (0: never).
+        "SWEEP_AFTER": env_number(env, "SWEEP_AFTER", 300.0, cast=float),
+        "SWEEP_EVERY": env_number(env, "SWEEP_EVERY", 60.0, minimum=0.05, cast=float),
+        # A directory: every webhook body and the stream socket's facts are written there (tokens redacted).
+        "PLATFORM_CAPTURE": env.get("PLATFORM_CAPTURE", ""),
     }
 
 
@@ -223,6 +239,8 @@ def required_settings(config: Mapping[str, Any]) -> list[str]:
 
 def finalize(config: dict[str, Any]) -> None:
     """Check presence of required settings; in development fill the gaps and say so."""
+    if not config.get("PIOPIY_CDR_URL"):
+        config["PIOPIY_CDR_URL"] = config.get("PIOPIY_API_URL") or CDR_URL
     if not config.get("PIOPIY_API_URL"):
         config["PIOPIY_API_URL"] = PLATFORM_URLS[config["PIOPIY_API_VERSION"]]
     missing = [name for name in required_settings(config) if not config.get(name)]

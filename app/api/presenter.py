@@ -32,6 +32,7 @@ def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     calls = store()
     call["timeline"] = calls.timeline(call["id"])
     call["transcript"] = calls.transcript(call["id"])
+    call["legs"] = calls.legs(call["id"])
     call["turns"] = turns_of(call["timeline"])
     call["stats"] = live.stats() if live is not None else call["extra"].get("stream")
     call["recording"] = bool(call["extra"].get("recording"))

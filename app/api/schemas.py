@@ -136,6 +136,14 @@ class CallSchema(Schema):
     updated_at = Epoch()
     answered_at = Epoch()
     ended_at = Epoch()
+    talk_seconds = fields.Float(
+        allow_none=True, metadata={"description": "From the platform's CDR: end_time - answer_time, seconds."}
+    )
+    billed_seconds = fields.Float(allow_none=True, metadata={"description": "The CDR's duration, seconds."})
+    call_rate = fields.String(allow_none=True, metadata={"description": "The CDR's call_rate, as sent."})
+    balance = fields.String(
+        allow_none=True, metadata={"description": "The account balance after the call (the CDR's balance), as sent."}
+    )
 
 
 class TimelineEntrySchema(Schema):
@@ -154,6 +162,10 @@ class CallDetailSchema(CallSchema):
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
     transcript = fields.List(fields.Nested(TranscriptLineSchema))
     platform_response = fields.Raw(allow_none=True)
+    legs = fields.List(
+        fields.Dict(),
+        metadata={"description": "Platform ids the call is known by (request_id, each leg's cmiuuid)."},
+    )
     turns = fields.List(
         fields.Dict(),
         metadata={

@@ -52,6 +52,7 @@ class PiopiyClient:
     def __init__(self, config: Mapping[str, Any], session: requests.Session | None = None) -> None:
         self.version: str = config["PIOPIY_API_VERSION"]
         self.base_url: str = config["PIOPIY_API_URL"]
+        self.cdr_url: str = config.get("PIOPIY_CDR_URL") or self.base_url
         self.app_id: str = config["PIOPIY_APP_ID"]
         self.app_secret: str = config["PIOPIY_APP_SECRET"]
         self.token: str = config["PIOPIY_TOKEN"]
@@ -94,7 +95,7 @@ class PiopiyClient:
                 body["timeout"] = timeout
             if loop is not None:
                 body["loop"] = loop
-            return self._post(path, body)
+            return _placed(self._post(path, body))
         options: dict[str, Any] = {}
         if duration is not None:
             options["max_duration_sec"] = duration
@@ -123,6 +124,24 @@ class PiopiyClient:
             body["reason"] = reason
         self._check_v3(HangupRequestSchema(), body)
         return self._post("/voice/call/hangup", body)
+
+    # -- CDR pull (documented: /v1/piopiy/cmiuuid_cdr and /v1/piopiy/requestid_cdr) -------
+    def pull_cdrs(self, *, cmiuuid: str | None = None, request_id: str | None = None) -> list[dict[str, Any]]:
+        """The platform's CDRs of one call leg (by ``cmiuuid``) or of every leg (by ``request_id``).
+
+        ``[]`` when it has none yet (it answers 404). Other failures raise as ``_post`` does.
+        """
+        key, path = ("cmiuuid", "/v1/piopiy/cmiuuid_cdr") if cmiuuid else ("request_id", "/v1/piopiy/requestid_cdr")
+        body = {"appid": _maybe_int(self.app_id), "secret": self.app_secret, key: cmiuuid or request_id}
+        try:
+            answer = self._post(path, body, base=self.cdr_url)
+        except (PlatformRejected, PlatformUnavailable) as exc:
+            if _not_found(exc):
+                return []
+            raise
+        found = answer.get("cdr")
+        items = found if isinstance(found, list) else [found]
+        return [item for item in items if isinstance(item, dict)]
 
     # -- plumbing -----------------------------------------------------------------
     def _check_v3(self, schema: Any, body: dict[str, Any], *, allow_stream: bool = False) -> None:
@@ -154,9 +173,10 @@ class PiopiyClient:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: dict[str, Any], base: str | None = None) -> dict[str, Any]:
         started = time.monotonic()
-        outcome = budget.post(self.session, f"{self.base_url}{path}", self.budget, json=body, headers=self._headers())
+        url = f"{base or self.base_url}{path}"
+        outcome = budget.post(self.session, url, self.budget, json=body, headers=self._headers())
         response = outcome.response
         if response is None:
             exc = outcome.error
@@ -173,12 +193,13 @@ class PiopiyClient:
         if 200 <= response.status_code < 300:
             if not isinstance(payload, dict):
                 raise PlatformUnavailable("The Piopiy API answered with something that is not a JSON object.")
-            # The legacy API reports some failures with HTTP 200 and a "code" in the body.
-            code = payload.get("code")
+            # The legacy API reports failures with HTTP 200 and a "code" (or "cmi_code") in the body,
+            # e.g. {"code": 502, "status": "error", ...}: a failure, with the platform's message in our 502.
+            code = _body_code(payload)
             if code == 429:
                 raise _busy(outcome.retry_after)
-            if isinstance(code, int) and 400 <= code < 500:
-                raise PlatformRejected(_message(payload), {"platform": payload})
+            if code is not None and code >= 400:
+                raise PlatformUnavailable(_message(payload, "failed"), {"platform": payload})
             return payload
         if response.status_code == 429:
             raise _busy(outcome.retry_after)
@@ -211,8 +232,41 @@ def _timed_out(exc: requests.RequestException) -> bool:
     return isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)) and not isinstance(reason, NewConnectionError)
 
 
-def _message(payload: dict[str, Any]) -> str:
-    for key in ("error", "message", "msg"):
-        if isinstance(payload.get(key), str) and payload[key]:
-            return f"Piopiy refused the request: {payload[key]}"
-    return "Piopiy refused the request."
+def _message(payload: dict[str, Any], what: str = "refused") -> str:
+    for source in (payload, payload.get("data") if isinstance(payload.get("data"), dict) else {}):
+        for key in ("error", "message", "msg", "reason"):
+            if isinstance(source.get(key), str) and source[key]:
+                return f"Piopiy {what} the request: {source[key][:300]}"
+    return f"Piopiy {what} the request."
+
+
+def _not_found(exc: PlatformRejected | PlatformUnavailable) -> bool:
+    platform = exc.errors.get("platform") if isinstance(exc.errors, dict) else None
+    return isinstance(platform, dict) and (_body_code(platform) == 404 or platform.get("status") == 404)
+
+
+def _body_code(payload: dict[str, Any]) -> int | None:
+    """The error code a 200 body carries (``code`` or ``cmi_code``, a number or digits), if any."""
+    codes = []
+    for key in ("code", "cmi_code"):
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 6:
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool):
+            codes.append(value)
+    return max(codes) if codes else None
+
+
+def _placed(answer: dict[str, Any]) -> dict[str, Any]:
+    """A legacy make_call answer that says the call was placed: ``{"status": "progress", "request_id": …}``.
+
+    The documented success body carries both at the top and under ``data``; a body
+    with another status (``error``, ``failed``) or without an id placed nothing.
+    """
+    data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+    status = answer.get("status", data.get("status"))
+    if isinstance(status, str) and status.lower() not in ("progress", "success", "ok", "queued"):
+        raise PlatformUnavailable(_message(answer, "failed"), {"platform": answer})
+    if platform_call_id(answer) is None:
+        raise PlatformUnavailable("The Piopiy API placed no call: its answer has no request_id.", {"platform": answer})
+    return answer

@@ -18,7 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.storage import tables
 from app.storage.db import Database
-from app.storage.tables import call_events, calls, timeline, transcript
+from app.storage.platform_records import PlatformRecords
+from app.storage.tables import call_events, call_legs, calls, timeline, transcript
 
 T = TypeVar("T")
 STATES = ("created", "failed", "connecting", "live", "handed_off", "ended")
@@ -33,6 +34,10 @@ _UPDATABLE = (
     "ended_at",
     "end_reason",
     "platform_response",
+    "talk_seconds",
+    "billed_seconds",
+    "call_rate",
+    "balance",
 )
 
 
@@ -54,7 +59,7 @@ def _rows(rows: list[sa.Row]) -> list[dict[str, Any]]:
     return [_row(r) for r in rows]  # type: ignore[misc]
 
 
-class CallStore:
+class CallStore(PlatformRecords):
     def __init__(self, db: Database, settle: Callable[[], None] | None = None) -> None:
         self.db = db
         self.settle = settle  # waits for this node's queued writes before a read (app/storage/writes.py)
@@ -113,7 +118,9 @@ class CallStore:
         """No settling: a call's row and its platform id are written directly, never through the journal's queue,
         and the answer webhook (which asks this) must not wait behind every live call's queued events."""
         query = sa.select(calls).where(calls.c.platform_id == platform_id).order_by(calls.c.created_at).limit(1)
-        return self.db.read(lambda conn: _row(conn.execute(query).first()))
+        by_leg = sa.select(calls).join(call_legs, call_legs.c.call_id == calls.c.id)
+        by_leg = by_leg.where(call_legs.c.platform_id == platform_id).limit(1)  # a leg's cmiuuid, a request_id
+        return self.db.read(lambda conn: _row(conn.execute(query).first() or conn.execute(by_leg).first()))
 
     def list(
         self,

@@ -50,6 +50,12 @@ calls = sa.Table(
     sa.Column("platform_response", Text),
     sa.Column("extra", Text, nullable=False, server_default="{}"),
     sa.Column("node", Text),  # the node that holds (or last held) the call's socket
+    # From the platform's answered CDR (migration 0003): talk time = end_time - answer_time, the billed
+    # duration, and the cost fields as the platform sent them (text: strings or numbers in its docs).
+    sa.Column("talk_seconds", sa.Double),
+    sa.Column("billed_seconds", sa.Double),
+    sa.Column("call_rate", Text),
+    sa.Column("balance", Text),
     sa.Index("calls_platform_id", "platform_id"),
     sa.Index("calls_created_at", "created_at"),
     sa.Index("calls_state", "state"),
@@ -67,6 +73,16 @@ call_events = sa.Table(
     sa.Column("received_at", sa.Double, nullable=False),
     sa.Index("call_events_call", "call_id"),
     sqlite_autoincrement=True,
+)
+
+call_legs = sa.Table(  # every platform id a call is known by: request_id, each leg's cmiuuid, conversation_uuid
+    "call_legs",
+    metadata,
+    sa.Column("platform_id", Text, primary_key=True),
+    sa.Column("call_id", Text, nullable=False),
+    sa.Column("leg", Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Index("call_legs_call", "call_id"),
 )
 
 timeline = sa.Table(

@@ -5,33 +5,24 @@ Bodies come as JSON or form data; every field is kept, known ones are checked.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
-import time
-from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from app.errors import BadRequest, NotFound
-from app.http import bodies
 from app.http.auth import require_webhook_token
 from app.http.bodies import json_value, webhook_body
 from app.piopiy import pcmo
-from app.services import Services, agents, bus, is_live, services, store
-from app.storage.calls import CallStore, new_call_id
+from app.services import Services, agents, bus, services, store
+from app.storage.calls import new_call_id
 from app.storage.journal import create_call
-from app.webhooks import bridging
+from app.webhooks.events import record_event
 from app.webhooks.schemas import ANSWER_SCHEMA, INPUT_SCHEMA
-from streams.events import EventBus, Note, StateChanged
+from streams.events import Note, StateChanged
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/piopiy")
 bp.before_request(require_webhook_token(lambda: None))
-
-CDR_ENDINGS = {"in_missed": "missed", "out_missed": "missed", "in_answered": "completed", "out_answered": "completed"}
-LIVE_ENDINGS = ("hangup", "completed", "call_ended", "ended", "disconnected")
 
 
 @bp.post("/answer")
@@ -84,104 +75,6 @@ def place_call(svc: Services) -> str | None:
     if svc.cluster is not None:
         return svc.cluster.pick_node()
     return None if svc.calls.full() else svc.config["PUBLIC_URL"]
-
-
-def _extra_params(event: dict[str, Any]) -> dict[str, Any]:
-    extra = event.get("extra_params")
-    if isinstance(extra, str):
-        extra = bodies.loads(extra)  # unreadable, too deep or unencodable: no params
-    return extra if isinstance(extra, dict) else {}
-
-
-def _find_call(calls: CallStore, event: dict[str, Any]) -> dict[str, Any] | None:
-    ours = _extra_params(event).get("callstream_id")
-    if ours and (call := calls.get(str(ours))):
-        return call
-    for key in ("cmiuuid", "call_id", "request_id", "uuid", "conversation_uuid"):  # the last: a transfer's leg b
-        if event.get(key) and (call := calls.find_by_platform_id(str(event[key]))):
-            return call
-    return None
-
-
-def _event_kind(event: dict[str, Any]) -> str:
-    if bridging.is_bridge_leg(event):
-        return f"bridge.{event.get('status') or event.get('type') or 'unknown'}"
-    return str(event.get("type") or event.get("status") or event.get("event") or "unknown")
-
-
-def record_event(calls: CallStore, events: EventBus, event: dict[str, Any]) -> dict[str, Any]:
-    """Store one event once and apply it to its call; return what happened.
-
-    The event is stored (keyed by its hash) before a call is made for it, so a
-    repeat of an event that names no call finds the first one's call instead
-    of making another.
-    """
-    key = hashlib.sha256(json.dumps(event, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-    kind = _event_kind(event)
-    call = _find_call(calls, event)
-    if not calls.add_event(call_id=call["id"] if call else None, dedupe_key=key, kind=kind, payload=event):
-        return {"call_id": calls.event_call_id(key) or (call and call["id"]), "kind": kind, "stored": False}
-    if bridging.is_bridge_leg(event) or bridging.outcome(event):
-        return _bridge_event(events, call, kind, event)
-    if call is None:
-        direction = "outbound" if kind.startswith("out_") else "inbound"
-        platform_id = next((str(event[k]) for k in ("cmiuuid", "call_id", "request_id") if event.get(k)), None)
-        call = create_call(
-            calls,
-            events,
-            direction=direction,
-            from_number=str(event.get("from") or "") or None,
-            to_number=str(event.get("to") or "") or None,
-            platform_id=platform_id,
-            extra={"created_by": "event"},
-        )
-        calls.attach_event(key, call["id"])
-    info = {"kind": kind, **({"ws_status": event["ws_status"]} if "ws_status" in event else {})}
-    events.publish(Note(call_id=call["id"], what="event", info=info))
-    if "answered" in kind and not call.get("answered_at"):
-        calls.update(call["id"], answered_at=calls_time(event))
-    if "type" in event and kind in CDR_ENDINGS:
-        # A CDR arrives once the call is over; a live session, if any, ends by itself.
-        if not is_live(call["id"]):
-            events.publish(StateChanged(call_id=call["id"], state="ended", reason=CDR_ENDINGS[kind]))
-    elif kind in LIVE_ENDINGS or kind.endswith("_missed"):
-        if not is_live(call["id"]):
-            events.publish(StateChanged(call_id=call["id"], state="ended", reason=kind))
-    return {"call_id": call["id"], "kind": kind, "stored": True}
-
-
-def _bridge_event(events: EventBus, call: dict[str, Any] | None, kind: str, event: dict[str, Any]) -> dict[str, Any]:
-    """A transfer's ring (stored already): onto the caller's timeline, and its outcome to the live call.
-
-    An event for a call we do not know is kept (stored once) and ignored: a leg b never makes a call.
-    """
-    if call is None:
-        log.info("bridge event %s for no known call: stored, ignored", kind)
-        return {"call_id": None, "kind": kind, "stored": True, "applied": "ignored: unknown call"}
-    events.publish(Note(call_id=call["id"], what="event", info={"kind": kind, "leg": event.get("leg", "a")}))
-    result = bridging.outcome(event)
-    applied = bridging.deliver(services(), call["id"], result, bridging.leg_id(event)) if result else "noted"
-    return {"call_id": call["id"], "kind": kind, "stored": True, "applied": applied}
-
-
-EARLIEST_TIME = 946684800.0  # 2000-01-01: no call we store happened before
-FUTURE_SLACK = 86400.0  # clocks disagree; a day ahead is still believable
-
-
-def calls_time(event: dict[str, Any]) -> float:
-    """The answer time an event carries (epoch s or ms, number or ASCII digits), else now.
-
-    A time outside 2000-01-01 .. now + 1 day (or not finite) is not believed: now is stored instead.
-    """
-    value = event.get("answered_time") or event.get("time")
-    if isinstance(value, str) and value.isascii() and value.strip().replace(".", "", 1).isdigit():
-        value = float(value) if len(value) < 32 else None
-    now = time.time()
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300:
-        seconds = float(value) / (1000 if value > 1e11 else 1)
-        if math.isfinite(seconds) and EARLIEST_TIME <= seconds <= now + FUTURE_SLACK:
-            return seconds
-    return now
 
 
 @bp.post("/events")

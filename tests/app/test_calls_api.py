@@ -81,10 +81,10 @@ def test_platform_4xx_becomes_422_and_the_call_is_failed(app, client, platform: 
     assert call["state"] == "failed" and call["end_reason"] == "platform_rejected"
 
 
-def test_legacy_200_with_error_code_is_a_rejection(client, platform: PlatformDouble) -> None:
+def test_legacy_200_with_error_code_is_a_failure(client, platform: PlatformDouble) -> None:
     platform.answer_with((200, {"code": 404, "msg": "App not found"}, 0))
-    response = place(client)
-    assert response.status_code == 422 and "App not found" in response.get_json()["message"]
+    response = place(client)  # issue #20.3: a code >= 400 in a 200 body is our 502 with the platform's message
+    assert response.status_code == 502 and "App not found" in response.get_json()["message"]
 
 
 def test_platform_5xx_is_retried_then_502(app, client, platform: PlatformDouble) -> None:

@@ -20,7 +20,7 @@ from app.live import warmup
 from app.runtime import shutdown
 from app.runtime.cluster import lost_calls_sweeper
 from app.services import Services
-from app.webhooks import bridging
+from app.webhooks import bridging, pull
 from streams import loopwatch
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def start_serving(worker: Any) -> None:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
     warmup.warm_up(app)
     loopwatch.start()
+    pull.start(app)  # issue #20.4: calls a lost webhook left open are settled by the platform's CDR pull API
 
 
 def stop_serving(worker: Any) -> None:

@@ -75,3 +75,29 @@ def running_platform() -> Iterator[PlatformDouble]:
     with http_server(_handler(double)) as server:
         double.url = f"http://127.0.0.1:{server.server_address[1]}"
         yield double
+
+
+# -- issue #20: TeleCMI's documented answers (doc.telecmi.com/piopiy/docs/get-cmiuuid, …/get-request-id) ---------
+def documented_call_placed(request_id: str) -> tuple[int, dict[str, Any], int]:
+    """make_call's documented success: HTTP 200, ``status: progress`` with the ``request_id``, also under ``data``."""
+    body = {"data": {"status": "progress", "request_id": request_id}, "status": "progress", "request_id": request_id}
+    return (200, {**body, "code": 200}, 0)
+
+
+def documented_cmiuuid_cdr(status: str, duration: int = 0, direction: str = "inbound") -> tuple[int, dict, int]:
+    """``/v1/piopiy/cmiuuid_cdr``'s documented answer: one leg's CDR (no ids, ``rate`` not ``call_rate``)."""
+    cdr = {"duration": duration, "balance": "44.809024", "rate": "1.500000", "from": 440000000000,
+           "to": 440000000001, "time": 1637124352000, "leg": "a", "direction": direction, "status": status}  # fmt: skip
+    return (200, {"cdr": cdr, "code": 200}, 0)
+
+
+def documented_request_id_cdr(status: str, duration: int = 10) -> tuple[int, dict, int]:
+    """``/v1/piopiy/requestid_cdr``'s documented answer: every leg's CDR (leg b first, as in the sample)."""
+    legs = [{"duration": 4, "balance": 1135.14, "rate": 0.39, "from": 4471000000, "to": 9100000000,
+             "time": 1637069609000, "leg": "b", "direction": "outbound", "status": status},
+            {"duration": duration, "balance": 1134.75, "rate": 0.39, "from": 4471000000, "to": 9200000000,
+             "time": 1637069609000, "leg": "a", "direction": "outbound", "status": status}]  # fmt: skip
+    return (200, {"count": 2, "cdr": legs, "code": 200}, 0)
+
+
+NOT_FOUND = (404, {"code": 404, "msg": "cmiuuid not found"}, 0)  # what the pull API answers before it knows a call

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, request
 from flask_sock import Sock
 
+from app.capture import watch as watch_socket
 from app.live.opening import open_call
 from app.piopiy import signing
 from app.services import Services, services
@@ -33,7 +34,7 @@ sock = Sock()
 @sock.route("/stream/<call_id>", bp=bp)
 def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     config = current_app.config
-    socket = WebSocket(ws)
+    socket = watch_socket(WebSocket(ws), config, call_id, request)  # PLATFORM_CAPTURE (app/capture.py)
     reason = signing.verify(config["SECRET_KEY"], call_id, request.args.get("exp"), request.args.get("sig"))
     if reason:
         log.warning("stream for %s refused: %s", call_id, reason)

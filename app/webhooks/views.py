@@ -9,6 +9,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
+from app.capture import webhook as capture_webhook
 from app.errors import BadRequest, NotFound
 from app.http.auth import require_webhook_token
 from app.http.bodies import json_value, webhook_body
@@ -23,6 +24,13 @@ from streams.events import Note, StateChanged
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/piopiy")
 bp.before_request(require_webhook_token(lambda: None))
+
+
+@bp.before_request
+def capture() -> None:
+    """PLATFORM_CAPTURE: write the body as received (app/capture.py), once the token has been checked."""
+    if current_app.config.get("PLATFORM_CAPTURE"):
+        capture_webhook(current_app.config["PLATFORM_CAPTURE"], request)
 
 
 @bp.post("/answer")

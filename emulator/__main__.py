@@ -1,4 +1,4 @@
-"""python -m emulator {call,load,serve}: the Piopiy platform on 127.0.0.1 (see emulator/cli.py, docs/emulator.md)."""
+"""python -m emulator {call,load,serve,replay}: the Piopiy platform on 127.0.0.1 (emulator/cli.py, docs/emulator.md)."""
 
 from gevent import monkey
 

@@ -8,19 +8,23 @@ import os
 import sys
 
 from emulator.dialling import DialError, default_agents_dir
+from emulator.documented import DOCS
+from emulator.replay import run_replay
 from emulator.script import ScriptError
 from emulator.verbs import run_call, run_load, run_serve
 
-DESCRIPTION = """python -m emulator {call,load,serve}: the Piopiy platform on 127.0.0.1.
+DESCRIPTION = """python -m emulator {call,load,serve,replay}: the Piopiy platform on 127.0.0.1.
 
     python -m emulator call --service http://127.0.0.1:5000 --token T --agent demo-ko --script caller.yaml
     python -m emulator load --calls 50 --seconds 60 --service … --token … --script caller.yaml
     python -m emulator serve --port 5100 --service … --token … --script callee.yaml
+    python -m emulator replay capture.jsonl --service http://127.0.0.1:5000 --token T
 
 `call` prints a short summary of the call (--json: the JSON report instead, the
 summary going to stderr) and exits 1 when the script's expectations fail;
 `load` prints a JSON summary and writes every report to --out; `serve` plays
-Piopiy's REST API for outbound calls. Exit status 2: the command line is wrong
+Piopiy's REST API for outbound calls (and its CDR pull API); `replay` posts the
+webhooks of a PLATFORM_CAPTURE file to a service (docs/platform.md). Exit status 2: the command line is wrong
 (an unknown agent, an agent without numbers, a broken script). See docs/emulator.md.
 """
 
@@ -43,6 +47,16 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cdr", action="store_true", help="do not POST CDR events after calls")
     p.add_argument("--cdr-repeat", type=int, default=1, help="POST each CDR this many times (idempotency)")
     p.add_argument(
+        "--docs", choices=DOCS, default="global", help="webhook shapes: TeleCMI's global or India doc set, or legacy"
+    )
+    p.add_argument(
+        "--cdr-time-scale",
+        type=float,
+        default=0.0,
+        help="CDR deliveries follow the documented 0/5/15/30 min schedule times this (1: real time; 0: at once)",
+    )
+    p.add_argument("--live-events", action="store_true", help="also POST live answered/hangup events")
+    p.add_argument(
         "--agents-dir",
         default=default_agents_dir(),
         help="agent files to look --agent up in (default: $AGENTS_DIR, else agents/)",
@@ -59,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("call", "load", "serve"):
         add_common(sub.add_parser(name))
+    replay = sub.add_parser("replay", help="post a PLATFORM_CAPTURE file's webhooks to a service")
+    replay.add_argument("capture", help="a capture file (platform-capture-*.jsonl) or its directory")
+    replay.add_argument("--service", default=os.environ.get("CALLSTREAM_URL", "http://127.0.0.1:5000"))
+    replay.add_argument("--token", default=os.environ.get("WEBHOOK_TOKEN", ""), help="WEBHOOK_TOKEN of the service")
+    replay.add_argument("-v", "--verbose", action="store_true")
     for name in ("call", "load"):
         sub.choices[name].add_argument(
             "--json", action="store_true", help="print the JSON report on stdout (`load` always does)"
@@ -82,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s emulator %(levelname)s %(message)s"
     )
-    command = {"call": run_call, "load": run_load, "serve": run_serve}[args.command]
+    command = {"call": run_call, "load": run_load, "serve": run_serve, "replay": run_replay}[args.command]
     try:
         return command(args)
     except (DialError, ScriptError, OSError) as exc:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import gevent
 import requests
 
+from emulator import documented
 from emulator.caller import StreamLeg
 from emulator.heard import Heard
 from emulator.report import build_report, write_report
@@ -50,6 +51,9 @@ class CallOptions:
     speak_seconds: float = 0.2
     http_timeout: float = 10.0
     api_key: str = ""  # with it, the report adds the service's own record of the call (what it heard and said)
+    docs: str = "global"  # the webhook shapes: global, india (TeleCMI's doc sets) or legacy (emulator/documented.py)
+    cdr_time_scale: float = 0.0  # the CDR retry schedule (0, 5, 15, 30 min) times this; 0: all at once
+    live_events: bool = False  # also post the live answered/hangup events (the platform's Event URL)
 
 
 class EmulatedCall:
@@ -125,16 +129,12 @@ class EmulatedCall:
     def run_inbound(self) -> dict[str, Any]:
         """Dial the service: POST the answer webhook, then carry out the PCMO it returns."""
         self.state = "ringing"
-        body = {
-            "from": self.script.from_number,
-            "to": self.script.to_number,
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "cmiuuid": self.platform_id,
-        }
+        body = documented.answer_body(self, self.options.docs)
         try:
             pcmo = self._post(self._hook("answer"), body)
             self.mark("answer", actions=[a.get("action") for a in pcmo] if isinstance(pcmo, list) else None)
             self.pcmo_received.append({"t": round(self.now(), 3), "via": "answer", "pcmo": pcmo})
+            self.live_answered()
             self.execute(pcmo)
         except Exception as exc:  # noqa: BLE001 - a report with the error beats a crash
             self.failed(exc)
@@ -145,11 +145,16 @@ class EmulatedCall:
         self.state = "answered"
         self.mark("answered")
         self.pcmo_received.append({"t": round(self.now(), 3), "via": "rest", "pcmo": pcmo})
+        self.live_answered()
         try:
             self.execute(pcmo)
         except Exception as exc:  # noqa: BLE001
             self.failed(exc)
         return self.finish()
+
+    def live_answered(self) -> None:
+        if self.options.live_events:
+            documented.post(self, documented.live_event(self, "answered", self.options.docs), "live event")
 
     def failed(self, exc: Exception) -> None:
         text = described(exc, self.options.service_url)
@@ -193,6 +198,7 @@ class EmulatedCall:
         except Exception as exc:  # noqa: BLE001
             raise RuntimeError(f"stream connect failed: {exc}") from None
         self.mark("stream.open", rate=rate)
+        documented.post(self, documented.stream_event(self, "connected", self.options.docs), "stream event")
         leg = StreamLeg(self, ws, rate)
         receiver = gevent.spawn(leg.receive_loop)
         sender = gevent.spawn(leg.send_loop)
@@ -210,6 +216,7 @@ class EmulatedCall:
                 self.errors.append(described(greenlet.exception, self.options.service_url))
         self.close = {"code": int(ws.close_reason) if ws.close_reason else None, "reason": ws.close_message}
         self.mark("stream.closed", **self.close)
+        documented.post(self, documented.stream_event(self, "disconnected", self.options.docs, self.close), "stream")
         if leg.stopped:
             self.set_end("stream_stopped", "the service sent stop on the stream")
         closed = " ".join(str(v) for v in self.close.values() if v)
@@ -228,19 +235,7 @@ class EmulatedCall:
         return report
 
     def post_cdr(self, duration: float) -> None:
-        kind = "in_answered" if self.direction == "inbound" else "out_answered"
-        event = {
-            "type": kind,
-            "cmiuuid": self.platform_id,
-            "from": self.script.from_number,
-            "to": self.script.to_number,
-            "duration": duration,
-            "answered_time": int(self.wall0 * 1000),
-        }
-        if self.extra_params:
-            event["extra_params"] = json.dumps(self.extra_params)
-        for _ in range(max(1, self.options.cdr_repeat)):
-            try:
-                self._post(self._hook("events"), event)
-            except Exception as exc:  # noqa: BLE001
-                self.errors.append(f"cdr: {described(exc, self.options.service_url)}")
+        """The live hangup (with ``live_events``) and the CDR, in the documented shapes (emulator/documented.py)."""
+        if self.options.live_events:
+            documented.post(self, documented.live_event(self, "hangup", self.options.docs), "live event")
+        documented.deliver_cdr(self, duration)

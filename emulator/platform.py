@@ -21,6 +21,7 @@ from marshmallow import ValidationError
 
 from actions import ActionValidationError, validate_pcmo
 from actions.pipeline import HangupRequestSchema, TransferRequestSchema, validate_pipeline
+from emulator import documented
 from emulator.emulated_call import CallOptions, EmulatedCall
 from emulator.script import Script
 
@@ -88,9 +89,11 @@ def _v2_routes(app: Flask, state: PlatformState) -> None:
         except ActionValidationError as exc:
             return jsonify({"code": 400, "msg": "Invalid pcmo", "errors": exc.messages}), 400
         call_id = _start_call(state, pcmo, str(body["to"]), body.get("extra_params") or {})
-        return jsonify({"code": 200, "msg": "Call initiated", "request_id": call_id})
+        placed = {"status": "progress", "request_id": call_id}  # the documented success (PCMO outbound call page)
+        return jsonify({"data": placed, **placed, "code": 200})
 
     app.post("/v2/ind_pcmo_make_call")(v2_make_call)
+    _cdr_pull_routes(app, state)
     app.add_url_rule("/v2/global_pcmo_make_call", "global", v2_make_call, methods=["POST"])
 
     @app.post("/v1/call/action")
@@ -99,6 +102,32 @@ def _v2_routes(app: Flask, state: PlatformState) -> None:
         if body.get("action") not in ("hold", "unhold", "holdToggle"):
             return jsonify({"code": 400, "msg": "action must be hold, unhold or holdToggle"}), 400
         return jsonify({"code": 200, "msg": body["action"]})
+
+
+def _cdr_pull_routes(app: Flask, state: PlatformState) -> None:
+    """TeleCMI's documented CDR pull API: one leg by cmiuuid, every leg by request_id (404 until a call is over)."""
+
+    def pulled(body: dict[str, Any], key: str) -> tuple[Any, int]:
+        if not (_same(body.get("appid"), state.app_id) and _same(body.get("secret"), state.app_secret)):
+            return jsonify({"code": 404, "msg": "Invalid app id or secret"}), 404
+        wanted = str(body.get(key) or "")
+        found = [(cid, call) for cid, call in state.calls.items() if wanted in (cid, documented.leg_id(call))]
+        report = state.reports.get(found[0][0]) if found else None
+        if report is None:
+            return jsonify({"code": 404, "msg": f"{key} not found"}), 404
+        call = found[0][1]
+        cdr = {"duration": round(report.get("duration") or 0), "balance": "878.900000", "rate": "0.450000",
+               "from": call.script.from_number, "to": call.script.to_number, "time": int(call.wall0 * 1000),
+               "leg": "a", "direction": call.direction, "status": "answered"}  # fmt: skip
+        return jsonify({"cdr": cdr, "code": 200} if key == "cmiuuid" else {"count": 1, "cdr": [cdr], "code": 200}), 200
+
+    @app.post("/v1/piopiy/cmiuuid_cdr")
+    def cmiuuid_cdr() -> Any:
+        return pulled(_record(state), "cmiuuid")
+
+    @app.post("/v1/piopiy/requestid_cdr")
+    def requestid_cdr() -> Any:
+        return pulled(_record(state), "request_id")
 
 
 def _v3_routes(app: Flask, state: PlatformState) -> None:

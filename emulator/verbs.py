@@ -28,6 +28,9 @@ def options(args: argparse.Namespace) -> CallOptions:
         cdr=not args.no_cdr,
         cdr_repeat=args.cdr_repeat,
         api_key=args.api_key,
+        docs=args.docs,
+        cdr_time_scale=args.cdr_time_scale,
+        live_events=args.live_events,
     )
 
 

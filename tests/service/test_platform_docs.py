@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from emulator.documented import samples
-from emulator.service import running_service
+from emulator.service import run_emulator, running_service
 from tests.conftest import WEBHOOK_TOKEN, api_headers, base_config
 from tests.support.platform_double import documented_call_placed
-from tests.support.streaming import emulator_process
+from tests.support.streaming import emulator_args, emulator_process, get_call, wait_for, write_script
 
 HEADERS = api_headers()
 BODIES = {s["name"]: s["body"] for docs in ("global", "india") for s in samples(docs)}
@@ -118,3 +119,35 @@ def test_every_documented_body_through_the_running_service(tmp_path: Path, platf
         after = outcomes(service)
     inbound_ones = {k: v for k, v in before.items() if k and not k.startswith(("S9U4", "GQqY"))}  # ours placed those
     assert {k: after.get(k) for k in inbound_ones} == inbound_ones
+
+
+@pytest.mark.parametrize("docs", ["global", "india"])
+def test_the_emulator_speaks_each_doc_set_and_retries_the_cdr_on_schedule(tmp_path: Path, docs: str) -> None:
+    config = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED="0")
+    script = write_script(tmp_path, {"steps": [{"tone": 400}], "linger": 0.3})
+    with running_service(config) as service:
+        started = time.monotonic()
+        report = run_emulator(
+            *emulator_args("call", service, script),
+            "--json",
+            "--docs",
+            docs,
+            "--live-events",
+            "--cdr-repeat",
+            "3",
+            "--cdr-time-scale",
+            "0.002",
+        )  # fmt: skip  (0, 0.6, 1.8 s)
+        assert time.monotonic() - started >= 1.8 and report["errors"] == []
+        call = wait_for(lambda: (c := get_call(service, report["call_id"]))["state"] == "ended" and c)
+    events = [e["detail"]["kind"] for e in call["timeline"] if e["kind"] == "event"]
+    live = "live.in_" if docs == "global" else "live."
+    assert events == [f"{live}answered", f"{live}hangup", "in_answered"]  # the CDR delivered 3 times, stored once
+    assert call["end_reason"] == "socket_closed"  # the stream's own end; neither hangup nor CDR rewrote it
+    assert call["talk_seconds"] is not None and call["answered_at"] is not None
+    streams = [e["detail"] for e in call["timeline"] if e["kind"] == "stream"]
+    if docs == "global":  # only the global doc set documents stream events
+        assert [s["status"] for s in streams] == ["connected", "disconnected"] and isinstance(streams[1]["code"], int)
+        assert call["call_rate"] == "0.450000"
+    else:
+        assert streams == [] and call["call_rate"] is None

@@ -148,6 +148,8 @@ def _platform_records(env: Mapping[str, str]) -> dict[str, Any]:
         # A call still "created" this many seconds after it was made is asked about (0: never).
         "SWEEP_AFTER": env_number(env, "SWEEP_AFTER", 300.0, cast=float),
         "SWEEP_EVERY": env_number(env, "SWEEP_EVERY", 60.0, minimum=0.05, cast=float),
+        # Still unknown to the pull API this long after it was made (its last CDR retry is due at 30 min): ended.
+        "SWEEP_GIVE_UP": env_number(env, "SWEEP_GIVE_UP", 7200.0, minimum=1.0, cast=float),
         # A directory: every webhook body and the stream socket's facts are written there (tokens redacted).
         "PLATFORM_CAPTURE": env.get("PLATFORM_CAPTURE", ""),
     }

@@ -93,3 +93,21 @@ def test_sweep_after_zero_never_asks(make_app, platform) -> None:
     app = make_app(SWEEP_AFTER=0)
     inbound(app.test_client(), "in-lost-5")
     assert pull.sweep(app, now=time.time() + LATER) == [] and platform.requests == []
+
+
+def test_a_call_the_platform_never_knows_is_ended_after_the_give_up_time(make_app, platform) -> None:
+    app = make_app(SWEEP_AFTER=60.0, SWEEP_GIVE_UP=7200.0)
+    client = app.test_client()
+    known = inbound(client, "in-stale-1")
+    with app.app_context():
+        orphan = store().create(direction="inbound", from_number=None, to_number=None)["id"]  # no id to ask by
+    platform.answer_with(NOT_FOUND)
+    assert pull.sweep(app, now=time.time() + LATER) == []  # within the give-up time: asked, kept
+    platform.answer_with((503, {"error": "down"}, 0))
+    assert [r["call_id"] for r in pull.sweep(app, now=time.time() + 8000)] == [orphan]  # an outage ends no call asked
+    assert shown(client, known)["state"] == "created"
+    platform.answer_with(NOT_FOUND)
+    assert [r["call_id"] for r in pull.sweep(app, now=time.time() + 8000)] == [known]
+    for call_id in (known, orphan):
+        call = shown(client, call_id)
+        assert call["state"] == "ended" and call["end_reason"] == "unknown_to_platform"

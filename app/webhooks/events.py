@@ -168,9 +168,10 @@ def _cost(value: Any) -> str | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, str) and value.isascii() and value.strip().replace(".", "", 1).isdigit() and len(value) < 32:
         value = float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        return None
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1e300 < value < 1e300:
+        return None  # (a JSON integer may be too large for a float)
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _epoch(value: Any) -> float | None:

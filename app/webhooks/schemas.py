@@ -1,7 +1,7 @@
 """What the platform's webhooks carry, as we read it: the answer and DTMF-input bodies (also the OpenAPI source).
 
-Call events (CDRs and live statuses) are read field by field in ``views.record_event``: their shapes vary by
-doc set and by platform version, so they are kept as sent.
+Call events (CDRs, live and stream statuses) are read by ``shapes.read`` and applied by
+``events.record_event``; their shapes vary by doc set and platform version, so they are kept as sent.
 """
 
 from __future__ import annotations

@@ -238,3 +238,14 @@ def test_the_documented_input_callback_reaches_the_menu(client, name) -> None:
     assert [a["action"] for a in actions] == ["stream"]
     with client.application.app_context():
         assert [e["detail"]["choice"] for e in store().timeline(call_id) if e["kind"] == "dtmf"] == ["bot"]
+
+
+def test_a_cdr_number_too_large_for_a_float_is_ignored_not_a_500(client) -> None:
+    call_id = inbound(client, "huge-1")
+    huge = 10**400  # valid JSON; float() of it overflows
+    event = {"type": "cdr", "status": "answered", "cmiuuid": "huge-1", "duration": huge, "answer_time": huge,
+             "end_time": huge, "time": 1632318511000}  # fmt: skip
+    response = client.post(hook_url("events"), data=json.dumps(event), content_type="application/json")
+    assert response.status_code == 200
+    call = shown(client, call_id)
+    assert call["end_reason"] == "completed" and call["talk_seconds"] is None and call["billed_seconds"] is None

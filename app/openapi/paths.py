@@ -158,8 +158,21 @@ def service_operations() -> dict[str, dict[str, Any]]:
         },
         "/healthz": {
             "get": {
-                "summary": "Liveness: version, live calls, loaded agents, speech engines.",
-                "responses": {"200": json(ANY_OBJECT, "The service is up.")},
+                "summary": "Status for operators: problems, version, live calls, agents, speech engines.",
+                "responses": {
+                    "200": json(ANY_OBJECT, "This node takes calls."),
+                    "503": json(ANY_OBJECT, "This node takes no calls now (ready, reason say why)."),
+                },
+            }
+        },
+        "/livez": {"get": {"summary": "Liveness: the process answers.", "responses": {"200": json(ANY_OBJECT, "Up.")}}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness for routers: this node takes calls now.",
+                "responses": {
+                    "200": json(ANY_OBJECT, "Ready."),
+                    "503": json(ANY_OBJECT, "Warming, draining, full or degraded (reason, message)."),
+                },
             }
         },
         "/api/v1/openapi.json": {

@@ -129,11 +129,27 @@ def test_four_workers_route_every_command_to_its_call(tmp_path: Path, redis_url:
             ws.close()
 
 
-def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
-    config = base_config(tmp_path, "http://127.0.0.1:1", WEB_CONCURRENCY=2)
-    with pytest.raises(RuntimeError) as refused, service_process(config, startup=20):
-        pass
-    assert "WEB_CONCURRENCY=2 needs REDIS_URL" in str(refused.value)
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_platform_set_web_concurrency_without_redis_runs_one_worker(tmp_path: Path) -> None:
+    """Heroku's buildpack sets WEB_CONCURRENCY at dyno boot: the first deploy, without Redis, must still start."""
+    config = base_config(tmp_path, "http://127.0.0.1:1", WEB_CONCURRENCY=2, VOICE_ENABLED=0)
+    with service_process(config, startup=20) as service:
+        assert requests.get(f"{service.url}/readyz", timeout=5).status_code == 200
+        assert len(_children(service.master_pid)) == 1
+        logged = Path(service.log_path).read_text(errors="replace")
+        assert "WEB_CONCURRENCY=2 without REDIS_URL: running 1 worker" in logged
 
 
 def test_an_unreachable_redis_is_refused_without_showing_its_password(tmp_path: Path) -> None:

@@ -216,7 +216,8 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
 
 def required_settings(config: Mapping[str, Any]) -> list[str]:
     """Names production cannot run without, for the configured API version."""
-    names = ["SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "PUBLIC_URL", "PIOPIY_NUMBER"]
+    # PUBLIC_URL is not required: unset, each request's own origin is used (app/urls.py public_url).
+    names = ["SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "PIOPIY_NUMBER"]
     names += ["PIOPIY_APP_ID", "PIOPIY_APP_SECRET"] if config["PIOPIY_API_VERSION"] == "v2" else ["PIOPIY_TOKEN"]
     return names
 

@@ -12,7 +12,10 @@ import os
 
 from gunicorn.glogging import Logger
 
+from app.config import load_env_file
 from app.logs import RedactQuery
+
+load_env_file()  # a .env beside us (or in the cwd) when present; the environment wins
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 worker_class = "gevent"

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.config import ROOT, finalize, load_config
+from app.config import FILES, finalize, load_config
 from app.version import __version__
 
 __all__ = ["__version__", "create_app"]
@@ -34,8 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(FILES / "templates"),
+        static_folder=str(FILES / "static"),
         instance_path=settings["INSTANCE_DIR"],
     )
     app.config.from_mapping(settings)

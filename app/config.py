@@ -21,7 +21,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-MEDIA_DIR = ROOT / "media"  # audio we ship and serve to the platform (hold music, prompts)
+# The files the service reads: the checkout's, or an installed package's copy (pyproject.toml "app.bundled").
+FILES = ROOT if not (ROOT / "app" / "bundled").is_dir() else ROOT / "app" / "bundled"
+HOME = ROOT if FILES == ROOT else Path.cwd()  # what it writes (instance/, models/): the checkout, else the cwd
+MEDIA_DIR = FILES / "media"  # audio we ship and serve to the platform (hold music, prompts)
 PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
 SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "DASHBOARD_PASSWORD")
 
@@ -99,6 +102,21 @@ def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def load_env_file(path: Path | None = None) -> Path | None:
+    """Read the working directory's ``.env`` into the environment when present; a variable already set wins.
+
+    Called at start by gunicorn.conf.py and ``callstream``, not by ``load_config``: tests build apps from
+    explicit settings, never from a developer's file.
+    """
+    from dotenv import load_dotenv
+
+    found = path or Path.cwd() / ".env"
+    if not found.is_file():
+        return None
+    load_dotenv(found, override=False)
+    return found
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read the environment into a dict of Flask config keys (no checks of presence)."""
     env = os.environ if environ is None else environ
@@ -109,8 +127,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_TOKEN": env.get("WEBHOOK_TOKEN", ""),
         "API_KEY": env.get("API_KEY", ""),
         "PUBLIC_URL": (env.get("PUBLIC_URL") or "").rstrip("/"),
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'callstream.db'}",
-        "INSTANCE_DIR": env.get("INSTANCE_DIR") or str(ROOT / "instance"),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{HOME / 'instance' / 'callstream.db'}",
+        "INSTANCE_DIR": env.get("INSTANCE_DIR") or str(HOME / "instance"),
         **_platform(env),
         **_streams(env),
         **_voice(env),
@@ -118,7 +136,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_cluster(env),
         **_limits(env),
         # Agents
-        "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
+        "AGENTS_DIR": env.get("AGENTS_DIR") or str(FILES / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
     }
 
@@ -159,8 +177,8 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "VOICE_ENABLED": env_bool(env, "VOICE_ENABLED", True),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", ""),
-        "MODELS_DIR": env.get("MODELS_DIR") or str(ROOT / "models"),
-        "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(ROOT / "models" / "turn"),
+        "MODELS_DIR": env.get("MODELS_DIR") or str(HOME / "models"),
+        "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(HOME / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
         "GIL_SWITCH_MS": env_number(env, "GIL_SWITCH_MS", 0.5, minimum=0.05, cast=float),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),

@@ -9,11 +9,12 @@ workers the app and the speech models load once in the master, before fork.
 """
 
 import os
+import socket
 
 from gunicorn.glogging import Logger
 
-from app.config import load_env_file
-from app.logs import RedactQuery
+from app.config import load_env_file, log_format
+from app.logs import RedactQuery, formatter
 
 load_env_file()  # a .env beside us (or in the cwd) when present; the environment wins
 
@@ -75,6 +76,10 @@ class RedactingLogger(Logger):
     def setup(self, cfg):  # type: ignore[no-untyped-def]
         super().setup(cfg)
         self.error_log.addFilter(self.redact)
+        if log_format(os.environ) == "json":  # gunicorn's own lines as JSON too (app/logs.py)
+            node = os.environ.get("NODE_NAME") or os.environ.get("DYNO") or socket.gethostname()  # as app/config
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(formatter("json", node))
 
 
 logger_class = RedactingLogger

@@ -117,12 +117,18 @@ def load_env_file(path: Path | None = None) -> Path | None:
     return found
 
 
+def log_format(env: Mapping[str, str]) -> str:
+    """``LOG_FORMAT``: also read by gunicorn.conf.py, for gunicorn's own lines."""
+    return env_choice(env, "LOG_FORMAT", "text", ("text", "json"))
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read the environment into a dict of Flask config keys (no checks of presence)."""
     env = os.environ if environ is None else environ
     return {
         "CALLSTREAM_ENV": env_choice(env, "CALLSTREAM_ENV", "production", ("production", "development")),
         "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
+        "LOG_FORMAT": log_format(env),  # text, or json: one object a line (app/logs.py)
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "WEBHOOK_TOKEN": env.get("WEBHOOK_TOKEN", ""),
         "API_KEY": env.get("API_KEY", ""),

@@ -13,7 +13,7 @@ import socket
 
 from gunicorn.glogging import Logger
 
-from app.config import load_env_file, log_format
+from app.config import LOG_FORMATS, env_choice, load_env_file
 from app.logs import RedactQuery, formatter
 
 load_env_file()  # a .env beside us (or in the cwd) when present; the environment wins
@@ -76,7 +76,8 @@ class RedactingLogger(Logger):
     def setup(self, cfg):  # type: ignore[no-untyped-def]
         super().setup(cfg)
         self.error_log.addFilter(self.redact)
-        if log_format(os.environ) == "json":  # gunicorn's own lines as JSON too (app/logs.py)
+        # gunicorn's own lines as JSON too (app/logs.py)
+        if env_choice(os.environ, "LOG_FORMAT", "text", LOG_FORMATS) == "json":
             node = os.environ.get("NODE_NAME") or os.environ.get("DYNO") or socket.gethostname()  # as app/config
             for handler in self.error_log.handlers + self.access_log.handlers:
                 handler.setFormatter(formatter("json", node))

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import socket
 from collections.abc import Mapping
@@ -79,6 +80,7 @@ def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+LOG_FORMATS = ("text", "json")
 RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 
 
@@ -102,24 +104,12 @@ def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
-def load_env_file(path: Path | None = None) -> Path | None:
-    """Read the working directory's ``.env`` into the environment when present; a variable already set wins.
-
-    Called at start by gunicorn.conf.py and ``callstream``, not by ``load_config``: tests build apps from
-    explicit settings, never from a developer's file.
-    """
+def load_env_file(path: Path | None = None) -> None:
+    """The cwd's ``.env`` into the environment, if there is one; a variable already set wins. At start only
+    (gunicorn.conf.py, ``callstream``), never in ``load_config``: tests build apps from explicit settings."""
     from dotenv import load_dotenv
 
-    found = path or Path.cwd() / ".env"
-    if not found.is_file():
-        return None
-    load_dotenv(found, override=False)
-    return found
-
-
-def log_format(env: Mapping[str, str]) -> str:
-    """``LOG_FORMAT``: also read by gunicorn.conf.py, for gunicorn's own lines."""
-    return env_choice(env, "LOG_FORMAT", "text", ("text", "json"))
+    load_dotenv(path or Path.cwd() / ".env", override=False)
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -128,7 +118,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "CALLSTREAM_ENV": env_choice(env, "CALLSTREAM_ENV", "production", ("production", "development")),
         "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
-        "LOG_FORMAT": log_format(env),  # text, or json: one object a line (app/logs.py)
+        "LOG_FORMAT": env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),  # json: one object a line (app/logs.py)
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "WEBHOOK_TOKEN": env.get("WEBHOOK_TOKEN", ""),
         "API_KEY": env.get("API_KEY", ""),
@@ -141,6 +131,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_dashboard(env),
         **_cluster(env),
         **_limits(env),
+        **_webhooks(env),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(FILES / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -236,6 +227,14 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "MEDIA_MAX_BYTES": env_number(env, "MEDIA_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
         "MEDIA_TIMEOUT": env_number(env, "MEDIA_TIMEOUT", 10, minimum=0.5, cast=float),
     }
+
+
+def _webhooks(env: Mapping[str, str]) -> dict[str, Any]:
+    """Outgoing webhooks (the handoff brief): signed with a whsec_ secret, retried (streams/session/signed_post.py)."""
+    secret = env.get("WEBHOOK_SIGNING_SECRET") or env.get("HANDOFF_SECRET") or ""
+    if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/]{22,}={0,2}", secret):
+        raise ConfigError("WEBHOOK_SIGNING_SECRET (or HANDOFF_SECRET) must be whsec_ + base64 of 16+ random bytes")
+    return {"WEBHOOK_SIGNING_SECRET": secret, "WEBHOOK_RETRIES": env_number(env, "WEBHOOK_RETRIES", 3)}
 
 
 def required_settings(config: Mapping[str, Any]) -> list[str]:

@@ -108,6 +108,17 @@ def _agent_problems(services: Services) -> list[Problem]:
         )
         for error in book.errors
     ]
+    if not services.config.get("WEBHOOK_SIGNING_SECRET"):
+        problems += [
+            Problem(
+                "handoff_unsigned",
+                f"Agent {agent['name']} posts its transfer brief to handoff_url unsigned: set WEBHOOK_SIGNING_SECRET "
+                "so the receiver can tell it came from us (docs/webhooks-outgoing.md).",
+                {"agent": agent["name"], "file": agent["file"]},
+            )
+            for agent in sorted(book.agents.values(), key=lambda a: a["name"])
+            if (agent.get("human") or {}).get("handoff_url")
+        ]
     if book.default not in book.agents:
         problems.append(
             Problem(

@@ -75,3 +75,17 @@ def test_a_problem_of_one_agent_leaves_the_node_ready(tmp_path: Path, make_app) 
     (agents / "broken.yaml").write_text("name: broken\nrate: fast\n")
     client = make_app(VOICE_ENABLED=0, AGENTS_DIR=str(agents), DEFAULT_AGENT="missing").test_client()
     assert _codes(client) == (200, 200, 200)  # every node shares it: refusing here would refuse everywhere
+
+
+def test_an_agent_posting_its_brief_unsigned_is_named_but_the_node_stays_ready(tmp_path: Path, make_app) -> None:
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    human = "human: {numbers: ['919000000077'], handoff_url: 'https://crm.example.test/handoff'}\n"
+    (agents / "crm.yaml").write_text("name: crm\nlanguage: ko\nvoice: ko\n" + human)
+    unsigned = make_app(VOICE_ENABLED=0, AGENTS_DIR=str(agents), DEFAULT_AGENT="crm").test_client()
+    problems = {p["code"]: p for p in unsigned.get("/healthz").get_json()["problems"]}
+    assert problems["handoff_unsigned"]["detail"]["agent"] == "crm"
+    assert unsigned.get("/readyz").status_code == 200
+    secret = "whsec_" + "A" * 43 + "="
+    signed = make_app(VOICE_ENABLED=0, AGENTS_DIR=str(agents), DEFAULT_AGENT="crm", WEBHOOK_SIGNING_SECRET=secret)
+    assert "handoff_unsigned" not in {p["code"] for p in signed.test_client().get("/healthz").get_json()["problems"]}

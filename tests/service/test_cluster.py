@@ -202,3 +202,26 @@ def test_the_platform_word_on_a_ring_reaches_the_call_on_another_node(tmp_path: 
         done = wait_for(lambda: (c := get_call(b.url, call_id))["state"] == "ended" and c, timeout=10)
         assert done["end_reason"] == "handoff_unanswered"  # no voice on these nodes: nobody to take the caller back
         assert done["handoff"]["state"] == "unanswered" and done["handoff"]["by"] == "platform"
+
+
+def test_a_draining_node_leaves_the_rotation_at_once(redis_url: str) -> None:
+    """SIGTERM's drain tells Redis straight away: no other node places a new call on a node that refuses it."""
+    from app.runtime.cluster import Cluster
+    from app.runtime.cluster import connect as connect_redis
+    from streams.events import EventBus
+    from streams.session.registry import CallRegistry
+
+    client = connect_redis(redis_url)
+    client.flushdb()
+    a, b = (
+        Cluster(client, node_url=f"http://{name}", calls=CallRegistry(10), bus=EventBus(), node_id=name)
+        for name in ("a", "b")
+    )
+    a.announce()
+    b.announce()
+    assert {n["id"]: n["accepting"] for n in b.nodes()} == {"a": True, "b": True}
+    b.leave_rotation()
+    assert [a.pick_node() for _ in range(5)] == ["http://a"] * 5 and b.pick_node() == "http://a"
+    a.leave_rotation()
+    assert a.pick_node() is None  # every node drains: the answer is busy
+    client.flushdb()

@@ -7,6 +7,7 @@ The package's own code and files come only from the fresh venv (its cwd holds no
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -105,6 +106,12 @@ def test_pip_install_then_callstream_serve_answers(installed: Path, tmp_path: Pa
         assert health["agents"]["loaded"] == ["demo-en", "demo-ko"]  # the shipped agents
         assert requests.get(f"{url}/login", timeout=5).status_code == 200  # the shipped templates
         assert requests.get(f"{url}/static/callstream.css", timeout=5).status_code == 200
+        env = {**_environment(tmp_path), "CALLSTREAM_URL": url}  # the secrets too: from the environment only
+        called = subprocess.run(
+            [str(installed / "callstream"), "call", "--agent", "demo-en", "--json", "--out", str(tmp_path / "out")],
+            cwd=work, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert json.loads(called.stdout)["call_id"], called.stderr  # the shipped agents, dialled by the emulator
     assert (work / "instance" / "callstream.db").is_file()  # written in the cwd, migrations shipped
 
 

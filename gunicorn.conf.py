@@ -2,26 +2,49 @@
 
 One gevent worker carries hundreds of call sockets on one event loop. More
 workers (``WEB_CONCURRENCY``) need ``REDIS_URL``: a call's socket lives in one
-worker, and Redis is how the others reach it (app/runtime/cluster.py). With several
+worker, and Redis is how the others reach it (app/runtime/cluster.py). Without
+it the service runs one worker and logs a warning (never exits: a PaaS sets
+``WEB_CONCURRENCY`` on its own). With several
 workers the app and the speech models load once in the master, before fork.
 """
 
 import os
-import sys
+import socket
 
 from gunicorn.glogging import Logger
 
-from app.logs import RedactQuery
+from app.config import LOG_FORMATS, env_choice, load_env_file
+from app.logs import RedactQuery, formatter
+
+load_env_file()  # a .env beside us (or in the cwd) when present; the environment wins
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 worker_class = "gevent"
-workers = int(os.environ.get("WEB_CONCURRENCY") or 1)
-if workers > 1 and not os.environ.get("REDIS_URL"):
-    sys.exit(
-        f"callstream: WEB_CONCURRENCY={workers} needs REDIS_URL. Each worker holds its own calls, and without "
-        "Redis a REST command or the dashboard could not reach a call held by another worker. "
-        "Set REDIS_URL, or WEB_CONCURRENCY=1."
-    )
+
+
+def _workers(environ: dict) -> tuple[int, str | None]:
+    """How many workers to run, and a warning when that is not what WEB_CONCURRENCY asked for.
+
+    A PaaS sets WEB_CONCURRENCY itself from the machine's size (Heroku's Python buildpack does, at dyno
+    boot, when the app has not), so it cannot be told from an operator's choice. Without REDIS_URL several
+    workers could not reach each other's calls (a REST command or the dashboard would miss a call held by
+    another worker): one worker serves every call correctly, so run one and say why, rather than refuse
+    to boot (a first deploy without Redis would never start).
+    """
+    raw = (environ.get("WEB_CONCURRENCY") or "").strip()
+    try:
+        asked = int(raw) if raw else 1
+    except ValueError:
+        return 1, f"WEB_CONCURRENCY={raw!r} is not a number: running 1 worker"
+    if asked > 1 and not environ.get("REDIS_URL"):
+        return 1, (
+            f"WEB_CONCURRENCY={asked} without REDIS_URL: running 1 worker. Workers reach each other's calls "
+            "through Redis; set REDIS_URL to use more (a PaaS may set WEB_CONCURRENCY from the machine's size)"
+        )
+    return max(1, asked), None
+
+
+workers, workers_warning = _workers(dict(os.environ))
 preload_app = workers > 1  # the speech models are loaded once, in the master, and shared after fork
 if preload_app:
     os.environ["CALLSTREAM_PRELOAD"] = "1"
@@ -53,9 +76,20 @@ class RedactingLogger(Logger):
     def setup(self, cfg):  # type: ignore[no-untyped-def]
         super().setup(cfg)
         self.error_log.addFilter(self.redact)
+        # gunicorn's own lines as JSON too (app/logs.py)
+        if env_choice(os.environ, "LOG_FORMAT", "text", LOG_FORMATS) == "json":
+            node = os.environ.get("NODE_NAME") or os.environ.get("DYNO") or socket.gethostname()  # as app/config
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(formatter("json", node))
 
 
 logger_class = RedactingLogger
+
+
+def on_starting(server):  # noqa: ANN001 - gunicorn's hook signature
+    """Once, in the master, before any worker: say what was changed from the environment's request."""
+    if workers_warning:
+        server.log.warning("callstream: %s", workers_warning)
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature

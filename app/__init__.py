@@ -8,34 +8,49 @@ from typing import Any
 
 from flask import Flask
 
-from app.config import ROOT, finalize, load_config
+from app.config import FILES, finalize, load_config
 from app.version import __version__
 
 __all__ = ["__version__", "create_app"]
 
 
-def _configure_logging(level: str) -> None:
-    """Plain line logs to stderr unless a server (gunicorn) configured logging already."""
-    from app.logs import install_escaping
+def _configure_logging(level: str, log_format: str = "text", node: str = "") -> None:
+    """Line logs to stderr (text, or JSON with LOG_FORMAT=json) unless logging was configured already."""
+    from app.logs import formatter, install_escaping
 
     install_escaping()  # caller-supplied text never starts a log line of its own
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handler = logging.StreamHandler()
+        handler.setFormatter(formatter(log_format, node))
+        root.addHandler(handler)
     root.setLevel(level)
+
+
+def _agent_lookup(app: Flask) -> None:
+    """JSON log lines name the agent of the call they are about (a live call of this process)."""
+    from app.logs import set_agent_lookup
+
+    calls = app.extensions["callstream"].calls
+
+    def agent_of(call_id: str) -> str | None:
+        call = calls.get(call_id)
+        return (call.agent or {}).get("name") if call is not None else None
+
+    set_agent_lookup(agent_of)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then the environment, then ``config`` (tests)."""
     settings = load_config()
     settings.update(config or {})
-    _configure_logging(settings["LOG_LEVEL"])
+    _configure_logging(settings["LOG_LEVEL"], settings["LOG_FORMAT"], settings["NODE_NAME"])
     finalize(settings)
 
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(FILES / "templates"),
+        static_folder=str(FILES / "static"),
         instance_path=settings["INSTANCE_DIR"],
     )
     app.config.from_mapping(settings)
@@ -52,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.webhooks import views as webhooks
 
     composition.init_app(app)
+    _agent_lookup(app)
     errors.init_app(app, is_transient)
     security.init_app(app)
     app.register_blueprint(health.bp)

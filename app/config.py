@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 import secrets
 import socket
 from collections.abc import Mapping
@@ -21,7 +22,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-MEDIA_DIR = ROOT / "media"  # audio we ship and serve to the platform (hold music, prompts)
+# The files the service reads: the checkout's, or an installed package's copy (pyproject.toml "app.bundled").
+FILES = ROOT if not (ROOT / "app" / "bundled").is_dir() else ROOT / "app" / "bundled"
+HOME = ROOT if FILES == ROOT else Path.cwd()  # what it writes (instance/, models/): the checkout, else the cwd
+MEDIA_DIR = FILES / "media"  # audio we ship and serve to the platform (hold music, prompts)
 PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
 CDR_URL = "https://piopiy.telecmi.com"  # TeleCMI's documented CDR pull API (/v1/piopiy/cmiuuid_cdr, …/requestid_cdr)
 SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "DASHBOARD_PASSWORD")
@@ -77,6 +81,7 @@ def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+LOG_FORMATS = ("text", "json")
 RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 
 
@@ -100,18 +105,27 @@ def env_rate(environ: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def load_env_file(path: Path | None = None) -> None:
+    """The cwd's ``.env`` into the environment, if there is one; a variable already set wins. At start only
+    (gunicorn.conf.py, ``callstream``), never in ``load_config``: tests build apps from explicit settings."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path or Path.cwd() / ".env", override=False)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read the environment into a dict of Flask config keys (no checks of presence)."""
     env = os.environ if environ is None else environ
     return {
         "CALLSTREAM_ENV": env_choice(env, "CALLSTREAM_ENV", "production", ("production", "development")),
         "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
+        "LOG_FORMAT": env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),  # json: one object a line (app/logs.py)
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "WEBHOOK_TOKEN": env.get("WEBHOOK_TOKEN", ""),
         "API_KEY": env.get("API_KEY", ""),
         "PUBLIC_URL": (env.get("PUBLIC_URL") or "").rstrip("/"),
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'callstream.db'}",
-        "INSTANCE_DIR": env.get("INSTANCE_DIR") or str(ROOT / "instance"),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{HOME / 'instance' / 'callstream.db'}",
+        "INSTANCE_DIR": env.get("INSTANCE_DIR") or str(HOME / "instance"),
         **_platform(env),
         **_streams(env),
         **_voice(env),
@@ -119,8 +133,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_cluster(env),
         **_limits(env),
         **_platform_records(env),
+        **_webhooks(env),
         # Agents
-        "AGENTS_DIR": env.get("AGENTS_DIR") or str(ROOT / "agents"),
+        "AGENTS_DIR": env.get("AGENTS_DIR") or str(FILES / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
     }
 
@@ -177,8 +192,8 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "VOICE_ENABLED": env_bool(env, "VOICE_ENABLED", True),
         "VOSK_MODEL_PATH": env.get("VOSK_MODEL_PATH", ""),
-        "MODELS_DIR": env.get("MODELS_DIR") or str(ROOT / "models"),
-        "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(ROOT / "models" / "turn"),
+        "MODELS_DIR": env.get("MODELS_DIR") or str(HOME / "models"),
+        "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(HOME / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
         "GIL_SWITCH_MS": env_number(env, "GIL_SWITCH_MS", 0.5, minimum=0.05, cast=float),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),
@@ -232,9 +247,18 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _webhooks(env: Mapping[str, str]) -> dict[str, Any]:
+    """Outgoing webhooks (the handoff brief): signed with a whsec_ secret, retried (streams/session/signed_post.py)."""
+    secret = env.get("WEBHOOK_SIGNING_SECRET") or env.get("HANDOFF_SECRET") or ""
+    if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/]{22,}={0,2}", secret):
+        raise ConfigError("WEBHOOK_SIGNING_SECRET (or HANDOFF_SECRET) must be whsec_ + base64 of 16+ random bytes")
+    return {"WEBHOOK_SIGNING_SECRET": secret, "WEBHOOK_RETRIES": env_number(env, "WEBHOOK_RETRIES", 3)}
+
+
 def required_settings(config: Mapping[str, Any]) -> list[str]:
     """Names production cannot run without, for the configured API version."""
-    names = ["SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "PUBLIC_URL", "PIOPIY_NUMBER"]
+    # PUBLIC_URL is not required: unset, each request's own origin is used (app/urls.py public_url).
+    names = ["SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "PIOPIY_NUMBER"]
     names += ["PIOPIY_APP_ID", "PIOPIY_APP_SECRET"] if config["PIOPIY_API_VERSION"] == "v2" else ["PIOPIY_TOKEN"]
     return names
 

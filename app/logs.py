@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from typing import Any
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -70,3 +72,58 @@ class RedactQuery(logging.Filter):
         if message is not None and "?" in message:
             record.msg, record.args = escape_controls(redact_queries(message)), ()
         return True
+
+
+# -- LOG_FORMAT=json: one JSON object a line, the call id, node and agent as fields ---------------------------
+
+_CALL_PREFIX = re.compile(r"^call ([\w-]{6,64}): ")  # "call <id>: …", as CallLog and the views write it
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_agent_of: list[Any] = [None]  # set by create_app: call id -> the live call's agent name (or None)
+
+
+def set_agent_lookup(lookup: Any) -> None:
+    """``lookup(call_id) -> agent name | None`` for the ``agent`` field (the app's live calls)."""
+    _agent_of[0] = lookup
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one line of JSON: time, level, logger, message, call_id, node, agent (and exception).
+
+    The message is the record's after the escaping and redaction above (filters run before formatters),
+    so JSON changes where a line goes, never what it may show.
+    """
+
+    def __init__(self, node: str = "") -> None:
+        super().__init__()
+        self.node = node
+
+    converter = time.gmtime  # UTC, as the Z says
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = _message(record) or str(record.msg)
+        call_id = getattr(record, "call_id", None)
+        if call_id is None and (match := _CALL_PREFIX.match(message)):
+            call_id = match.group(1)
+        agent = getattr(record, "agent", None)
+        if agent is None and call_id is not None and _agent_of[0] is not None:
+            try:
+                agent = _agent_of[0](call_id)
+            except Exception:  # noqa: BLE001 - a field we could not fill never loses the line
+                agent = None
+        line: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+            "call_id": call_id,
+            "node": self.node or None,
+            "agent": agent,
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)  # its newlines stay inside the JSON string
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def formatter(log_format: str, node: str = "") -> logging.Formatter:
+    """The formatter for ``LOG_FORMAT``: ``json``, else the plain text line."""
+    return JsonFormatter(node) if log_format == "json" else logging.Formatter(TEXT_FORMAT)

@@ -15,10 +15,13 @@ from emulator.verbs import run_call, run_load, run_serve
 
 DESCRIPTION = """python -m emulator {call,load,serve,replay}: the Piopiy platform on 127.0.0.1.
 
-    python -m emulator call --service http://127.0.0.1:5000 --token T --agent demo-ko --script caller.yaml
-    python -m emulator load --calls 50 --seconds 60 --service … --token … --script caller.yaml
-    python -m emulator serve --port 5100 --service … --token … --script callee.yaml
-    python -m emulator replay capture.jsonl --service http://127.0.0.1:5000 --token T
+    WEBHOOK_TOKEN=… python -m emulator call --service http://127.0.0.1:5000 --agent demo-ko --script caller.yaml
+    WEBHOOK_TOKEN=… python -m emulator load --calls 50 --seconds 60 --service … --script caller.yaml
+    WEBHOOK_TOKEN=… python -m emulator serve --port 5100 --service … --script callee.yaml
+    WEBHOOK_TOKEN=… python -m emulator replay capture.jsonl --service http://127.0.0.1:5000
+
+Secrets (WEBHOOK_TOKEN, API_KEY, PIOPIY_APP_SECRET, PIOPIY_TOKEN) are read from the environment;
+their options exist for tests, but a command line is visible to every user of the machine (ps).
 
 `call` prints a short summary of the call (--json: the JSON report instead, the
 summary going to stderr) and exits 1 when the script's expectations fail;
@@ -35,7 +38,11 @@ def add_common(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("CALLSTREAM_URL", "http://127.0.0.1:5000"),
         help="the Callstream service's base URL",
     )
-    p.add_argument("--token", default=os.environ.get("WEBHOOK_TOKEN", ""), help="WEBHOOK_TOKEN of the service")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("WEBHOOK_TOKEN", ""),
+        help="WEBHOOK_TOKEN of the service (default: $WEBHOOK_TOKEN; prefer it: a command line shows in ps)",
+    )
     p.add_argument(
         "--api-key",
         default=os.environ.get("API_KEY", ""),

@@ -24,8 +24,9 @@ class DialError(ValueError):
 
 
 def default_agents_dir() -> str:
-    """``AGENTS_DIR`` (what the service reads), else the repository's ``agents/``."""
-    return os.environ.get("AGENTS_DIR") or str(ROOT / "agents")
+    """``AGENTS_DIR`` (what the service reads), else the repository's ``agents/`` (or an installed package's)."""
+    bundled = ROOT / "app" / "bundled" / "agents"  # pyproject.toml ships the root's files there
+    return os.environ.get("AGENTS_DIR") or str(bundled if bundled.is_dir() else ROOT / "agents")
 
 
 def agent_number(name: str, agents_dir: Path) -> str:

@@ -87,7 +87,7 @@ def service_process(config: dict[str, Any], *, startup: float = 30.0, app: str =
             if proc.poll() is not None:
                 raise RuntimeError(f"service exited early:\n{Path(logfile.name).read_text(errors='replace')}")
             try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{url}/livez", timeout=1).status_code == 200:
                     break
             except requests.RequestException:
                 pass

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
+from flask.sessions import SecureCookieSessionInterface
 
 log = logging.getLogger(__name__)
 bp = Blueprint("dashboard", __name__)
@@ -26,6 +27,13 @@ from app.http import favicon  # noqa: E402
 __all__ = ["auth", "bp", "data", "init_app", "pages"]
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Without PUBLIC_URL (app/urls.py), the session cookie is Secure when its request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (not app.config["PUBLIC_URL"] and request.is_secure))
+
+
 def init_app(app: Flask) -> None:
     if not app.extensions["callstream"].login_guard.configured:
         log.warning("DASHBOARD_PASSWORD is not set: the dashboard cannot be signed in to")
@@ -34,5 +42,6 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["PUBLIC_URL"].startswith("https://"),
     )
+    app.session_interface = SessionCookies()
     app.register_blueprint(bp)
     app.register_blueprint(favicon.bp)

@@ -13,6 +13,7 @@ from app.live.fetching import media_fetcher
 from app.live.wiring import pipeline_factory
 from app.piopiy import pcmo
 from app.services import Services
+from app.urls import public_url
 from streams.events import Note
 from streams.link.media_link import MediaLink
 from streams.link.recorder import Recorder
@@ -51,10 +52,12 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None,
             max_duration=max_duration,
             play_mode=config["PLAY_MODE"],
             caller_id=config["PIOPIY_NUMBER"],
+            webhook_secret=config["WEBHOOK_SIGNING_SECRET"],
+            webhook_retries=config["WEBHOOK_RETRIES"],
         ),
         link=MediaLink(link_settings, recorder=recorder, log=CallLog(log, {"call_id": call_id})),
         bus=services.bus,
-        media=MediaFiles(MEDIA_DIR, config["PUBLIC_URL"], media_fetcher(config)),
+        media=MediaFiles(MEDIA_DIR, public_url(config), media_fetcher(config)),
         tts=voice.tts if voice is not None else None,
         make_voice=pipeline_factory(voice, agent or {}, outbound) if voice is not None else None,
         on_end=lambda ended: _forget(services, ended),

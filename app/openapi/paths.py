@@ -156,12 +156,6 @@ def service_operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
-        "/healthz": {
-            "get": {
-                "summary": "Liveness: version, live calls, loaded agents, speech engines.",
-                "responses": {"200": json(ANY_OBJECT, "The service is up.")},
-            }
-        },
         "/api/v1/openapi.json": {
             "get": {"summary": "This document.", "responses": {"200": json(ANY_OBJECT, "OpenAPI 3.0.")}}
         },
@@ -209,5 +203,30 @@ def webhook_operations() -> dict[str, dict[str, Any]]:
     }
 
 
+def health_operations() -> dict[str, dict[str, Any]]:
+    """/healthz for operators, /livez and /readyz for supervisors and routers (app/runtime/health.py)."""
+    return {
+        "/healthz": {
+            "get": {
+                "summary": "Status for operators: problems, version, live calls, agents, speech engines.",
+                "responses": {
+                    "200": json(ANY_OBJECT, "This node takes calls."),
+                    "503": json(ANY_OBJECT, "This node takes no calls now (ready, reason say why)."),
+                },
+            }
+        },
+        "/livez": {"get": {"summary": "Liveness: the process answers.", "responses": {"200": json(ANY_OBJECT, "Up.")}}},
+        "/readyz": {
+            "get": {
+                "summary": "Readiness for routers: this node takes calls now.",
+                "responses": {
+                    "200": json(ANY_OBJECT, "Ready."),
+                    "503": json(ANY_OBJECT, "Warming, draining, full or degraded (reason, message)."),
+                },
+            }
+        },
+    }
+
+
 def operations() -> dict[str, dict[str, Any]]:
-    return {**call_operations(), **service_operations(), **webhook_operations()}
+    return {**call_operations(), **service_operations(), **health_operations(), **webhook_operations()}

@@ -13,23 +13,24 @@ from urllib.parse import quote
 from actions import PCMO
 from app.config import MEDIA_DIR
 from app.piopiy import signing
+from app.urls import public_url
 from streams.errors import NoTransferTarget
 from streams.session.handoff import add_bridge
 from streams.session.media_files import media_url
 
 
 def stream_url(config: Mapping[str, Any], call_id: str) -> str:
-    base = config.get("STREAM_BASE_URL") or config["PUBLIC_URL"]  # the node chosen for the call, if any
+    base = config.get("STREAM_BASE_URL") or public_url(config)  # the node chosen for the call, if any
     return signing.stream_url(base, config["SECRET_KEY"], call_id, int(config["STREAM_URL_TTL"]))
 
 
 def input_url(config: Mapping[str, Any], call_id: str) -> str:
-    return f"{config['PUBLIC_URL']}/webhooks/piopiy/input/{call_id}?token={quote(config['WEBHOOK_TOKEN'])}"
+    return f"{public_url(config)}/webhooks/piopiy/input/{call_id}?token={quote(config['WEBHOOK_TOKEN'])}"
 
 
 def media_ref(config: Mapping[str, Any], name: str) -> str:
     """A URL as is; a file we ship in media/ as our URL; else a file uploaded to Piopiy."""
-    return media_url(config["PUBLIC_URL"], MEDIA_DIR, name)
+    return media_url(public_url(config), MEDIA_DIR, name)
 
 
 def stream_options(config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Cluster:
         self.bus = bus
         self.ttl, self.beat = ttl, beat
         self.healthy = True
+        self.accepting = True  # False once draining: other nodes stop placing calls here (leave_rotation)
         self._outbox: Queue = Queue(maxsize=10_000)
         self._tasks: list[gevent.Greenlet] = []
         self.sweep: Callable[[], int] | None = None  # set by start(): ends calls of lost nodes
@@ -143,21 +144,34 @@ class Cluster:
     def pick_node(self) -> str | None:
         """The URL of the least-loaded node with room, or None when every node is full."""
         try:
-            nodes = [n for n in self.nodes() if n["live"] < n["max"]]
+            nodes = [n for n in self.nodes() if n["live"] < n["max"] and n.get("accepting", True)]
         except redis.RedisError:
-            return self.node_url if not self.calls.full() else None  # on our own: our own room
+            return self.node_url if self.accepting and not self.calls.full() else None  # on our own: our room
         if not nodes:
             return None
         return min(nodes, key=lambda n: (n["live"] / max(n["max"], 1), n["id"] != self.node_id))["url"]
 
+    def leave_rotation(self) -> None:
+        """Draining (SIGTERM): no node places a new call here from now on; our live calls stay ours."""
+        self.accepting = False
+        try:
+            self.announce()
+        except redis.RedisError:
+            pass  # the next heartbeat says it
+
+    def announce(self) -> None:
+        """One heartbeat: this node (its room, whether it takes calls) and its calls, for ``ttl`` seconds."""
+        pipe = self.redis.pipeline(transaction=False)
+        info = {"id": self.node_id, "url": self.node_url, "live": len(self.calls), "max": self.calls.max_calls}
+        info["accepting"] = self.accepting
+        pipe.set(f"{PREFIX}node:{self.node_id}", json.dumps(info), px=int(self.ttl * 1000))
+        for call_id in self.calls.ids():
+            pipe.set(f"{PREFIX}call:{call_id}", self.node_id, px=int(self.ttl * 1000))
+        pipe.execute()
+
     def _heartbeat(self) -> None:
         while True:
-            pipe = self.redis.pipeline(transaction=False)
-            info = {"id": self.node_id, "url": self.node_url, "live": len(self.calls), "max": self.calls.max_calls}
-            pipe.set(f"{PREFIX}node:{self.node_id}", json.dumps(info), px=int(self.ttl * 1000))
-            for call_id in self.calls.ids():
-                pipe.set(f"{PREFIX}call:{call_id}", self.node_id, px=int(self.ttl * 1000))
-            pipe.execute()
+            self.announce()
             if not self.healthy:
                 log.info("redis is back")
             self.healthy = True

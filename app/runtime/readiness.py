@@ -4,6 +4,14 @@
 file loaded, a speech model for its language, text to speech running. Each
 problem names what to fix; a broken agent file names its file, field and
 message.
+
+``readiness`` is the router's question (``/readyz``): does this node take a
+call now? Not while warming, draining (SIGTERM), full (``MAX_CALLS``), or
+degraded past the point a call would fail here but not on a healthy node: a
+*blocking* problem (text to speech down, no speech model at all, no agent
+loaded, the database down with its backlog half full). A problem every node
+shares by configuration (one agent's missing model) leaves the node ready:
+turning every node away would refuse all calls instead of some features.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ class Problem:
     code: str
     message: str
     detail: dict[str, Any] = field(default_factory=dict)
+    blocking: bool = False  # a call placed here now fails: /readyz turns the node away
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +49,7 @@ def _voice_problems(services: Services) -> list[Problem]:
         return [Problem("voice_off", "Voice is off (VOICE_ENABLED=false): calls stream, but nobody listens or speaks.")]
     problems = []
     if voice.tts.available is False:
-        problems.append(Problem("tts_unavailable", f"Text to speech is unavailable: {voice.tts.error}"))
+        problems.append(Problem("tts_unavailable", f"Text to speech is unavailable: {voice.tts.error}", blocking=True))
     for language, error in voice.models.errors.items():
         problems.append(Problem("model_failed", f"The {language or 'speech'} model failed to load: {error}"))
     if not voice.models.available:
@@ -50,6 +59,7 @@ def _voice_problems(services: Services) -> list[Problem]:
                 "no_speech_model",
                 "No speech recognition: no vosk model was found, so no caller is heard (agents follow their "
                 f"no_stt rule). Run `make model` or set VOSK_MODEL_PATH. Looked in: {looked}.",
+                blocking=True,
             )
         )
         return problems
@@ -98,12 +108,24 @@ def _agent_problems(services: Services) -> list[Problem]:
         )
         for error in book.errors
     ]
+    if not services.config.get("WEBHOOK_SIGNING_SECRET"):
+        problems += [
+            Problem(
+                "handoff_unsigned",
+                f"Agent {agent['name']} posts its transfer brief to handoff_url unsigned: set WEBHOOK_SIGNING_SECRET "
+                "so the receiver can tell it came from us (docs/webhooks-outgoing.md).",
+                {"agent": agent["name"], "file": agent["file"]},
+            )
+            for agent in sorted(book.agents.values(), key=lambda a: a["name"])
+            if (agent.get("human") or {}).get("handoff_url")
+        ]
     if book.default not in book.agents:
         problems.append(
             Problem(
                 "no_default_agent",
                 f"DEFAULT_AGENT {book.default!r} is not loaded: calls to numbers no agent lists get an apology.",
                 {"default": book.default, "loaded": sorted(book.agents)},
+                blocking=not book.agents,  # no agent at all: every caller hears an apology
             )
         )
     return problems
@@ -119,6 +141,7 @@ def _database_problems(services: Services) -> list[Problem]:
             f"The database cannot be reached ({writes.error}): live calls go on, and {writes.pending} call "
             "event(s) wait in memory, retried until it is back.",
             {"pending": writes.pending, "dropped": writes.dropped},
+            blocking=writes.pending >= writes.limit // 2,  # the backlog nears its limit: events would be lost
         )
     ]
 
@@ -126,3 +149,29 @@ def _database_problems(services: Services) -> list[Problem]:
 def problems(services: Services) -> list[Problem]:
     """Everything that stops calls working as configured, most important first."""
     return _database_problems(services) + _agent_problems(services) + _voice_problems(services)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this node takes a call now, and if not why (``reason``) in a word and a sentence."""
+
+    reason: str  # "ready", "draining", "warming", "full" or "degraded"
+    message: str
+
+    @property
+    def ready(self) -> bool:
+        return self.reason == "ready"
+
+
+def readiness(services: Services, found: list[Problem] | None = None) -> Readiness:
+    """The router's answer for this node (``found``: ``problems(services)``, if already computed)."""
+    if not services.accepting:
+        return Readiness("draining", "Shutting down: live calls are leaving, new ones go to another node.")
+    if services.warming:
+        return Readiness("warming", "Warming up text to speech and the recognisers; ready in a moment.")
+    if services.calls.full():
+        return Readiness("full", f"All {services.calls.max_calls} calls (MAX_CALLS) are taken.")
+    blocking = [p for p in (problems(services) if found is None else found) if p.blocking]
+    if blocking:
+        return Readiness("degraded", " ".join(p.message for p in blocking))
+    return Readiness("ready", "This node takes calls.")

@@ -54,6 +54,8 @@ def drain(services: Services, timeout: float = 20.0) -> int:
     if not services.accepting:
         return 0
     services.accepting = False
+    if services.cluster is not None:
+        services.cluster.leave_rotation()  # /readyz says draining; Redis tells the other nodes
     calls = services.calls.all()
     log.warning("shutting down: leaving %d live call(s)", len(calls))
     jobs = []

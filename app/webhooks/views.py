@@ -17,6 +17,7 @@ from app.piopiy import pcmo
 from app.services import Services, agents, bus, services, store
 from app.storage.calls import new_call_id
 from app.storage.journal import create_call
+from app.urls import public_url
 from app.webhooks.events import record_event
 from app.webhooks.schemas import ANSWER_SCHEMA, INPUT_SCHEMA
 from streams.events import Note, StateChanged
@@ -82,7 +83,7 @@ def place_call(svc: Services) -> str | None:
         return None
     if svc.cluster is not None:
         return svc.cluster.pick_node()
-    return None if svc.calls.full() else svc.config["PUBLIC_URL"]
+    return None if svc.calls.full() else public_url(svc.config)
 
 
 @bp.post("/events")

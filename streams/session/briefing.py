@@ -6,7 +6,8 @@ built from them: a one-sentence summary (from the LLM when one is configured,
 else made from the intents and the caller's last words), the intents, and the
 last lines. It goes on the timeline and the live feed (the dashboard shows it
 while the person's phone rings) and, when the agent names one, to
-``human.handoff_url``.
+``human.handoff_url``, signed as Standard Webhooks do and retried
+(streams/session/signed_post.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import requests
 
 from streams.events import CallEvent, HandoffBriefed, Note, TranscriptLine, Turn
+from streams.session.signed_post import post_signed
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +66,14 @@ def brief_person(call: Any, numbers: list[str], why: str, summarize: Summarizer 
     call.publish(HandoffBriefed(call_id=call.call_id, context=context))
     if not url:
         return
-    try:
-        status: int | str = requests.post(url, json={"call_id": call.call_id, **context}, timeout=5).status_code
-    except requests.RequestException as exc:  # the transfer goes ahead without its webhook
-        status = type(exc).__name__
-        call.log.warning("handoff_url failed: %s", status)
-    call.publish(Note(call_id=call.call_id, what="handoff.posted", info={"status": status}))
+    secret, retries = call.settings.webhook_secret, call.settings.webhook_retries
+    if not secret:
+        call.log.warning("handoff_url: no WEBHOOK_SIGNING_SECRET, so the brief goes unsigned")
+    status, attempts = post_signed(url, {"call_id": call.call_id, **context}, secret, retries=retries)
+    if not isinstance(status, int) or status >= 300:  # the transfer goes ahead without its webhook
+        call.log.warning("handoff_url failed after %d attempt(s): %s", attempts, status)
+    info = {"status": status, "attempts": attempts, "signed": bool(secret)}
+    call.publish(Note(call_id=call.call_id, what="handoff.posted", info=info))
 
 
 def llm_summarizer(url: str, model: str, api_key: str = "", timeout: float = 5.0) -> Summarizer:

@@ -47,6 +47,8 @@ class CallSettings:
     max_duration: float = 3600.0
     play_mode: str = "stream"
     caller_id: str = ""
+    webhook_secret: str = ""  # whsec_…: signs outgoing webhooks (the handoff brief); "" = unsigned
+    webhook_retries: int = 3  # each outgoing webhook, after its first attempt (streams/session/signed_post.py)
 
 
 class Call(Transfers):

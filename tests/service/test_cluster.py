@@ -129,11 +129,27 @@ def test_four_workers_route_every_command_to_its_call(tmp_path: Path, redis_url:
             ws.close()
 
 
-def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
-    config = base_config(tmp_path, "http://127.0.0.1:1", WEB_CONCURRENCY=2)
-    with pytest.raises(RuntimeError) as refused, service_process(config, startup=20):
-        pass
-    assert "WEB_CONCURRENCY=2 needs REDIS_URL" in str(refused.value)
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_platform_set_web_concurrency_without_redis_runs_one_worker(tmp_path: Path) -> None:
+    """Heroku's buildpack sets WEB_CONCURRENCY at dyno boot: the first deploy, without Redis, must still start."""
+    config = base_config(tmp_path, "http://127.0.0.1:1", WEB_CONCURRENCY=2, VOICE_ENABLED=0)
+    with service_process(config, startup=20) as service:
+        assert requests.get(f"{service.url}/readyz", timeout=5).status_code == 200
+        assert len(_children(service.master_pid)) == 1
+        logged = Path(service.log_path).read_text(errors="replace")
+        assert "WEB_CONCURRENCY=2 without REDIS_URL: running 1 worker" in logged
 
 
 def test_an_unreachable_redis_is_refused_without_showing_its_password(tmp_path: Path) -> None:
@@ -186,3 +202,26 @@ def test_the_platform_word_on_a_ring_reaches_the_call_on_another_node(tmp_path: 
         done = wait_for(lambda: (c := get_call(b.url, call_id))["state"] == "ended" and c, timeout=10)
         assert done["end_reason"] == "handoff_unanswered"  # no voice on these nodes: nobody to take the caller back
         assert done["handoff"]["state"] == "unanswered" and done["handoff"]["by"] == "platform"
+
+
+def test_a_draining_node_leaves_the_rotation_at_once(redis_url: str) -> None:
+    """SIGTERM's drain tells Redis straight away: no other node places a new call on a node that refuses it."""
+    from app.runtime.cluster import Cluster
+    from app.runtime.cluster import connect as connect_redis
+    from streams.events import EventBus
+    from streams.session.registry import CallRegistry
+
+    client = connect_redis(redis_url)
+    client.flushdb()
+    a, b = (
+        Cluster(client, node_url=f"http://{name}", calls=CallRegistry(10), bus=EventBus(), node_id=name)
+        for name in ("a", "b")
+    )
+    a.announce()
+    b.announce()
+    assert {n["id"]: n["accepting"] for n in b.nodes()} == {"a": True, "b": True}
+    b.leave_rotation()
+    assert [a.pick_node() for _ in range(5)] == ["http://a"] * 5 and b.pick_node() == "http://a"
+    a.leave_rotation()
+    assert a.pick_node() is None  # every node drains: the answer is busy
+    client.flushdb()

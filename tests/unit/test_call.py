@@ -320,7 +320,9 @@ def test_a_warm_transfer_briefs_the_person_and_posts_to_the_handoff_url(harness)
     assert context["intents"] == ["billing"] and context["summary_by"] == "transcript"
     assert "charged twice" in context["summary"] and context["lines"][-1]["speaker"] == "caller"
     assert received and received[0]["call_id"] == "c1" and received[0]["summary"] == context["summary"]
-    assert [e.info for e in h.of(Note) if e.what == "handoff.posted"] == [{"status": 204}]
+    assert [e.info for e in h.of(Note) if e.what == "handoff.posted"] == [
+        {"status": 204, "attempts": 1, "signed": False}
+    ]
 
 
 def test_the_brief_uses_the_llm_summary_when_there_is_one() -> None:

@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
@@ -114,10 +115,27 @@ def login():  # type: ignore[no-untyped-def]
     session.clear()
     session["user"] = current_app.config["DASHBOARD_USER"]
     csrf_token()
-    target = request.args.get("next") or ""
-    return redirect(
-        target if target.startswith("/") and not target.startswith("//") else url_for("dashboard.calls_page")
-    )
+    return redirect(same_origin_path(request.args.get("next", "")) or url_for("dashboard.calls_page"))
+
+
+def same_origin_path(target: str) -> str | None:
+    """``target`` as a path on this origin, or None when it is anything else.
+
+    Parsed, not prefix-checked: browsers drop tabs and newlines from a URL and read a backslash as ``/``,
+    so ``/%09/evil.com`` (decoded: slash, tab, slash) or ``/%5Cevil.com`` would pass a "starts with / but
+    not //" test and land on another host; a newline in a Location header was a 500.
+    A control character, a backslash, a scheme or a host refuses the whole target.
+    """
+    if not target or not target.isprintable() or "\\" in target or target.startswith("//"):
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" where a host would be
+        return None
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None  # ("///evil.com" parses as an empty host and "/evil.com": refused before parsing)
+        return None
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 @bp.post("/logout")

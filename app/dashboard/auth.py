@@ -58,6 +58,11 @@ def service_warnings() -> list[str]:
     return [problem.message for problem in problems(services())]
 
 
+def session_ok() -> bool:
+    """This request carries a signed-in operator's session."""
+    return bool(session.get("user"))
+
+
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     signed_in = bool(session.get("user"))

@@ -21,6 +21,19 @@ from streams.session.call import Call
 
 LEGS = {"caller": b"c", "bot": b"b"}
 END = b"e"
+LISTEN_MAX_MESSAGE = 4096  # the page sends nothing; a larger message closes the socket with 1009
+
+
+def discard_incoming(ws: Any) -> None:
+    """Read and drop whatever the browser sends, until the socket closes (a message over the socket's
+    ``max_message_size`` closes it with 1009, in simple-websocket's reader)."""
+    from simple_websocket import ConnectionClosed
+
+    try:
+        while True:
+            ws.receive()
+    except ConnectionClosed:
+        pass
 
 
 def local_frames(call: Call) -> Iterator[bytes]:

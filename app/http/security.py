@@ -52,6 +52,9 @@ def security_headers(public_url: str) -> dict[str, str]:
 
 
 def init_app(app: Flask) -> None:
+    from app.http import sockets
+
+    sockets.init_app(app)  # every WebSocket route: a well-formed handshake before the upgrade
     headers = security_headers(app.config["PUBLIC_URL"])
 
     @app.after_request

@@ -1,0 +1,119 @@
+"""The dashboard's listen-in socket and every socket route over a real gunicorn: Origin refused before the
+upgrade (#22.6), what the browser sends read and bounded (#25.5), a bad upgrade a 400 with no traceback
+in the log (#25.11)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from simple_websocket import Client, ConnectionClosed
+from simple_websocket import ConnectionError as Refused
+
+from emulator.service import Service, service_process
+from emulator.wsclient import connect
+from tests.conftest import base_config
+from tests.support.streaming import call_id_of, stream_url, wait_for
+
+PASSWORD = "browser-sockets-pass"
+FRAME = b"\x01\x00" * 160
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> Iterator[Service]:
+    tmp = tmp_path_factory.mktemp("browser-sockets")
+    config = base_config(
+        tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, DASHBOARD_USER="ops", DASHBOARD_PASSWORD=PASSWORD
+    )
+    with service_process(config) as running:
+        yield running
+
+
+def signed_in(url: str) -> str:
+    """A signed-in session's Cookie header."""
+    session = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', session.get(f"{url}/login", timeout=5).text).group(1)
+    session.post(f"{url}/login", data={"username": "ops", "password": PASSWORD, "csrf_token": token}, timeout=10)
+    return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+
+
+def raw_request(url: str, request: str) -> str:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request.encode())
+        return conn.recv(4096).decode(errors="replace")
+
+
+def live_call(url: str):  # type: ignore[no-untyped-def]
+    """A live call (its socket kept open): (call id, the platform's socket)."""
+    ws_url = stream_url(url)
+    platform = connect(ws_url)
+    platform.send(FRAME)
+    return call_id_of(ws_url), platform
+
+
+def listen(url: str, call_id: str, cookie: str, origin: str | None, platform: Client | None = None) -> Client:
+    headers = {"Cookie": cookie} | ({"Origin": origin} if origin else {})
+    listener = Client.connect(f"{url.replace('http', 'ws')}/dashboard/calls/{call_id}/listen", headers=headers)
+    if platform is not None:
+        # simple-websocket's client reads its handshake answer once and keeps a message that arrived with it
+        # until more data comes: the caller's next frame brings it out.
+        platform.send(FRAME)
+    return listener
+
+
+def test_a_bad_upgrade_is_a_400_and_no_traceback(service: Service) -> None:
+    for path in ("/stream/abc?exp=1&sig=2", "/dashboard/calls/abc/listen"):
+        for extra in ("", "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"):
+            head = raw_request(
+                service.url,
+                f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n",
+            )
+            assert head.startswith("HTTP/1.1 400"), head[:200]
+    time.sleep(0.3)
+    log = Path(service.log_path).read_text(errors="replace")
+    assert "Traceback" not in log and "WebSocket upgrade of /stream/abc refused" in log
+
+
+def test_listen_in_takes_only_this_services_own_pages(service: Service) -> None:
+    call_id, platform = live_call(service.url)
+    cookie = signed_in(service.url)
+    try:
+        for origin in ("https://evil.example", None):
+            with pytest.raises(Refused, match="403"):  # before the upgrade
+                listen(service.url, call_id, cookie, origin)
+        listener = listen(service.url, call_id, cookie, service.url, platform)
+        assert listener.receive(timeout=5) == '{"rate": 8000}'
+        listener.close()
+    finally:
+        platform.close()
+
+
+def test_listen_in_reads_what_the_browser_sends_and_bounds_it(service: Service) -> None:
+    call_id, platform = live_call(service.url)
+    cookie = signed_in(service.url)
+    try:
+        listener = listen(service.url, call_id, cookie, service.url, platform)
+        assert listener.receive(timeout=5) == '{"rate": 8000}'
+        for _ in range(50):
+            listener.send(b"x" * 1000)  # small messages are read and dropped; the audio keeps coming
+        platform.send(FRAME)
+        assert wait_for(lambda: _audio(listener), timeout=5)
+        listener.send(b"x" * 64 * 1024)  # more than a listen-in message may be
+        wait_for(lambda: not listener.connected, timeout=5)
+        assert listener.close_reason == 1009
+    finally:
+        platform.close()
+
+
+def _audio(listener: Client) -> bool:
+    try:
+        message = listener.receive(timeout=0.2)
+    except ConnectionClosed:
+        return False
+    return isinstance(message, bytes) and message.startswith(b"c")

@@ -42,9 +42,9 @@ def signed_in(url: str) -> str:
     return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
 
 
-def raw_request(url: str, request: str) -> str:
+def raw_request(url: str, request: str, source: str = "127.0.0.1") -> str:
     host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as conn:
+    with socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0)) as conn:
         conn.sendall(request.encode())
         return conn.recv(4096).decode(errors="replace")
 
@@ -117,3 +117,25 @@ def _audio(listener: Client) -> bool:
     except ConnectionClosed:
         return False
     return isinstance(message, bytes) and message.startswith(b"c")
+
+
+def test_a_clients_forwarded_headers_are_not_believed_by_default(service: Service) -> None:
+    """FORWARDED_ALLOW_IPS names the proxies; by default only this host (#25.8): a client's own
+    X-Forwarded-Proto does not make its request https, and SCRIPT_NAME never moves our URLs.
+    The client connects from 127.0.0.2: another address than the one trusted by default."""
+    page = raw_request(
+        service.url,
+        "GET /dashboard/calls HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /evil\r\nX-Forwarded-Proto: https\r\n"
+        "Connection: close\r\n\r\n",
+        source="127.0.0.2",
+    )
+    assert re.search(r"(?im)^location: /login\?next=", page), page[:300]
+    port = service.url.rsplit(":", 1)[1]
+    upgrade = raw_request(  # an https origin is this service's own only if the request was https
+        service.url,
+        f"GET /dashboard/calls/x/listen HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Origin: https://127.0.0.1:{port}\r\nX-Forwarded-Proto: https\r\n\r\n",
+        source="127.0.0.2",
+    )
+    assert upgrade.startswith("HTTP/1.1 403"), upgrade[:200]

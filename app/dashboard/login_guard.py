@@ -30,6 +30,7 @@ from flask import current_app, request
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.config import parse_rate
+from app.storage.sign_ins import password_mark
 from streams.offload import in_gevent
 
 HASH_THREADS = 2
@@ -126,9 +127,13 @@ class Limited:
 
 
 class LoginGuard:
-    def __init__(self, user: str, password: str, *, per_address: str, per_account: str, proxy_hops: int) -> None:
+    def __init__(
+        self, user: str, password: str, *, per_address: str, per_account: str, proxy_hops: int, secret_key: str = ""
+    ) -> None:
         self.user = user
         self.password_hash = generate_password_hash(password) if password else None
+        # What a sign-in records of the password it was made with: a new password ends every old sign-in.
+        self.password_mark = password_mark(secret_key, user, password)
         # Same method and cost as the real hash: an unknown user costs what a known one does.
         # (Without a password nothing is ever checked, so nothing is hashed at start-up either.)
         self.dummy_hash = generate_password_hash(secrets.token_urlsafe(16)) if password else ""
@@ -177,6 +182,7 @@ def from_config(config: dict[str, Any]) -> LoginGuard:
         per_address=config["LOGIN_LIMIT_PER_ADDRESS"],
         per_account=config["LOGIN_LIMIT_PER_ACCOUNT"],
         proxy_hops=int(config["TRUSTED_PROXY_HOPS"]),
+        secret_key=config["SECRET_KEY"],
     )
 
 

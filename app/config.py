@@ -200,6 +200,7 @@ def _dashboard(env: Mapping[str, str]) -> dict[str, Any]:
         # Proxies in front of us that append to X-Forwarded-For (a PaaS router: 1); 0 = use the peer address
         "TRUSTED_PROXY_HOPS": env_number(env, "TRUSTED_PROXY_HOPS", 0),
         "FORWARDED_ALLOW_IPS": trusted_forwarders(env),
+        "API_RATE_LIMIT": env_rate(env, "API_RATE_LIMIT", "600/minute"),  # /api/v1 requests per client address
         # A sign-in lasts this long at most (the cookie and its server-side record, app/storage/sign_ins.py)
         "PERMANENT_SESSION_LIFETIME": round(
             env_number(env, "SESSION_LIFETIME_HOURS", 12, minimum=0.01, cast=float) * 3600

@@ -80,7 +80,12 @@ def session_ok() -> bool:
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     signed_in = session_ok()
-    return {"csrf_token": csrf_token, "signed_in": signed_in, "warnings": service_warnings() if signed_in else []}
+    return {
+        "csrf_token": csrf_token,
+        "signed_in": signed_in,
+        "warnings": service_warnings() if signed_in else [],
+        "lockouts": login_guard.current().lockouts() if signed_in else [],
+    }
 
 
 def page(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,9 +118,9 @@ def data(view: Callable[..., Any]) -> Callable[..., Any]:
 def login():  # type: ignore[no-untyped-def]
     """Sign in. Failed attempts are limited per address and per user name (429 with Retry-After);
     the password check always hashes, off the event loop (see login_guard)."""
-    if request.method != "POST":
-        return render_template("login.html", error=None)
     guard = login_guard.current()
+    if request.method != "POST":
+        return render_template("login.html", error=None, locked_for=guard.lock_on(guard.client_address()))
     username = request.form.get("username", "")
     if not csrf_ok():
         return render_template("login.html", error="Your form expired; try again."), 401
@@ -178,6 +183,16 @@ def logout_everywhere():  # type: ignore[no-untyped-def]
         log.warning("dashboard: %s signed out everywhere (%d sign-ins ended)", session.get("user"), ended)
         session.clear()
     return redirect(url_for("dashboard.login"))
+
+
+@bp.post("/dashboard/lockouts/unlock")
+def unlock():  # type: ignore[no-untyped-def]
+    """Lift a sign-in lock-out (shown to signed-in operators on every page)."""
+    if session_ok() and csrf_ok():
+        kind, key = request.form.get("kind", ""), request.form.get("key", "")
+        login_guard.current().unlock(kind, key)
+        log.warning("dashboard: %s lifted the sign-in lock-out of %s %r", session.get("user"), kind, key[:200])
+    return redirect(same_origin_path(request.form.get("back", "")) or url_for("dashboard.calls_page"))
 
 
 def _seconds(lifetime: Any) -> float:

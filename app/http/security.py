@@ -60,9 +60,10 @@ def security_headers(public_url: str) -> dict[str, str]:
 
 
 def init_app(app: Flask) -> None:
-    from app.http import sockets
+    from app.http import limits, sockets
 
     sockets.init_app(app)  # every WebSocket route: a well-formed handshake before the upgrade
+    limits.init_app(app)  # /api/v1: API_RATE_LIMIT per client address, shared through Redis when set
     headers = security_headers(app.config["PUBLIC_URL"])
 
     @app.after_request

@@ -77,6 +77,12 @@ def session_ok() -> bool:
     return bool(g.signed_in)
 
 
+def sign_in_check() -> Callable[[], bool]:
+    """For a socket or stream that outlives its request: asks again whether this request's sign-in is open."""
+    db, token, mark = services().db, str(session.get("sign_in", "")), login_guard.current().password_mark
+    return lambda: bool(token) and sign_ins.is_open(db, token, mark)
+
+
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     signed_in = session_ok()

@@ -11,7 +11,7 @@ from flask import Response, current_app, jsonify, request, session
 from app.api import control
 from app.api.presenter import call_or_404, recording_response
 from app.dashboard import bp, listen_in
-from app.dashboard.auth import data, session_ok
+from app.dashboard.auth import data, session_ok, sign_in_check
 from app.dashboard.charts import hour_svg, per_minute
 from app.dashboard.feed import stream_events
 from app.dashboard.listen_in import LISTEN_MAX_MESSAGE
@@ -101,7 +101,7 @@ def softphone_call():  # type: ignore[no-untyped-def]
 def events():  # type: ignore[no-untyped-def]
     """Server-Sent Events: every live call event, or one call's with ``?call=<id>``."""
     return Response(
-        stream_events(bus(), request.args.get("call")),
+        stream_events(bus(), request.args.get("call"), still_signed_in=sign_in_check()),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -138,9 +138,15 @@ def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
         websocket.close(ws, 1000, "the call is not live")
         return
     reader = gevent.spawn(listen_in.discard_incoming, ws)
+    still_signed_in, next_check = sign_in_check(), time.monotonic() + listen_in.RECHECK
     ws.send(json.dumps({"rate": rate}))
     try:
         for frame in frames:
+            if time.monotonic() >= next_check:  # a listener whose sign-in has ended stops hearing the call
+                if not still_signed_in():
+                    websocket.close(ws, 1008, "signed out")
+                    break
+                next_check = time.monotonic() + listen_in.RECHECK
             websocket.send_bytes(ws, frame)
     except (ConnectionError, OSError):
         pass

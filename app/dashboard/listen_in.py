@@ -21,6 +21,7 @@ from streams.session.call import Call
 
 LEGS = {"caller": b"c", "bot": b"b"}
 END = b"e"
+RECHECK = 10.0  # seconds between checks that the listener's sign-in is still open
 LISTEN_MAX_MESSAGE = 4096  # the page sends nothing; a larger message closes the socket with 1009
 
 

@@ -3,6 +3,7 @@ cookie is refused after sign-out, after a password change, and after "sign out e
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -93,3 +94,19 @@ def test_the_default_lifetime_is_twelve_hours(tmp_path: Path) -> None:
 
     assert load_config({})["PERMANENT_SESSION_LIFETIME"] == 12 * 3600
     assert load_config({"SESSION_LIFETIME_HOURS": "0.5"})["PERMANENT_SESSION_LIFETIME"] == 1800
+
+
+def test_an_open_live_feed_stops_when_its_sign_in_ends(dash) -> None:  # type: ignore[no-untyped-def]
+    """The event stream outlives the request that checked the session: it asks again while it runs."""
+    from app.dashboard.feed import stream_events
+
+    app = dash()
+    with app.app_context():
+        db, mark = services().db, services().login_guard.password_mark
+        token = sign_ins.open_sign_in(db, "ops", mark, 3600)
+        feed = stream_events(
+            services().bus, keepalive=0.05, still_signed_in=lambda: sign_ins.is_open(db, token, mark), recheck=0.05
+        )
+        assert next(feed).startswith("retry:") and next(feed) == ": keep-alive\n\n"
+        sign_ins.end_sign_in(db, token)
+        assert len(list(itertools.islice(feed, 5))) <= 1  # at most the keep-alive already due, then the end

@@ -139,3 +139,27 @@ def test_a_clients_forwarded_headers_are_not_believed_by_default(service: Servic
         source="127.0.0.2",
     )
     assert upgrade.startswith("HTTP/1.1 403"), upgrade[:200]
+
+
+def test_an_open_listen_in_ends_when_its_sign_in_does(service: Service) -> None:
+    """#25.4: the socket outlives the request that checked the session; it asks again (every 10 s)."""
+    call_id, platform = live_call(service.url)
+    session = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', session.get(f"{service.url}/login", timeout=5).text)
+    session.post(
+        f"{service.url}/login", data={"username": "ops", "password": PASSWORD, "csrf_token": token.group(1)}, timeout=10
+    )
+    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    try:
+        listener = listen(service.url, call_id, cookie, service.url, platform)
+        assert listener.receive(timeout=5) == '{"rate": 8000}'
+        page = session.get(f"{service.url}/dashboard/calls", timeout=5).text
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        assert session.post(f"{service.url}/logout", data={"csrf_token": csrf}, timeout=5).status_code == 200
+        deadline = time.monotonic() + 15
+        while listener.connected and time.monotonic() < deadline:
+            platform.send(FRAME)  # the call goes on; its audio reaches the listener until the check
+            _audio(listener)
+        assert not listener.connected and listener.close_reason == 1008
+    finally:
+        platform.close()

@@ -19,7 +19,7 @@ from app.dashboard.pages import _detail
 from app.dashboard.timeline import lanes, svg
 from app.errors import BadRequest
 from app.http.bodies import json_object
-from app.http.sockets import refuse_foreign_origin
+from app.http.sockets import Forbidden, origin_ok, refuse_foreign_origin
 from app.live.socket import sock
 from app.piopiy import pcmo
 from app.services import agents, bus, registry, services, store
@@ -99,7 +99,11 @@ def softphone_call():  # type: ignore[no-untyped-def]
 @bp.get("/dashboard/events")
 @data
 def events():  # type: ignore[no-untyped-def]
-    """Server-Sent Events: every live call event, or one call's with ``?call=<id>``."""
+    """Server-Sent Events: every live call event, or one call's with ``?call=<id>``.
+
+    EventSource sends ``Origin`` only across origins: such a request from another site's page is refused."""
+    if request.headers.get("Origin") and not origin_ok():
+        raise Forbidden("The live feed only serves this service's own pages (Origin).")
     return Response(
         stream_events(bus(), request.args.get("call"), still_signed_in=sign_in_check()),
         mimetype="text/event-stream",

@@ -135,7 +135,8 @@ class LoginGuard:
         """Seconds until ``address`` may try again, when it is locked out as a whole; None otherwise."""
         if not self.by_address:
             return None
-        return next((math.ceil(left) for key, left in self.by_address.locked() if key == address), None)
+        left = self.by_address.waiting(address)  # one key: a sign-in page view never scans the store
+        return None if left is None else max(1, math.ceil(left))
 
     def lockouts(self) -> list[Lockout]:
         """Every current lock-out, for the operator (bounded)."""

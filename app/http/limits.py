@@ -44,6 +44,9 @@ class Window(Protocol):
     def clear(self, key: str) -> None:
         """Forget every hit of ``key`` (an operator unlocked it)."""
 
+    def waiting(self, key: str) -> float | None:
+        """Seconds until ``key`` may take a hit again when it is at its limit; None otherwise (nothing recorded)."""
+
     def locked(self) -> list[tuple[str, float]]:
         """Keys at their limit now, with the seconds until each takes a hit again."""
 
@@ -82,6 +85,12 @@ class SlidingWindow:
     def clear(self, key: str) -> None:
         with self._lock:
             self._hits.pop(key, None)
+
+    def waiting(self, key: str, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = [hit for hit in self._hits.get(key, ()) if hit > now - self.period]
+        return recent[0] + self.period - now if len(recent) >= self.limit else None
 
     def locked(self, now: float | None = None) -> list[tuple[str, float]]:
         now = time.monotonic() if now is None else now
@@ -141,6 +150,13 @@ class RedisWindow:
 
     def clear(self, key: str) -> None:
         self._quietly(lambda: self.client.delete(self.prefix + key))
+
+    def waiting(self, key: str) -> float | None:
+        now = time.time()
+        hits = self._quietly(
+            lambda: self.client.zrangebyscore(self.prefix + key, now - self.period, "+inf", withscores=True)
+        )
+        return hits[0][1] + self.period - now if hits and len(hits) >= self.limit else None
 
     def locked(self) -> list[tuple[str, float]]:
         def scan() -> list[tuple[str, float]]:

@@ -144,6 +144,10 @@ def test_the_window_slides_and_forgets_stale_keys() -> None:
     for n, key in enumerate("bcde"):
         window.acquire(key, now=61 + n)
     assert len(window._hits) == 3 and "a" not in window._hits  # a flood of names is bounded
+    assert window.waiting("e", now=70) is None and window.acquire("e", now=70) is None
+    assert window.waiting("e", now=71) == 53 and window.locked(now=71) == [("e", 53)]  # its hits: 64, 70
+    window.clear("e")
+    assert window.waiting("e", now=71) is None and window.locked(now=71) == []
 
 
 @pytest.mark.service

@@ -54,3 +54,16 @@ def test_the_handshake_rules() -> None:
     assert origin_of("http://[::1]:8080") == "http://[::1]:8080"
     assert origin_of("http://x:99999") is None and origin_of("ftp://x") is None and origin_of("null") is None
     assert own_origins("https://a.example", "http", "127.0.0.1:5000") == {"https://a.example", "http://127.0.0.1:5000"}
+
+
+def test_the_live_feed_refuses_another_sites_page(make_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.app.test_dashboard import PASSWORD, sign_in
+
+    client = make_app(DASHBOARD_USER="ops", DASHBOARD_PASSWORD=PASSWORD).test_client()
+    sign_in(client)
+    refused = client.get("/dashboard/events", headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "forbidden"
+    for headers in ({}, {"Origin": PUBLIC_URL}):  # same-origin EventSource sends none; or our own
+        feed = client.get("/dashboard/events", headers=headers)
+        assert feed.status_code == 200 and feed.mimetype == "text/event-stream"
+        feed.close()

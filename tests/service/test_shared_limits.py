@@ -38,6 +38,8 @@ def test_two_instances_share_the_sign_in_limit(tmp_path: Path, platform, redis_u
     assert attempt(a.test_client(), "z", "wrong", address).status_code == 401
     refused = attempt(b.test_client(), "ops", PASSWORD, address)  # B has seen one failure; Redis has three
     assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= 60
+    page = b.test_client().get("/login", environ_base={"REMOTE_ADDR": address}).get_data(as_text=True)
+    assert "sign-in opens again in" in page  # told before trying, from B, of failures counted on A
     with b.app_context():
         from app.dashboard import login_guard
 

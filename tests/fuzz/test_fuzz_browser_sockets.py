@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from simple_websocket import Client
 from wsproto.frame_protocol import Opcode
@@ -55,8 +55,13 @@ def test_generated_handshakes_get_101_400_or_403(service: Service, call) -> None
     paths = [f"/dashboard/calls/{call_id}/listen", "/dashboard/calls/none/listen", "/stream/none?exp=1&sig=x"]
     seen: set[str] = set()
 
+    valid = "dGhlIHNhbXBsZSBub25jZQ=="
+
     @BOUNDED
     @given(path=st.sampled_from(paths), key=KEYS, version=VERSIONS, origin=ORIGINS)
+    @example(path=paths[0], key=valid, version="13", origin="own")  # each answer at least once
+    @example(path=paths[0], key=valid, version="13", origin="https://evil.example")
+    @example(path=paths[2], key=None, version="13", origin=None)
     def run(path: str, key: str | None, version: str | None, origin: str | None) -> None:
         origin = {"own": service.url, "own-https": f"https://{host}"}.get(origin or "", origin)
         head = raw_request(service.url, upgrade_request(path, key, version, origin, host))

@@ -163,3 +163,38 @@ def test_an_open_listen_in_ends_when_its_sign_in_does(service: Service) -> None:
         assert not listener.connected and listener.close_reason == 1008
     finally:
         platform.close()
+
+
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+
+
+def worker_pid(service: Service) -> int:
+    children = Path(f"/proc/{service.master_pid}/task/{service.master_pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def test_what_a_page_sends_to_listen_in_is_not_kept(service: Service) -> None:
+    """#25.5: 24 MB of small messages from a signed-in page leave the worker's memory where it was."""
+    call_id, platform = live_call(service.url)
+    cookie = signed_in(service.url)
+    pid = worker_pid(service)
+    try:
+        listener = listen(service.url, call_id, cookie, service.url, platform)
+        assert listener.receive(timeout=5) == '{"rate": 8000}'
+        before = rss_kb(pid)
+        chunk = b"x" * 4000
+        for n in range(6000):
+            listener.send(chunk)
+            if n % 500 == 0:
+                platform.send(FRAME)  # keeps the call live
+        time.sleep(0.5)
+        grown = (rss_kb(pid) - before) / 1024
+        assert listener.connected
+        listener.close()
+    finally:
+        platform.close()
+    print(f"worker grew by {grown:.1f} MB")
+    assert grown < 12, f"the worker grew by {grown:.1f} MB"

@@ -61,7 +61,13 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # gunicorn's control socket lives at one fixed path per user; several instances
 # on one machine (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# Proxies are named, never assumed: by default only this host may say a request came over https
+# (app/config.py, FORWARDED_ALLOW_IPS). No header may set SCRIPT_NAME or PATH_INFO, from anyone: the
+# service is always served at the root, and a router passes such headers on from clients.
+from app.config import trusted_forwarders  # noqa: E402
+
+forwarded_allow_ips = trusted_forwarders(os.environ)
+forwarder_headers = ""
 
 
 class RedactingLogger(Logger):

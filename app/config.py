@@ -170,7 +170,19 @@ def _dashboard(env: Mapping[str, str]) -> dict[str, Any]:
         "LOGIN_LIMIT_PER_ACCOUNT": env_rate(env, "LOGIN_LIMIT_PER_ACCOUNT", "5/minute"),
         # Proxies in front of us that append to X-Forwarded-For (a PaaS router: 1); 0 = use the peer address
         "TRUSTED_PROXY_HOPS": env_number(env, "TRUSTED_PROXY_HOPS", 0),
+        "FORWARDED_ALLOW_IPS": trusted_forwarders(env),
+        "API_RATE_LIMIT": env_rate(env, "API_RATE_LIMIT", "600/minute"),  # /api/v1 requests per client address
+        # A sign-in lasts this long at most (the cookie and its server-side record, app/storage/sign_ins.py)
+        "PERMANENT_SESSION_LIFETIME": round(
+            env_number(env, "SESSION_LIFETIME_HOURS", 12, minimum=0.01, cast=float) * 3600
+        ),
     }
+
+
+def trusted_forwarders(env: Mapping[str, str]) -> str:
+    """Addresses whose X-Forwarded-Proto gunicorn believes: none but this host unless named (a PaaS router:
+    ``*``, since only the router reaches a dyno; the README's deploy section)."""
+    return (env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1").strip()
 
 
 def _limits(env: Mapping[str, str]) -> dict[str, Any]:

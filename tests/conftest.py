@@ -77,6 +77,7 @@ def base_config(tmp_path: Path, platform_url: str, **overrides: Any) -> dict[str
         "PIOPIY_BACKOFF": 0.01,
         "AGENTS_DIR": str(ROOT / "agents"),
         "DEFAULT_AGENT": "demo-en",
+        "API_RATE_LIMIT": "off",  # the API fuzzing sends thousands; tests of the limit set it (test_shared_limits)
     }
     config.update(overrides)
     return config

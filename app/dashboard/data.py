@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import time
 
+import gevent
 from flask import Response, current_app, jsonify, request, session
 
 from app.api import control
 from app.api.presenter import call_or_404, recording_response
 from app.dashboard import bp, listen_in
-from app.dashboard.auth import data
+from app.dashboard.auth import data, session_ok, sign_in_check
 from app.dashboard.charts import hour_svg, per_minute
 from app.dashboard.feed import stream_events
+from app.dashboard.listen_in import LISTEN_MAX_MESSAGE
 from app.dashboard.pages import _detail
 from app.dashboard.timeline import lanes, svg
 from app.errors import BadRequest
 from app.http.bodies import json_object
+from app.http.sockets import Forbidden, origin_ok, refuse_foreign_origin
 from app.live.socket import sock
 from app.piopiy import pcmo
 from app.services import agents, bus, registry, services, store
@@ -96,21 +99,34 @@ def softphone_call():  # type: ignore[no-untyped-def]
 @bp.get("/dashboard/events")
 @data
 def events():  # type: ignore[no-untyped-def]
-    """Server-Sent Events: every live call event, or one call's with ``?call=<id>``."""
+    """Server-Sent Events: every live call event, or one call's with ``?call=<id>``.
+
+    EventSource sends ``Origin`` only across origins: such a request from another site's page is refused."""
+    if request.headers.get("Origin") and not origin_ok():
+        raise Forbidden("The live feed only serves this service's own pages (Origin).")
     return Response(
-        stream_events(bus(), request.args.get("call")),
+        stream_events(bus(), request.args.get("call"), still_signed_in=sign_in_check()),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+bp.before_request(refuse_foreign_origin)  # the dashboard's sockets (listen-in): this service's own pages only
+
+
 @sock.route("/dashboard/calls/<call_id>/listen", bp=bp)
 def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
-    """Listen-in: both legs of a live call, as binary frames b"c"+pcm (caller) and b"b"+pcm (bot), from any node."""
+    """Listen-in: both legs of a live call, as binary frames b"c"+pcm (caller) and b"b"+pcm (bot), from any node.
+
+    The browser has nothing to say here, but what it sends is read all the same (and dropped): unread
+    messages would pile up in the socket's buffer for as long as the call lasts. One larger than
+    LISTEN_MAX_MESSAGE closes the socket with 1009. (Origin and handshake: checked before the upgrade.)
+    """
     from streams.errors import CallError
     from streams.link import websocket
 
-    if not session.get("user"):
+    ws.max_message_size = LISTEN_MAX_MESSAGE  # before its reader greenlet first runs: nothing has been read
+    if not session_ok():
         websocket.close(ws, 1008, "sign in first")
         return
     live = registry().get(call_id)
@@ -125,12 +141,20 @@ def listen(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     except CallError:
         websocket.close(ws, 1000, "the call is not live")
         return
+    reader = gevent.spawn(listen_in.discard_incoming, ws)
+    still_signed_in, next_check = sign_in_check(), time.monotonic() + listen_in.RECHECK
     ws.send(json.dumps({"rate": rate}))
     try:
         for frame in frames:
+            if time.monotonic() >= next_check:  # a listener whose sign-in has ended stops hearing the call
+                if not still_signed_in():
+                    websocket.close(ws, 1008, "signed out")
+                    break
+                next_check = time.monotonic() + listen_in.RECHECK
             websocket.send_bytes(ws, frame)
     except (ConnectionError, OSError):
         pass
     finally:
+        reader.kill(block=False)
         frames.close()
         websocket.close(ws, 1000, "call ended")

@@ -8,7 +8,8 @@ Pages listen for a handful of names: ``call`` (a new call), ``state``,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from gevent.queue import Empty, Full, Queue
@@ -41,9 +42,19 @@ def feed_form(event: CallEvent) -> tuple[str, dict[str, Any]]:
     return "timeline", {**base, "kind": event.kind, "detail": event.detail()}
 
 
-def stream_events(bus: EventBus, only: str | None = None, keepalive: float = 15.0) -> Iterator[str]:
-    """SSE text for every live event (or one call's); a stalled browser loses events, never the call."""
+def stream_events(
+    bus: EventBus,
+    only: str | None = None,
+    keepalive: float = 15.0,
+    still_signed_in: Callable[[], bool] = lambda: True,
+    recheck: float = 15.0,
+) -> Iterator[str]:
+    """SSE text for every live event (or one call's); a stalled browser loses events, never the call.
+
+    The stream outlives the request that opened it, so ``still_signed_in`` is asked again every ``recheck``
+    seconds: a feed whose sign-in has ended (signed out, everywhere, a new password) stops."""
     queue: Queue = Queue(maxsize=500)
+    next_check = time.monotonic() + recheck
 
     def receive(event: CallEvent) -> None:
         if only and event.call_id != only:
@@ -57,8 +68,12 @@ def stream_events(bus: EventBus, only: str | None = None, keepalive: float = 15.
     try:
         yield "retry: 2000\n\n"
         while True:
+            if time.monotonic() >= next_check:
+                if not still_signed_in():
+                    return
+                next_check = time.monotonic() + recheck
             try:
-                event = queue.get(timeout=keepalive)
+                event = queue.get(timeout=min(keepalive, recheck))
             except Empty:
                 yield ": keep-alive\n\n"
                 continue

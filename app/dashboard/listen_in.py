@@ -21,6 +21,25 @@ from streams.session.call import Call
 
 LEGS = {"caller": b"c", "bot": b"b"}
 END = b"e"
+RECHECK = 10.0  # seconds between checks that the listener's sign-in is still open
+LISTEN_MAX_MESSAGE = 4096  # the page sends nothing; a larger message closes the socket with 1009
+
+
+def discard_incoming(ws: Any) -> None:
+    """Read and drop whatever the browser sends, until the socket closes; a message over the socket's
+    ``max_message_size`` closes it with 1009.
+
+    The socket has no reader thread of its own (app/live/socket.py: like a stream socket, it is read by
+    its handler), so it is read only as fast as this drops it: a page sending faster meets TCP's back
+    pressure instead of filling the worker's memory with messages nobody reads."""
+    from streams.link.websocket import ConnectionClosed, WebSocket
+
+    socket = WebSocket(ws)
+    try:
+        while True:
+            socket.receive()
+    except (ConnectionClosed, ConnectionError, OSError):
+        pass
 
 
 def local_frames(call: Call) -> Iterator[bytes]:

@@ -8,10 +8,14 @@
   also bound the memory scrypt takes (32 MB each) during a burst.
 * Every attempt is checked against a hash, a throwaway one when the user name
   is unknown, so a wrong user name takes as long as a wrong password.
-* Failed attempts are limited per client address and per user name (known or
-  not) in sliding windows kept in memory: the service runs one process
-  (gunicorn.conf.py), so memory is the one place every request of it sees.
-  A successful sign-in gives its attempt back.
+* Failed attempts are limited per client address, and per user name (known or
+  not) *from that client*: a guesser locks out only itself, and the operator
+  can still sign in from elsewhere (a lock-out of one user name everywhere let
+  anyone keep the operator out). The windows live in Redis when ``REDIS_URL`` is
+  set, so every worker and host counts together, in memory otherwise
+  (app/http/limits.py). A successful sign-in gives its attempt back.
+* A lock-out is visible and can be lifted: the sign-in page says until when,
+  and a signed-in operator sees the current ones on every page, with Unlock.
 """
 
 from __future__ import annotations
@@ -20,20 +24,19 @@ import hmac
 import math
 import secrets
 import threading
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.config import parse_rate
+from app.http.limits import SlidingWindow, Window, client_address, make_window
+from app.storage.sign_ins import password_mark
 from streams.offload import in_gevent
 
 HASH_THREADS = 2
-MAX_KEYS = 10000  # addresses or user names remembered per window; the stalest are forgotten first
+__all__ = ["Attempt", "Limited", "LoginGuard", "SlidingWindow", "current", "from_config"]
 _pool: Any = None
 _pool_lock = threading.Lock()
 
@@ -54,53 +57,6 @@ def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     if in_gevent():
         return _hash_pool().apply(fn, args)
     return fn(*args)
-
-
-class SlidingWindow:
-    """At most ``limit`` hits per key in any ``period`` seconds."""
-
-    def __init__(self, limit: int, period: float, max_keys: int = MAX_KEYS) -> None:
-        self.limit = limit
-        self.period = period
-        self.max_keys = max_keys
-        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def acquire(self, key: str, now: float | None = None) -> float | None:
-        """Record a hit and return None, or return the seconds until one is allowed (nothing recorded)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            self._forget_stale(now)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.period:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(0.0, hits[0] + self.period - now)
-            hits.append(now)
-            self._hits.move_to_end(key)
-            while len(self._hits) > self.max_keys:  # a flood of new keys forgets the stalest ones
-                self._hits.popitem(last=False)
-            return None
-
-    def release(self, key: str) -> None:
-        """Give the latest hit back (the attempt succeeded)."""
-        with self._lock:
-            hits = self._hits.get(key)
-            if hits:
-                hits.pop()
-
-    def _forget_stale(self, now: float) -> None:
-        """Keys are kept in order of their latest hit: drop those at the front with nothing left in the window."""
-        while self._hits:
-            oldest = next(iter(self._hits.values()))
-            if oldest and oldest[-1] > now - self.period:
-                break
-            self._hits.popitem(last=False)
-
-
-def _window(rate: str) -> SlidingWindow | None:
-    parsed = parse_rate(rate)
-    return SlidingWindow(*parsed) if parsed else None
 
 
 @dataclass
@@ -126,14 +82,26 @@ class Limited:
 
 
 class LoginGuard:
-    def __init__(self, user: str, password: str, *, per_address: str, per_account: str, proxy_hops: int) -> None:
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        *,
+        per_address: str,
+        per_account: str,
+        proxy_hops: int,
+        secret_key: str = "",
+        redis_url: str = "",
+    ) -> None:
         self.user = user
         self.password_hash = generate_password_hash(password) if password else None
+        # What a sign-in records of the password it was made with: a new password ends every old sign-in.
+        self.password_mark = password_mark(secret_key, user, password)
         # Same method and cost as the real hash: an unknown user costs what a known one does.
         # (Without a password nothing is ever checked, so nothing is hashed at start-up either.)
         self.dummy_hash = generate_password_hash(secrets.token_urlsafe(16)) if password else ""
-        self.by_address = _window(per_address)
-        self.by_account = _window(per_account)
+        self.by_address: Window | None = make_window(per_address, "login-address", redis_url)
+        self.by_account: Window | None = make_window(per_account, "login-account", redis_url)  # client + name
         self.proxy_hops = proxy_hops
 
     @property
@@ -141,17 +109,12 @@ class LoginGuard:
         return self.password_hash is not None
 
     def client_address(self) -> str:
-        """The peer, or with proxies in front, the address the outermost trusted one saw."""
-        if self.proxy_hops:
-            forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-            if len(forwarded) >= self.proxy_hops:
-                return forwarded[-self.proxy_hops]
-        return request.remote_addr or "unknown"
+        return client_address(self.proxy_hops)
 
     def begin(self, username: str) -> Attempt | Limited:
-        """Count an attempt against the address and the user name, or refuse it."""
+        """Count an attempt against the address and the user name from that address, or refuse it."""
         address = self.client_address()
-        account = username.strip().lower()[:200]
+        account = account_key(address, username)
         wait = self.by_address.acquire(address) if self.by_address else None
         if wait is None and self.by_account:
             wait = self.by_account.acquire(account)
@@ -168,6 +131,49 @@ class LoginGuard:
         password_ok = bool(off_loop(check_password_hash, expected, password))
         return user_ok and password_ok and self.password_hash is not None
 
+    def lock_on(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, when it is locked out as a whole; None otherwise."""
+        if not self.by_address:
+            return None
+        left = self.by_address.waiting(address)  # one key: a sign-in page view never scans the store
+        return None if left is None else max(1, math.ceil(left))
+
+    def lockouts(self) -> list[Lockout]:
+        """Every current lock-out, for the operator (bounded)."""
+        found = [Lockout("address", key, key, "", math.ceil(left)) for key, left in self._locked(self.by_address)]
+        for key, left in self._locked(self.by_account):
+            address, _, name = key.partition(ACCOUNT_SEPARATOR)
+            found.append(Lockout("account", key, address, name, math.ceil(left)))
+        return found
+
+    def unlock(self, kind: str, key: str) -> None:
+        """Lift one lock-out (an operator's action)."""
+        window = self.by_address if kind == "address" else self.by_account if kind == "account" else None
+        if window is not None:
+            window.clear(key)
+
+    @staticmethod
+    def _locked(window: Window | None) -> list[tuple[str, float]]:
+        return window.locked() if window else []
+
+
+ACCOUNT_SEPARATOR = " "  # between the address and the user name in a per-account key (addresses have none)
+
+
+def account_key(address: str, username: str) -> str:
+    return f"{address}{ACCOUNT_SEPARATOR}{username.strip().lower()[:200]}"
+
+
+@dataclass
+class Lockout:
+    """A window at its limit: an address (``name`` empty), or a user name from an address."""
+
+    kind: str
+    key: str
+    address: str
+    name: str
+    seconds_left: int
+
 
 def from_config(config: dict[str, Any]) -> LoginGuard:
     """The guard for the dashboard's one account; the password leaves the config (only its hash is kept)."""
@@ -177,6 +183,8 @@ def from_config(config: dict[str, Any]) -> LoginGuard:
         per_address=config["LOGIN_LIMIT_PER_ADDRESS"],
         per_account=config["LOGIN_LIMIT_PER_ACCOUNT"],
         proxy_hops=int(config["TRUSTED_PROXY_HOPS"]),
+        secret_key=config["SECRET_KEY"],
+        redis_url=config.get("REDIS_URL", ""),
     )
 
 

@@ -88,7 +88,9 @@ def _refusal(svc: Services, record: dict[str, Any] | None) -> tuple[int, str, st
 
 
 def _is_stream(environ: dict[str, Any]) -> bool:
-    return str(environ.get("PATH_INFO", "")).startswith("/stream/")
+    path = str(environ.get("PATH_INFO", ""))
+    # Listen-in (app/dashboard) reads its socket itself too: a reader thread would take in all a page sends.
+    return path.startswith("/stream/") or path.endswith("/listen")
 
 
 def init_app(app: Flask) -> None:

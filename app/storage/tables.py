@@ -109,3 +109,16 @@ transcript = sa.Table(
     sa.Index("transcript_call", "call_id", "id"),
     sqlite_autoincrement=True,
 )
+
+# Dashboard sign-ins (app/storage/sign_ins.py): a session cookie is good only while its row is open.
+sign_ins = sa.Table(
+    "sign_ins",
+    metadata,
+    sa.Column("id", Text, primary_key=True),
+    sa.Column("user_name", Text, nullable=False),
+    sa.Column("password_mark", Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double),
+    sa.Index("sign_ins_expires_at", "expires_at"),
+)

@@ -68,15 +68,43 @@ def test_too_many_failures_from_one_address_answer_429(guarded) -> None:  # type
     assert attempt(client, "ops", PASSWORD, "198.51.100.8").status_code == 302  # another address is unaffected
 
 
-def test_too_many_failures_for_one_user_name_answer_429_from_anywhere(guarded) -> None:  # type: ignore[no-untyped-def]
+def test_too_many_failures_for_one_user_name_lock_that_name_from_that_client_only(guarded) -> None:  # type: ignore[no-untyped-def]
+    """#25.7: a guesser locks out itself, not the operator signing in from elsewhere."""
     client = guarded(LOGIN_LIMIT_PER_ADDRESS="off", LOGIN_LIMIT_PER_ACCOUNT="2/minute").test_client()
     assert attempt(client, "ops", "wrong", "203.0.113.1").status_code == 401
-    assert attempt(client, "OPS", "wrong", "203.0.113.2").status_code == 401
-    assert attempt(client, "ops", PASSWORD, "203.0.113.3").status_code == 429
-    assert attempt(client, "someone", "wrong", "203.0.113.3").status_code == 401  # other names are not locked
+    assert attempt(client, "OPS", "wrong", "203.0.113.1").status_code == 401
+    assert attempt(client, "ops", PASSWORD, "203.0.113.1").status_code == 429  # that client, that name: locked
+    assert attempt(client, "ops", PASSWORD, "203.0.113.2").status_code == 302  # the operator, elsewhere: in
+    assert attempt(client, "someone", "wrong", "203.0.113.1").status_code == 401  # other names are not locked
     # Unknown names are limited the same way: the limit does not tell which names exist.
-    assert attempt(client, "someone", "wrong", "203.0.113.4").status_code == 401
-    assert attempt(client, "someone", "wrong", "203.0.113.5").status_code == 429
+    assert attempt(client, "someone", "wrong", "203.0.113.1").status_code == 401
+    assert attempt(client, "someone", "wrong", "203.0.113.1").status_code == 429
+
+
+def test_a_lock_out_is_shown_and_an_operator_can_lift_it(guarded) -> None:  # type: ignore[no-untyped-def]
+    app = guarded(LOGIN_LIMIT_PER_ADDRESS="3/minute", LOGIN_LIMIT_PER_ACCOUNT="2/minute")
+    guesser = app.test_client()
+    for _ in range(2):
+        attempt(guesser, "ops", "wrong", "198.51.100.66")
+    for name in ("a", "b"):
+        attempt(guesser, name, "wrong", "198.51.100.67")
+    attempt(guesser, "c", "wrong", "198.51.100.67")  # the address's third failure: the whole address waits
+    page = guesser.get("/login", environ_base={"REMOTE_ADDR": "198.51.100.67"}).get_data(as_text=True)
+    assert "sign-in opens again in" in page  # the locked client is told until when, before it tries
+    operator = app.test_client()
+    assert attempt(operator, "ops", PASSWORD, "192.0.2.50").status_code == 302
+    calls = operator.get("/dashboard/calls").get_data(as_text=True)
+    assert "<code>ops</code> from\n        <code>198.51.100.66</code>" in calls
+    assert "for every name from\n        <code>198.51.100.67</code>" in calls
+    token = csrf_of(calls)
+    unlocked = operator.post(
+        "/dashboard/lockouts/unlock", data={"csrf_token": token, "kind": "account", "key": "198.51.100.66 ops"}
+    )
+    assert unlocked.status_code == 302
+    assert "198.51.100.66" not in operator.get("/dashboard/calls").get_data(as_text=True)
+    assert attempt(guesser, "ops", PASSWORD, "198.51.100.66").status_code == 302  # lifted
+    forged = app.test_client().post("/dashboard/lockouts/unlock", data={"kind": "address", "key": "198.51.100.67"})
+    assert forged.status_code == 302 and attempt(guesser, "ops", PASSWORD, "198.51.100.67").status_code == 429
 
 
 def test_successful_sign_ins_do_not_count(guarded) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +144,10 @@ def test_the_window_slides_and_forgets_stale_keys() -> None:
     for n, key in enumerate("bcde"):
         window.acquire(key, now=61 + n)
     assert len(window._hits) == 3 and "a" not in window._hits  # a flood of names is bounded
+    assert window.waiting("e", now=70) is None and window.acquire("e", now=70) is None
+    assert window.waiting("e", now=71) == 53 and window.locked(now=71) == [("e", 53)]  # its hits: 64, 70
+    window.clear("e")
+    assert window.waiting("e", now=71) is None and window.locked(now=71) == []
 
 
 @pytest.mark.service

@@ -43,6 +43,12 @@ def test_every_response_carries_the_security_headers(
     assert csp["object-src"] == ["'none'"] and csp["media-src"] == ["'self'"]
     # SSE and listen-in go to this origin; the softphone's stream socket to PUBLIC_URL (wss for https).
     assert csp["connect-src"] == ["'self'", "wss://callstream.example.test"]
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"  # PUBLIC_URL is https (#22.6)
+
+
+def test_no_hsts_when_the_service_is_reached_over_plain_http(make_app) -> None:  # type: ignore[no-untyped-def]
+    response = make_app(PUBLIC_URL="http://127.0.0.1:5000").test_client().get("/login")
+    assert response.status_code == 200 and "Strict-Transport-Security" not in response.headers
 
 
 def test_templates_have_no_inline_script_or_style() -> None:

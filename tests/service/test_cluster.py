@@ -95,7 +95,8 @@ def test_a_command_on_node_b_reaches_the_call_on_node_a(tmp_path: Path, redis_ur
         assert call_id[:8] in watcher.get(f"{b.url}/dashboard/calls", timeout=5).text  # B lists A's live call
         cookie = "; ".join(f"{k}={v}" for k, v in watcher.cookies.items())
         listener = Client.connect(
-            f"{b.url.replace('http', 'ws')}/dashboard/calls/{call_id}/listen", headers={"Cookie": cookie}
+            f"{b.url.replace('http', 'ws')}/dashboard/calls/{call_id}/listen",
+            headers={"Cookie": cookie, "Origin": b.url},  # a browser socket: this service's own page only
         )
         assert json.loads(listener.receive(timeout=5)) == {"rate": 8000}
         for _ in range(5):

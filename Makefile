@@ -59,7 +59,9 @@ setup: system-deps $(VENV)/.installed-run turn-models
 setup-dev: system-deps test-deps $(VENV)/.installed-dev turn-models
 
 turn-models: | $(VENV)/bin/python ## Silero VAD and Smart Turn ONNX files from their PyPI wheels into models/turn/
-	@$(BIN)/python scripts/get_turn_models.py --if-missing
+	@# Optional: without PyPI the service still starts (those agents use the energy VAD), so make goes on.
+	@$(BIN)/python scripts/get_turn_models.py --if-missing || \
+		echo "make: going on without the turn models (models/turn/UNAVAILABLE says why; their tests skip)" >&2
 
 system-deps: ## espeak-ng (pyttsx3's engine), ffmpeg (decoding audio to play), python venv support
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

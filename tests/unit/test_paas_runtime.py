@@ -1,0 +1,45 @@
+"""What a PaaS build leans on, alone: the espeak-ng data path under the apt buildpack's prefix, and a
+build without PyPI that still goes on (turn models optional)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.speech.tts_worker import APT_ESPEAK_DATA, espeak_data_path
+from tests.conftest import ROOT
+
+
+def test_the_tts_worker_finds_espeak_data_unpacked_by_the_apt_buildpack(tmp_path: Path) -> None:
+    assert espeak_data_path({"HOME": str(tmp_path)}) is None  # nothing unpacked there: libespeak-ng's own path
+    (tmp_path / APT_ESPEAK_DATA).mkdir(parents=True)
+    assert espeak_data_path({"HOME": str(tmp_path)}) == str(tmp_path / APT_ESPEAK_DATA)
+    assert espeak_data_path({"HOME": str(tmp_path), "ESPEAK_DATA_PATH": "/set/by/you"}) is None  # yours wins
+
+
+def test_the_profile_script_sets_espeak_data_path_only_when_the_apt_prefix_has_it(tmp_path: Path) -> None:
+    def sourced(home: Path, **env: str) -> str:
+        script = f'. "{ROOT}/.profile.d/espeak-ng.sh"; printf %s "${{ESPEAK_DATA_PATH:-}}"'
+        done = subprocess.run(["bash", "-c", script], env={"HOME": str(home), **env}, capture_output=True, text=True)
+        return done.stdout
+
+    assert sourced(tmp_path) == ""
+    (tmp_path / APT_ESPEAK_DATA).mkdir(parents=True)
+    assert sourced(tmp_path) == str(tmp_path / APT_ESPEAK_DATA)
+    assert sourced(tmp_path, ESPEAK_DATA_PATH="/mine") == "/mine"
+
+
+def test_without_pypi_the_turn_models_step_says_why_and_leaves_a_note_for_the_tests(tmp_path: Path) -> None:
+    empty = tmp_path / "no-index"
+    empty.mkdir()
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(empty)}  # as a build without registry access
+    dest = tmp_path / "turn"
+    done = subprocess.run(
+        [sys.executable, "scripts/get_turn_models.py", "--dest", str(dest)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "energy VAD" in done.stderr
+    assert "Re-run with PyPI access" in (dest / "UNAVAILABLE").read_text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,48 +83,57 @@ def test_the_build_baked_in_the_speech_models(slug: dict[str, Any]) -> None:
     assert sorted(p.name for p in (models / "turn").glob("*.onnx")) == ["silero_vad.onnx", "smart-turn-v3.2-cpu.onnx"]
 
 
+def first_deploy(port: int) -> dict[str, str]:
+    """What a dyno of a first deploy gets: PORT, DYNO and the config vars the README's deploy section sets."""
+    return {
+        "PORT": str(port),
+        "DYNO": "web.1",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",  # the router's address: `heroku apps:info` shows the real one
+        "SECRET_KEY": SECRET_KEY,
+        "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
+        "API_KEY": API_KEY,
+        "DASHBOARD_PASSWORD": "a-first-deploy-password",
+        "PIOPIY_APP_ID": "4444444",
+        "PIOPIY_APP_SECRET": "app-secret-never-logged",
+        "PIOPIY_NUMBER": "919000000000",
+    }
+
+
+@contextmanager
+def running_dyno(slug: dict[str, Any], **addons: str) -> Iterator[str]:
+    """The Procfile's web process as a dyno starts it (with ``addons``' URLs), until it can hear: its URL."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="dyno-", suffix=".log", delete=False)  # noqa: SIM115
+    config = {**first_deploy(port), **addons}
+    args = sandbox(slug["build"], slug["packages"], config, boot(f"exec {procfile_web(slug['build'])}"))
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def hearing() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dyno exited ({proc.returncode}):\n{Path(log.name).read_text()[-4000:]}")
+        try:
+            return requests.get(f"{url}/healthz", timeout=2).json()["stt"]["loaded"]
+        except (requests.RequestException, ValueError, KeyError):
+            return False
+
+    try:
+        wait_for(hearing, timeout=120, interval=0.5)
+        yield url
+    finally:
+        if proc.poll() is None:
+            stop_dyno(proc)
+        log.close()
+        print(f"dyno log: {log.name}")
+
+
 @pytest.fixture(scope="module")
 def dyno(slug: dict[str, Any], tmp_path_factory) -> Iterator[str]:
-    """The Procfile's web process, as a dyno starts it, with Heroku Postgres and Key-Value Store: its URL."""
-    folder = tmp_path_factory.mktemp("addons")
-    with postgres_server() as postgres, redis_server(folder) as redis_url:
+    """The built app with Heroku Postgres (a ``postgres://`` URL) and Key-Value Store (Redis): its URL."""
+    with postgres_server() as postgres, redis_server(tmp_path_factory.mktemp("redis")) as redis_url:
         database = postgres.url(postgres.create_database()).replace("postgresql://", "postgres://", 1)
-        port = free_port()
-        config = {
-            "PORT": str(port),
-            "DYNO": "web.1",
-            "DATABASE_URL": database,
-            "REDIS_URL": redis_url,
-            "PUBLIC_URL": f"http://127.0.0.1:{port}",  # the router's address: `heroku apps:info` shows the real one
-            "SECRET_KEY": SECRET_KEY,
-            "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-            "API_KEY": API_KEY,
-            "DASHBOARD_PASSWORD": "a-first-deploy-password",
-            "PIOPIY_APP_ID": "4444444",
-            "PIOPIY_APP_SECRET": "app-secret-never-logged",
-            "PIOPIY_NUMBER": "919000000000",
-        }
-        log = tempfile.NamedTemporaryFile(prefix="dyno-", suffix=".log", delete=False)  # noqa: SIM115
-        args = sandbox(slug["build"], slug["packages"], config, boot(f"exec {procfile_web(slug['build'])}"))
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-
-        def hearing() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"the dyno exited ({proc.returncode}):\n{Path(log.name).read_text()[-4000:]}")
-            try:
-                return requests.get(f"{url}/healthz", timeout=2).json()["stt"]["loaded"]
-            except (requests.RequestException, ValueError, KeyError):
-                return False
-
-        try:
-            wait_for(hearing, timeout=120, interval=0.5)
+        with running_dyno(slug, DATABASE_URL=database, REDIS_URL=redis_url) as url:
             yield url
-        finally:
-            if proc.poll() is None:
-                stop_dyno(proc)
-            log.close()
-            print(f"dyno log: {log.name}")
 
 
 def test_a_call_through_the_built_app_hears_the_greeting_and_a_reply(
@@ -141,3 +151,13 @@ def test_a_call_through_the_built_app_hears_the_greeting_and_a_reply(
     assert report["heard_seconds"] > 2  # the greeting and the reply reached the caller
     health = requests.get(f"{dyno}/healthz", timeout=5).json()
     assert health["tts"]["status"] == "ok", health
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gunicorn.conf.py exits with 'WEB_CONCURRENCY=2 needs REDIS_URL'; the WEB_CONCURRENCY fallback is "
+    "another branch's (#22, production): once merged this passes, and the mark must go",
+)
+def test_a_first_deploy_without_redis_boots_with_the_buildpacks_web_concurrency(slug: dict[str, Any]) -> None:
+    with running_dyno(slug) as url:  # no add-ons at all: SQLite in the slug, no Redis; WEB_CONCURRENCY=2
+        assert requests.get(f"{url}/healthz", timeout=5).status_code == 200

@@ -11,6 +11,7 @@ fills the download cache (~170 MB of wheels, ~2 MB of .debs, CALLSTREAM_BUILD_CA
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ import pytest
 import requests
 
 from emulator.service import free_port
-from tests.conftest import API_KEY, SECRET_KEY, WEBHOOK_TOKEN
+from tests.conftest import API_KEY, ROOT, SECRET_KEY, WEBHOOK_TOKEN
 from tests.support.buildpack import (
     VOSK_MODEL,
     apt_step,
@@ -96,7 +97,16 @@ def first_deploy(port: int) -> dict[str, str]:
         "PIOPIY_APP_ID": "4444444",
         "PIOPIY_APP_SECRET": "app-secret-never-logged",
         "PIOPIY_NUMBER": "919000000000",
+        "TRUSTED_PROXY_HOPS": "1",
     }
+
+
+def test_the_readme_sets_what_this_test_gives_a_first_deploy() -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("heroku config:set") : readme.index("git push heroku main")]
+    names = set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", block))
+    # WEB_CONCURRENCY: the README pins 1 for a deploy without Redis; here the buildpack's 2, with Redis.
+    assert names - {"WEB_CONCURRENCY"} == set(first_deploy(5000)) - {"PORT", "DYNO"}
 
 
 @contextmanager

@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
+.PHONY: image compose-up compose-down run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
@@ -89,6 +89,19 @@ $(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
+
+DOCKER ?= docker
+
+image: ## Build the container image (Dockerfile: Debian bookworm, non-root, models baked in) as callstream
+	@command -v $(DOCKER) >/dev/null || { echo "make image: no $(DOCKER) here (DOCKER=podman works too)" >&2; exit 2; }
+	$(DOCKER) build -t callstream .
+
+compose-up: ## Two nodes, PostgreSQL and Redis (compose.yaml; secrets from .env): nodes on :8001 and :8002
+	@command -v $(DOCKER) >/dev/null || { echo "make compose-up: no $(DOCKER) here" >&2; exit 2; }
+	$(DOCKER) compose up --build -d
+
+compose-down: ## Stop what compose-up started (the database volume stays)
+	$(DOCKER) compose down
 
 clean:
 	rm -rf $(VENV) .pytest_cache

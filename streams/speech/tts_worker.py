@@ -47,6 +47,23 @@ def resolve_voice(voices: list[Any], wanted: str) -> str | None:
     return None
 
 
+# Where the apt buildpack (heroku-community/apt) unpacks Debian's espeak-ng-data: under $HOME/.apt.
+APT_ESPEAK_DATA = ".apt/usr/lib/x86_64-linux-gnu/espeak-ng-data"
+
+
+def espeak_data_path(environ: dict[str, str]) -> str | None:
+    """ESPEAK_DATA_PATH for an espeak-ng unpacked by the apt buildpack, when the platform did not set one.
+
+    libespeak-ng looks for its voices at the path compiled into it (/usr/lib/…/espeak-ng-data); unpacked
+    under $HOME/.apt it finds nothing and pyttsx3 cannot start. .profile.d/espeak-ng.sh sets it at boot;
+    this covers a platform that does not source .profile.d.
+    """
+    if environ.get("ESPEAK_DATA_PATH"):
+        return None
+    candidate = os.path.join(environ.get("HOME") or "/app", APT_ESPEAK_DATA)
+    return candidate if os.path.isdir(candidate) else None
+
+
 def _reply(out: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
     out.write(json.dumps(header).encode() + b"\n" + payload)
     out.flush()
@@ -99,6 +116,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # anything printed from here on goes to stderr
+    data_path = espeak_data_path(dict(os.environ))
+    if data_path:
+        os.environ["ESPEAK_DATA_PATH"] = data_path  # read by libespeak-ng when pyttsx3 initialises it
     import pyttsx3
     from pyttsx3.drivers import _espeak as espeak
 

@@ -21,6 +21,7 @@ from emulator.turnset import turnset
 from streams.turns.models import SILERO_FILE
 from tests.conftest import ROOT, base_config
 from tests.support.streaming import call_args, get_call, run_emulator, wait_for, wait_until_hearing, write_script
+from tests.support.turn_models import installed_turn_models
 
 SMART = {"vad": "silero", "end": "smart"}  # ask at 150 ms of pause, wait up to 1000 ms
 
@@ -55,6 +56,7 @@ def calls(
 
 @pytest.fixture(scope="module")
 def done_call(tmp_path_factory) -> dict[str, Any]:
+    installed_turn_models()  # the service reads the same folder (TURN_MODELS_DIR's default)
     clips = {clip.name: clip for clip in turnset()}
     steps = [
         {"listen": "reply"},

@@ -15,7 +15,7 @@ from streams.turns.models import SILERO_FILE, TurnModels
 from streams.turns.rules import PauseHeard, SpeechStarted, TurnDetector, TurnEnded, TurnRule
 from streams.turns.smart_turn import log_mel
 from streams.turns.vad import SileroVad
-from tests.conftest import ROOT
+from tests.support.turn_models import installed_turn_models
 
 RATE = 8000
 SMART = TurnRule(end="smart", silence_ms=60, max_wait_ms=600)
@@ -23,9 +23,7 @@ SMART = TurnRule(end="smart", silence_ms=60, max_wait_ms=600)
 
 @pytest.fixture(scope="module")
 def models() -> TurnModels:
-    found = TurnModels(ROOT / "models" / "turn")
-    assert not found.missing_for(TurnRule(vad="silero", end="smart")), "run `make setup-dev` (turn models)"
-    return found
+    return installed_turn_models()
 
 
 @pytest.fixture(scope="module")

@@ -104,7 +104,6 @@ def test_a_call_to_the_container_hears_the_greeting_and_a_reply(image: Image, co
     assert [e for e in call["timeline"] if e["kind"] == "reply"] and report["heard_seconds"] > 2
 
 
-@pytest.mark.xfail(strict=True, reason="/readyz comes from another branch (#22, health): once merged, the mark goes")
 def test_the_images_healthcheck_passes_once_the_node_takes_calls(image: Image, container: str) -> None:
     port = container.rsplit(":", 1)[1]
     check = image.sandbox(image.as_user(["/bin/sh", "-c", image.healthcheck]), {**image.env, "PORT": port})

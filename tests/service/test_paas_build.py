@@ -163,11 +163,6 @@ def test_a_call_through_the_built_app_hears_the_greeting_and_a_reply(
     assert health["tts"]["status"] == "ok", health
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gunicorn.conf.py exits with 'WEB_CONCURRENCY=2 needs REDIS_URL'; the WEB_CONCURRENCY fallback is "
-    "another branch's (#22, production): once merged this passes, and the mark must go",
-)
 def test_a_first_deploy_without_redis_boots_with_the_buildpacks_web_concurrency(slug: dict[str, Any]) -> None:
     with running_dyno(slug) as url:  # no add-ons at all: SQLite in the slug, no Redis; WEB_CONCURRENCY=2
         assert requests.get(f"{url}/healthz", timeout=5).status_code == 200

@@ -4,6 +4,13 @@ Close codes: 1000 normal end; 1001 the service is shutting down (the caller
 was told); 1008 bad or expired signature, or a call that has already ended (a
 replayed URL); 1011 our own error; 1013 at MAX_CALLS or while shutting down
 (try again later); 4001 replaced by a newer socket for the same call.
+
+Extensions: none. FreeSWITCH's mod_audio_stream (what Piopiy's stream almost
+certainly is) offers permessage-deflate by default; 20 ms of PCM does not
+compress, inflating every frame costs CPU and switches the frame fast path off
+(streams/link/frames.py), so the offer is declined: the header is taken out of
+the handshake before simple-websocket answers it (kept as ``OFFERED_EXTENSIONS``
+in the environ for logs and captures).
 """
 
 from __future__ import annotations
@@ -28,6 +35,15 @@ from streams.link.websocket import WebSocket
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 sock = Sock()
+OFFERED_EXTENSIONS = "callstream.offered_extensions"
+
+
+@bp.before_request
+def decline_extensions() -> None:
+    """simple-websocket builds its handshake from the environ's headers: without the offer it accepts none."""
+    offered = request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    if offered is not None:
+        request.environ[OFFERED_EXTENSIONS] = offered
 
 
 @sock.route("/stream/<call_id>", bp=bp)
@@ -41,15 +57,16 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
         return
     svc = services()
     call = svc.calls.get(call_id)
-    if call is not None:
-        call.attach(socket)  # a duplicate socket replaces the old one
+    if call is not None and not call.ended:
+        call.attach(socket)  # a redial continues the call; a duplicate socket replaces the old one
     else:
         record = svc.store.get(call_id)
-        refusal = _refusal(svc, record)
+        ended_here = call is not None or svc.calls.ended(call_id)  # its own end is published already
+        refusal = _refusal(svc, record, ended=ended_here)
         if refusal is not None:
             code, why, message = refusal
             log.warning("stream for %s refused: %s", call_id, why)
-            if record is not None and record["state"] not in FINAL_STATES:
+            if record is not None and record["state"] not in FINAL_STATES and not ended_here:
                 svc.bus.publish(StateChanged(call_id=call_id, state="ended", reason=why))
             socket.close(code, message)
             return
@@ -75,9 +92,13 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
         call.end("internal_error", code=CLOSE_ERROR)
 
 
-def _refusal(svc: Services, record: dict[str, Any] | None) -> tuple[int, str, str] | None:
-    """Why a new stream cannot be taken, as (close code, stored reason, close message), or None."""
-    if record is not None and record["state"] in FINAL_STATES:
+def _refusal(svc: Services, record: dict[str, Any] | None, ended: bool) -> tuple[int, str, str] | None:
+    """Why a new stream cannot be taken, as (close code, stored reason, close message), or None.
+
+    A call that ended (closed normally, ended by us, or its reconnect grace ran out) is never reopened: a
+    redial of its URL is refused with 1008 "this call has ended", even before its stored state says so.
+    """
+    if ended or (record is not None and record["state"] in FINAL_STATES):
         return CLOSE_POLICY, "call_ended", "this call has ended"  # a replayed stream URL
     if not svc.accepting:
         return CLOSE_TRY_AGAIN, "shutting_down", "try again later"

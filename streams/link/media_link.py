@@ -6,6 +6,10 @@ listen-in taps. One writer greenlet sends everything: control messages and
 PCMO first, then audio paced on the playback clock (PROTOCOL.md section 5), so
 at any moment ``heard`` says what the caller has actually heard. Nothing else
 ever writes to the socket. A second socket replaces the first (``attach``).
+
+A socket lost without a close frame leaves the link detached (``detach``):
+the writer holds what it has (control messages and audio wait, the playback
+clock stands still as when paused) until a redial attaches a new socket.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from gevent.event import Event
 from actions import AudioMessages, encode, interrupt
 from streams.audio import resample
 from streams.errors import CallBusy, CallNotLive
-from streams.link import protocol
+from streams.link import protocol, report
 from streams.link.recorder import Recorder
 from streams.link.settings import CLOSE_REPLACED, LinkSettings, Receiver, Tap
 from streams.link.websocket import ConnectionClosed, Socket
@@ -77,8 +81,18 @@ class MediaLink:
     def open(self) -> bool:
         return not self._closing
 
-    def serve(self, sock: Socket, receiver: Receiver) -> bool:
-        """Read ``sock`` until it closes, is replaced or the link closes; True when the peer closed it."""
+    def detach(self, sock: Socket) -> bool:
+        """The peer lost ``sock`` without a close frame: hold everything until a redial attaches another."""
+        if self.sock is not sock:
+            return False
+        self.sock = None
+        self.counters["sockets_dropped"] += 1
+        return True
+
+    def serve(self, sock: Socket, receiver: Receiver) -> str:
+        """Read ``sock`` until it closes, is replaced or the link closes: "closed" when the peer closed it with a
+        close frame, "dropped" when it went without one, "" when it was replaced or the link is closing."""
+        first = True  # the module sends its metadata first on every socket it opens
         while self.sock is sock and not self._closing:
             try:
                 message = sock.receive(timeout=0.5)
@@ -86,11 +100,18 @@ class MediaLink:
                 break
             now = self.clock()
             if message is not None:
-                self._dispatch(protocol.parse(message, self.settings.max_frame_bytes), now, receiver)
+                if first and isinstance(message, str):
+                    item: protocol.Inbound = protocol.metadata(message, self.settings.max_frame_bytes)
+                else:
+                    item = protocol.parse(message, self.settings.max_frame_bytes)
+                first = False
+                self._dispatch(item, now, receiver)
             receiver.on_tick(now)
             if message is None and not sock.connected:
                 break
-        return self.sock is sock and not self._closing
+        if self.sock is not sock or self._closing:
+            return ""
+        return "dropped" if getattr(sock, "dropped", False) else "closed"
 
     def close(self, code: int, reason: str, last: Any = None) -> None:
         """Send ``last`` (e.g. a hangup PCMO) after what is queued, then the close frame; stop the writer."""
@@ -126,6 +147,9 @@ class MediaLink:
         elif isinstance(item, protocol.Event):
             self.counters["events_in"] += 1
             receiver.on_event(item, now)
+        elif isinstance(item, protocol.Metadata):
+            self.counters["metadata_in"] += 1
+            receiver.on_metadata(item, now)
         else:
             key = f"dropped_{item.reason}"
             self.counters[key] += 1
@@ -196,7 +220,7 @@ class MediaLink:
         for _ in range(int(3600 / step)):
             if utterance.first_sent_at is not None or utterance.cut or self._closing:
                 return True
-            if not self.audio_held and self.playback.clock <= self.clock():
+            if not self.audio_held and self.sock is not None and self.playback.clock <= self.clock():
                 stuck += step
                 if stuck >= limit:
                     return False
@@ -218,13 +242,13 @@ class MediaLink:
     def _write(self) -> None:
         while True:
             self._wake.clear()
-            if self._control:
+            if self._control and self.sock is not None:
                 self._send_text(encode(self._control.popleft()))
                 continue
             if self._closing:
                 return
             hint = None
-            if not self.audio_held:
+            if not self.audio_held and self.sock is not None:
                 now = self.clock()
                 item = self.playback.next_chunk(now)
                 if item is not None:
@@ -264,32 +288,7 @@ class MediaLink:
         return True
 
     def diagnose(self) -> dict[str, Any]:
-        """Where audio stands on this link, for a log line when a call cannot speak: is the writer alive, what
-        is it waiting for, what is playing and queued."""
-        now, current, writer = self.clock(), self.playback.current, self._writer
-        state = "none" if writer is None else "failed" if self._writer_failed else "dead" if writer.dead else "alive"
-        return {
-            "writer": state,
-            "writer_sending": self._sending,
-            "held": self.audio_held,
-            "control_queued": len(self._control),
-            "audio_queued": len(self.playback.queue),
-            "clock_ahead_s": round(self.playback.clock - now, 3),
-            "current": current
-            and {"kind": current.kind, "complete": current.complete, "bytes": len(current.pcm), "sent": current.sent},
-            "messages_out": self.counters["messages_out"],
-        }
+        return report.diagnose(self)
 
     def stats(self) -> dict[str, Any]:
-        counters = self.counters
-        return {
-            "frames_in": counters["frames_in"],
-            "bytes_in": counters["bytes_in"],
-            "audio_messages_out": counters["audio_out"],
-            "audio_bytes_out": counters["audio_bytes_out"],
-            "messages_out": counters["messages_out"],
-            "events_in": counters["events_in"],
-            "dropped": {key[8:]: value for key, value in counters.items() if key.startswith("dropped_")},
-            "sockets_replaced": counters["sockets_replaced"],
-            **({"writer_failed": counters["writer_failed"]} if counters["writer_failed"] else {}),
-        }
+        return report.stats(self.counters)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from simple_websocket import ConnectionClosed
 from wsproto.events import CloseConnection, Message, TextMessage
+from wsproto.frame_protocol import CloseReason
 
 from streams.link import frames
 
@@ -78,10 +79,18 @@ class WebSocket:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.inline = isinstance(getattr(ws, "thread", None), InlineReads)
+        self._eof = False
 
     @property
     def connected(self) -> bool:
         return bool(getattr(self.ws, "connected", False))
+
+    @property
+    def dropped(self) -> bool:
+        """The peer went without a close frame (a network blip, or a module build about to redial)."""
+        if self.inline:
+            return self._eof
+        return self.ws.close_reason == CloseReason.NO_STATUS_RCVD and not self.ws.close_message
 
     def receive(self, timeout: float | None = None) -> bytes | str | None:
         if not self.inline:
@@ -94,7 +103,7 @@ class WebSocket:
             if data is None:
                 return None
             if not data:  # the peer has gone: what simple-websocket's thread does on EOF
-                ws.connected = False
+                ws.connected, self._eof = False, True
                 continue
             audio = frames.audio_frames(data, ws.max_message_size or MAX_FRAME) if frames.idle(ws) else None
             if audio is not None:

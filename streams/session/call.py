@@ -47,6 +47,7 @@ class CallSettings:
     max_duration: float = 3600.0
     play_mode: str = "stream"
     caller_id: str = ""
+    reconnect_grace: float = 3.0  # a socket lost without a close frame may be redialled within this
 
 
 class Call(Transfers):
@@ -76,6 +77,8 @@ class Call(Transfers):
         self.end_reason: str | None = None
         self.started = self.last_audio = self.clock()
         self.paused = self.stopped = False
+        self.metadata: dict[str, Any] | None = None  # the module's first text frame, if it sent one
+        self._drops = 0
         self.tasks = Group()
         self._on_end = on_end
         self.memory, self._summarize = Memory(), summarize  # for the warm-transfer brief
@@ -99,17 +102,35 @@ class Call(Transfers):
         self.log.info("stream open at %d Hz", self.rate)
 
     def attach(self, sock: Any) -> None:
-        if self.link.attach(sock) is not None:
-            self.log.warning("a second socket arrived; it replaces the first")
-            self.publish(ev.Note(call_id=self.call_id, what="socket.replaced"))
+        redial = self.link.sock is None and self._drops > 0
+        if self.link.attach(sock) is not None or redial:
+            what = "redialled: the call goes on" if redial else "replaced: a second socket arrived"
+            self.log.warning("socket %s", what)
+            self.publish(ev.Note(call_id=self.call_id, what="socket.redialled" if redial else "socket.replaced"))
 
     def serve(self, sock: Any) -> None:
         """Read ``sock`` until it closes or is replaced (runs in the socket handler's greenlet)."""
-        if self.link.serve(sock, self) and not self.ended:
+        outcome = self.link.serve(sock, self)
+        if outcome == "dropped" and not self.ended and self.settings.reconnect_grace > 0:
+            self._lost(sock)
+        elif outcome and not self.ended:
             self.end("socket_closed", hangup=False)
         elif self.link.sock is sock:
             # Ending elsewhere: stay until our close frame is out, or flask-sock closes with a bare 1000.
             self._ended.wait(10)
+
+    def _lost(self, sock: Any) -> None:
+        """No close frame: a network blip, or a module build that redials. Hold the call for the grace."""
+        if self.link.detach(sock):
+            self._drops, grace = self._drops + 1, self.settings.reconnect_grace
+            self.log.warning("socket lost without a close frame: waiting %.1fs for a redial", grace)
+            self.publish(ev.Note(call_id=self.call_id, what="socket.dropped", info={"grace": grace}))
+            self.spawn(self._grace_over, self._drops)
+
+    def _grace_over(self, drop: int) -> None:
+        gevent.sleep(self.settings.reconnect_grace)
+        if not self._ending and self.link.sock is None and self._drops == drop:  # no redial in time
+            self.end("socket_lost", hangup=False)
 
     def end(self, reason: str, *, hangup: bool = True, code: int = CLOSE_NORMAL) -> None:
         """End once: hang up (unless told not to), close the socket with ``code``, free everything."""
@@ -157,6 +178,10 @@ class Call(Transfers):
         self.log.info("event %s", event.kind)
         data = protocol.bounded(event.data, MAX_STORED_EVENT)
         self.publish(ev.Note(call_id=self.call_id, what="stream.event", info={"kind": event.kind, "data": data}))
+
+    def on_metadata(self, metadata: protocol.Metadata, now: float) -> None:
+        self.metadata = protocol.bounded(metadata.data, MAX_STORED_EVENT)
+        self.publish(ev.Note(call_id=self.call_id, what="stream.metadata", info={"data": self.metadata}))
 
     def on_tick(self, now: float) -> None:
         if self._ending:

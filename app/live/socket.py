@@ -28,7 +28,7 @@ from app.services import Services, services
 from app.storage.calls import FINAL_STATES
 from app.storage.journal import create_call
 from streams.events import StateChanged
-from streams.link import websocket
+from streams.link import frames, websocket
 from streams.link.settings import CLOSE_ERROR, CLOSE_POLICY, CLOSE_TRY_AGAIN
 from streams.link.websocket import WebSocket
 
@@ -121,5 +121,6 @@ def init_app(app: Flask) -> None:
         # Stream sockets are read by their handler (streams/link/websocket.py): no reader thread per call.
         options["thread_class"] = functools.partial(websocket.reader_thread, inline=_is_stream)
     app.config.setdefault("SOCK_SERVER_OPTIONS", options)
+    frames.check()  # the fast path reads wsproto's internals: off (logged) if this release moved them
     app.register_blueprint(bp)
     sock.init_app(app)

@@ -105,6 +105,7 @@ class Call(Transfers):
         redial = self.link.sock is None and self._drops > 0
         if self.link.attach(sock) is not None or redial:
             what = "redialled: the call goes on" if redial else "replaced: a second socket arrived"
+            self.last_audio = self.clock()  # the time without a socket is not the caller's silence
             self.log.warning("socket %s", what)
             self.publish(ev.Note(call_id=self.call_id, what="socket.redialled" if redial else "socket.replaced"))
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 sock = Sock()
 OFFERED_EXTENSIONS = "callstream.offered_extensions"
+LINGER = 1.0  # seconds to wait for the peer's close after ours
 
 
 @bp.before_request
@@ -90,6 +91,7 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     except Exception:  # noqa: BLE001 - one broken call never disturbs another
         log.exception("call %s: stream handler failed", call_id)
         call.end("internal_error", code=CLOSE_ERROR)
+    socket.linger(LINGER)  # our close frame reaches a peer still sending before the TCP connection goes
 
 
 def _refusal(svc: Services, record: dict[str, Any] | None, ended: bool) -> tuple[int, str, str] | None:

@@ -5,11 +5,9 @@ and hands it to the call; caller audio also goes to the recorder and to
 listen-in taps. One writer greenlet sends everything: control messages and
 PCMO first, then audio paced on the playback clock (PROTOCOL.md section 5), so
 at any moment ``heard`` says what the caller has actually heard. Nothing else
-ever writes to the socket. A second socket replaces the first (``attach``).
-
-A socket lost without a close frame leaves the link detached (``detach``):
-the writer holds what it has (control messages and audio wait, the playback
-clock stands still as when paused) until a redial attaches a new socket.
+ever writes to the socket. A second socket replaces the first (``attach``);
+a socket lost without a close frame leaves the link detached (``detach``), the
+writer holding everything as when paused, until a redial attaches another.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ from actions import AudioMessages, encode, interrupt
 from streams.audio import resample
 from streams.errors import CallBusy, CallNotLive
 from streams.link import protocol, report
+from streams.link.intake import Intake, heard_by_recogniser
 from streams.link.recorder import Recorder
 from streams.link.settings import CLOSE_REPLACED, LinkSettings, Receiver, Tap
 from streams.link.websocket import ConnectionClosed, Socket
@@ -51,6 +50,7 @@ class MediaLink:
         self.recorder = recorder
         self.clock = clock
         self.counters: Counter[str] = Counter()
+        self.intake = Intake(self.rate, settings.audio, settings.burst, settings.flood, clock())
         self.playback = Playback(self.out_rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
         self.audio_held = False  # paused or stopped: the writer sends no audio
         self.taps: set[Tap] = set()
@@ -91,9 +91,10 @@ class MediaLink:
 
     def serve(self, sock: Socket, receiver: Receiver) -> str:
         """Read ``sock`` until it closes, is replaced or the link closes: "closed" when the peer closed it with a
-        close frame, "dropped" when it went without one, "" when it was replaced or the link is closing."""
+        close frame, "dropped" when it went without one, "flooded" when it sent audio far faster than real time
+        (streams/link/intake.py), "" when it was replaced or the link is closing."""
         first = True  # the module sends its metadata first on every socket it opens
-        while self.sock is sock and not self._closing:
+        while self.sock is sock and not self._closing and not self.intake.flooded:
             try:
                 message = sock.receive(timeout=0.5)
             except ConnectionClosed:
@@ -111,6 +112,8 @@ class MediaLink:
                 break
         if self.sock is not sock or self._closing:
             return ""
+        if self.intake.flooded:
+            return "flooded"
         return "dropped" if getattr(sock, "dropped", False) else "closed"
 
     def close(self, code: int, reason: str, last: Any = None) -> None:
@@ -135,15 +138,18 @@ class MediaLink:
     # -- inbound ----------------------------------------------------------------------------
     def _dispatch(self, item: protocol.Inbound, now: float, receiver: Receiver) -> None:
         if isinstance(item, protocol.Audio):
+            item = self.intake.take(item, now)  # at most real time plus a burst; the caller's channel of stereo
+        if isinstance(item, protocol.Audio):
+            pcm = item.pcm
             self.counters["frames_in"] += 1
-            self.counters["bytes_in"] += len(item.pcm)
+            self.counters["bytes_in"] += len(pcm)
             if self.recorder is not None:
-                self.recorder.caller_audio(item.pcm, now)
+                self.recorder.caller_audio(pcm, now)
             if self.taps:  # listen-in hears both legs at the rate our audio goes out at
-                pcm = item.pcm if self.rate == self.out_rate else resample(item.pcm, self.rate, self.out_rate)
+                heard = pcm if self.rate == self.out_rate else resample(pcm, self.rate, self.out_rate)
                 for tap in tuple(self.taps):
-                    tap("caller", pcm)
-            receiver.on_audio(item.pcm, now)
+                    tap("caller", heard)
+            receiver.on_audio(heard_by_recogniser(pcm, self.settings.audio, self.playback.audible(now)), now)
         elif isinstance(item, protocol.Event):
             self.counters["events_in"] += 1
             receiver.on_event(item, now)

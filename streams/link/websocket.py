@@ -20,6 +20,7 @@ whole binary frames skip wsproto (streams/link/frames.py).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -112,6 +113,21 @@ class WebSocket:
             ws.ws.receive_data(data)
             ws.connected = ws._handle_events()  # pings answered, close frames handled, messages buffered
         return ws.input_buffer.pop(0)
+
+    def linger(self, limit: float) -> None:
+        """After our close frame, read and discard until the peer closes too (at most ``limit`` seconds).
+
+        Closing a TCP socket with the peer's frames still unread resets the connection, and the reset can
+        overtake our close frame: a client flooding us would never learn its close code.
+        """
+        import gevent
+
+        if not self.inline or self.ws.connected or self._eof:
+            return
+        deadline = time.monotonic() + limit
+        with gevent.Timeout(limit, False):
+            while time.monotonic() < deadline and _recv(self.ws.sock, deadline - time.monotonic()):
+                pass
 
     def send_text(self, text: str) -> None:
         send_text(self.ws, text)

@@ -22,10 +22,9 @@ from gevent.pool import Group
 from actions import PCMO
 from streams import events as ev
 from streams.errors import CallError, CallNotLive, CommandUnavailable
-from streams.link import protocol
+from streams.link import protocol, recorder
 from streams.link.media_link import MediaLink
-from streams.link.settings import CLOSE_NORMAL, CallLog
-from streams.offload import run_blocking
+from streams.link.settings import CLOSE_NORMAL, CLOSE_POLICY, CallLog
 from streams.playback import Utterance
 from streams.session import commands
 from streams.session.briefing import Memory, Summarizer
@@ -114,6 +113,8 @@ class Call(Transfers):
         outcome = self.link.serve(sock, self)
         if outcome == "dropped" and not self.ended and self.settings.reconnect_grace > 0:
             self._lost(sock)
+        elif outcome == "flooded" and not self.ended:  # caller audio far faster than real time
+            self.end("audio_flood", code=CLOSE_POLICY)
         elif outcome and not self.ended:
             self.end("socket_closed", hangup=False)
         elif self.link.sock is sock:
@@ -144,12 +145,7 @@ class Call(Transfers):
         gevent.killall([t for t in self.tasks if t is not current], block=True, timeout=2)
         if self.voice is not None:
             self._guard(self.voice.close, "voice failed while ending")
-        recording = None
-        if self.link.recorder is not None:
-            try:
-                recording = str(run_blocking(self.link.recorder.finish))
-            except Exception:  # noqa: BLE001 - a lost recording must not keep the call open
-                self.log.exception("recording could not be written")
+        recording = recorder.finish(self.link.recorder, self.log)
         self.state = "ended"
         stats = self.stats()
         self.publish(ev.CallEnded(call_id=self.call_id, reason=reason, stats=stats, recording=recording))

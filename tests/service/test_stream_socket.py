@@ -170,3 +170,31 @@ def test_after_a_normal_close_a_redial_is_refused_and_makes_no_call(service: str
     call = wait_for(lambda: (c := get_call(service, call_id))["state"] == "ended" and c)
     assert call["end_reason"] == "socket_closed"
     assert call_id not in runtime(service)["session_ids"]
+
+
+def test_text_frames_that_break_the_json_rule_are_dropped_and_never_poison_the_call(service: str) -> None:
+    """#25.6: held to the webhooks' rule (streams/jsontext.py). A lone surrogate stored once made the call's API
+    fail for good; NaN/Infinity made it answer invalid JSON."""
+    url = stream_url(service)
+    call_id = call_id_of(url)
+    ws = dial(url)
+    ws.send(FRAME)  # audio first: what follows are events, not metadata
+    bad = [
+        '{"event": "x", "who": "\\ud800"}',
+        '{"event": "x", "\\udfff": 1}',
+        '{"event": "x", "v": NaN}',
+        '{"event": "x", "v": -Infinity}',
+        '{"event": "x", "v": 1e999}',
+        '{"event": "x", "v": ' + "[" * 200 + "]" * 200 + "}",
+    ]
+    for text in bad:
+        ws.send(text)
+    ws.send('{"event": "media_started"}')
+    ws.send(FRAME)
+    call = wait_for(lambda: ((c := get_call(service, call_id))["stats"] or {}).get("frames_in") == 2 and c)
+    assert call["stats"]["dropped"] == {"malformed_text": len(bad)} and call["stats"]["events_in"] == 1
+    ws.close()
+    wait_for(lambda: get_call(service, call_id)["state"] == "ended")
+    answer = requests.get(f"{service}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5)
+    assert answer.status_code == 200
+    json.loads(answer.text, parse_constant=lambda name: pytest.fail(f"{name} in the API's answer"))

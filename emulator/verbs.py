@@ -28,6 +28,10 @@ def options(args: argparse.Namespace) -> CallOptions:
         cdr=not args.no_cdr,
         cdr_repeat=args.cdr_repeat,
         api_key=args.api_key,
+        deflate=not getattr(args, "no_deflate", False),
+        metadata=not getattr(args, "no_metadata", False),
+        drop_at=getattr(args, "drop_at", None),
+        redial_after=getattr(args, "redial_after", 0.8),
     )
 
 

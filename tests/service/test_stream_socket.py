@@ -20,7 +20,18 @@ from websockets.sync.client import ClientConnection, connect
 
 from emulator.service import running_service
 from tests.conftest import base_config
-from tests.support.streaming import HEADERS, act, call_id_of, get_call, runtime, stream_url, wait_for
+from tests.support.streaming import (
+    HEADERS,
+    act,
+    call_id_of,
+    emulator_args,
+    get_call,
+    run_emulator,
+    runtime,
+    stream_url,
+    wait_for,
+    write_script,
+)
 
 FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz
 GRACE = 1.5
@@ -198,3 +209,27 @@ def test_text_frames_that_break_the_json_rule_are_dropped_and_never_poison_the_c
     answer = requests.get(f"{service}/api/v1/calls/{call_id}", headers=HEADERS, timeout=5)
     assert answer.status_code == 200
     json.loads(answer.text, parse_constant=lambda name: pytest.fail(f"{name} in the API's answer"))
+
+
+def test_the_emulator_offers_deflate_sends_metadata_and_drops_and_redials(service: str, tmp_path) -> None:
+    """#20.6: the emulator's stream client speaks as the module does, and its drop-and-redial option is a call
+    that goes on."""
+    script = write_script(tmp_path, {"steps": [{"listen": 2.0}], "linger": 0.2})
+    report = run_emulator(
+        *emulator_args("call", service, script),
+        "--out",
+        str(tmp_path / "out"),
+        "--drop-at",
+        "0.6",
+        "--redial-after",
+        "0.4",
+    )
+    assert report["errors"] == []
+    kinds = [e["kind"] for e in report["timeline"]]
+    assert kinds.index("stream.open") < kinds.index("stream.dropped") < kinds.index("stream.redialled")
+    assert next(e for e in report["timeline"] if e["kind"] == "stream.open")["extensions"] == []  # declined
+    call = wait_for(lambda: (c := get_call(service, report["call_id"]))["state"] == "ended" and c)
+    assert call["end_reason"] == "socket_closed" and call["stats"]["metadata_in"] == 2  # once per socket
+    assert [k for k in timeline(call) if k.startswith("socket.")] == ["socket.dropped", "socket.redialled"]
+    metadata = next(e["detail"]["data"] for e in call["timeline"] if e["kind"] == "stream.metadata")
+    assert metadata["mix_type"] == "mono" and metadata["sampling"] == 8000

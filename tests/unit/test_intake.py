@@ -7,9 +7,15 @@ import stat
 import wave
 from pathlib import Path
 
+import gevent
+
 from streams.link import protocol
 from streams.link.intake import Intake, caller_leg, heard_by_recogniser
+from streams.link.media_link import MediaLink
 from streams.link.recorder import Recorder
+from streams.link.settings import LinkSettings
+from streams.playback import Utterance
+from tests.support.memsocket import FakeClock, MemorySocket, settle
 
 FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz
 
@@ -74,3 +80,50 @@ def test_a_cut_drops_the_bots_unplayed_audio_from_the_recording(tmp_path: Path) 
     with wave.open(str(recorder.finish())) as wav:
         right = audioop.tomono(wav.readframes(wav.getnframes()), 2, 0, 1)
     assert right[:8000] == b"\x05\x00" * 4000 and right[8000:].strip(b"\0") == b""
+
+
+class Heard:
+    """The receiver end of a media link: what the call (and its recogniser) would be given."""
+
+    def __init__(self) -> None:
+        self.audio: list[bytes] = []
+
+    def on_audio(self, pcm: bytes, now: float) -> None:
+        self.audio.append(pcm)
+
+    def on_event(self, event: protocol.Event, now: float) -> None: ...
+
+    def on_metadata(self, metadata: protocol.Metadata, now: float) -> None: ...
+
+    def on_tick(self, now: float) -> None: ...
+
+
+def linked(audio: str) -> tuple[MediaLink, MemorySocket, Heard]:
+    link = MediaLink(LinkSettings(rate=8000, audio=audio), clock=FakeClock())
+    sock, heard = MemorySocket(), Heard()
+    link.attach(sock)
+    gevent.spawn(link.serve, sock, heard)
+    return link, sock, heard
+
+
+def test_on_a_mixed_stream_the_call_hears_silence_while_the_bot_is_audible_then_the_line() -> None:
+    link, sock, heard = linked("mixed")
+    link.enqueue(Utterance("hello", pcm=bytearray(b"\x05\x00" * 8000)))  # the bot has a second to say
+    sock.push(FRAME)
+    settle()
+    link.playback.interrupt(link.clock())  # the bot is done
+    sock.push(FRAME)
+    settle()
+    assert heard.audio == [bytes(len(FRAME)), FRAME]
+    link.close(1000, "over")
+
+
+def test_on_a_stereo_stream_the_call_hears_the_callers_left_channel_only() -> None:
+    link, sock, heard = linked("stereo")
+    caller, bot = b"\x10\x00" * 160, b"\x20\x00" * 160
+    sock.push(audioop.add(audioop.tostereo(caller, 2, 1, 0), audioop.tostereo(bot, 2, 0, 1), 2))
+    sock.push(b"\x01\x00" * 161)  # 161 samples: whole mono, half a stereo pair
+    settle()
+    assert heard.audio == [caller] and link.stats()["dropped"] == {"odd_frame": 1}
+    assert link.stats()["bytes_in"] == len(caller)
+    link.close(1000, "over")

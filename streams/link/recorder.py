@@ -37,7 +37,7 @@ def _header(rate: int, data_bytes: int) -> bytes:
 class Recorder:
     def __init__(self, folder: str | Path, call_id: str, rate: int, started: float) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # recordings are private conversations
         self.call_id = call_id
         self.rate = rate
         self.started = started

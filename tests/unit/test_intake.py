@@ -54,6 +54,7 @@ def test_a_mixed_stream_gives_the_recogniser_silence_while_the_bot_speaks() -> N
 def test_the_recording_is_written_as_the_call_goes_and_created_private(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path, "c1", 8000, started=0.0)
     part = tmp_path / "c1.wav.part"
+    assert stat.S_IMODE(Recorder(tmp_path / "private", "c0", 8000, 0.0).folder.stat().st_mode) == 0o700
     assert stat.S_IMODE(part.stat().st_mode) == 0o600
     for n in range(1, 3001):  # a minute of caller audio, the bot speaking a second every ten
         recorder.caller_audio(FRAME, n * 0.02)

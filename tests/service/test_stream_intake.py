@@ -7,6 +7,7 @@ memory stays bounded and the recording is as long as the call really was.
 
 from __future__ import annotations
 
+import audioop
 import stat
 import time
 import wave
@@ -100,3 +101,40 @@ def test_past_the_hard_excess_the_socket_is_closed_with_1008(service) -> None:
     assert call["end_reason"] == "audio_flood"
     assert call["stats"]["dropped"]["audio_excess"] * 0.02 == pytest.approx(FLOOD, abs=1)
     assert worker_rss(master) - before < 30 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def stereo_service(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    tmp = tmp_path_factory.mktemp("stereo")
+    config = base_config(
+        tmp,
+        "http://127.0.0.1:1",
+        PUBLIC_URL="auto",
+        RECORD_CALLS=1,
+        VOICE_ENABLED=0,
+        STREAM_LISTEN_MODE="both",
+        STREAM_BOTH_AUDIO="stereo",
+        STREAM_AUDIO_BURST=BURST,
+    )
+    with service_process(config) as svc:
+        yield svc.url, tmp / "instance" / "recordings"
+
+
+def test_a_stereo_stream_at_real_time_is_taken_whole_and_its_caller_channel_recorded(stereo_service) -> None:
+    """#20.5: listen_mode both as interleaved stereo (caller left): twice the bytes of mono are still real time."""
+    url, recordings = stereo_service
+    caller, bot = b"\x10\x00" * 160, b"\x20\x00" * 160
+    stereo = audioop.add(audioop.tostereo(caller, 2, 1, 0), audioop.tostereo(bot, 2, 0, 1), 2)
+    ws_url = stream_url(url)
+    call_id = call_id_of(ws_url)
+    with connect(ws_url, open_timeout=5, close_timeout=2) as ws:
+        began = time.monotonic()
+        for n in range(100):  # 2 s, paced
+            ws.send(stereo)
+            time.sleep(max(0.0, began + (n + 1) * 0.02 - time.monotonic()))
+    call = wait_for(lambda: (c := get_call(url, call_id))["state"] == "ended" and c)
+    assert call["stats"]["frames_in"] == 100 and call["stats"]["dropped"] == {}
+    assert call["stats"]["bytes_in"] == 100 * len(caller)
+    with wave.open(str(recordings / f"{call_id}.wav")) as wav:
+        left = audioop.tomono(wav.readframes(wav.getnframes()), 2, 1, 0)
+    assert left.strip(b"\0") and set(left.strip(b"\0")[::2]) == {0x10}  # the caller's channel, not the bot's

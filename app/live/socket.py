@@ -55,6 +55,7 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     if reason:
         log.warning("stream for %s refused: %s", call_id, reason)
         socket.close(CLOSE_POLICY, reason)
+        socket.linger(LINGER)
         return
     svc = services()
     call = svc.calls.get(call_id)
@@ -70,6 +71,7 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
             if record is not None and record["state"] not in FINAL_STATES and not ended_here:
                 svc.bus.publish(StateChanged(call_id=call_id, state="ended", reason=why))
             socket.close(code, message)
+            socket.linger(LINGER)  # a module redialling sends its metadata at once: the code must still arrive
             return
         if record is None:
             # Validly signed but unknown: an outbound call can connect before any record of it reaches us.

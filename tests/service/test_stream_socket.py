@@ -233,3 +233,23 @@ def test_the_emulator_offers_deflate_sends_metadata_and_drops_and_redials(servic
     assert [k for k in timeline(call) if k.startswith("socket.")] == ["socket.dropped", "socket.redialled"]
     metadata = next(e["detail"]["data"] for e in call["timeline"] if e["kind"] == "stream.metadata")
     assert metadata["mix_type"] == "mono" and metadata["sampling"] == 8000
+
+
+def test_a_refused_redial_that_sends_at_once_still_gets_its_close_code(service: str) -> None:
+    """The module sends its metadata and audio right after connecting: the refusal's close frame must not be
+    lost to a TCP reset from closing with those frames unread."""
+    url = stream_url(service)
+    ws = dial(url)
+    stream(ws, 0.1)
+    ws.close()
+    wait_for(lambda: get_call(service, call_id_of(url))["state"] == "ended")
+    ws = dial(url)
+    code = None
+    try:
+        ws.send('{"uuid": "fs-3"}')
+        for _ in range(1000):
+            ws.send(FRAME)
+        ws.recv(timeout=5)
+    except ConnectionClosed as closed:
+        code = closed.rcvd and (closed.rcvd.code, closed.rcvd.reason)
+    assert code == (1008, "this call has ended")

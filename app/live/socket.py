@@ -1,8 +1,9 @@
 """The stream WebSocket: ``/stream/<call id>?exp=…&sig=…`` (flask-sock, gevent).
 
 Close codes: 1000 normal end; 1001 the service is shutting down (the caller
-was told); 1008 bad or expired signature, or a call that has already ended (a
-replayed URL); 1011 our own error; 1013 at MAX_CALLS or while shutting down
+was told); 1008 bad or expired signature, a call that has already ended (a
+replayed URL, a redial after a normal close or after the reconnect grace), or
+caller audio far faster than real time (``audio_flood``); 1011 our own error; 1013 at MAX_CALLS or while shutting down
 (try again later); 4001 replaced by a newer socket for the same call.
 
 Extensions: none. FreeSWITCH's mod_audio_stream (what Piopiy's stream almost

@@ -7,6 +7,7 @@ caller's side of the stream socket is ``caller.StreamLeg``, the report
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -204,7 +205,7 @@ class EmulatedCall:
         sender = gevent.spawn(leg.send_loop)
         blip = None
         if self.options.drop_at is not None:
-            redial = lambda: self.dial(action["ws_url"], rate)  # noqa: E731 - the same signed URL
+            redial = functools.partial(self.dial, action["ws_url"], rate)  # the same signed URL
             blip = gevent.spawn(leg.drop_and_redial, self.options.drop_at, self.options.redial_after, redial)
         gevent.joinall([sender, receiver], raise_error=False, count=1)
         leg.done = True

@@ -122,6 +122,11 @@ def _streams(env: Mapping[str, str]) -> dict[str, Any]:
         "PLAY_MODE": env_choice(env, "PLAY_MODE", "stream", ("stream", "pcmo")),
         "RECORD_CALLS": env_bool(env, "RECORD_CALLS", False),
         "WS_PING_INTERVAL": env_number(env, "WS_PING_INTERVAL", 0, cast=float),
+        # The stream socket as mod_audio_stream opens it (#20.5, #25.3).
+        "STREAM_RECONNECT_GRACE": env_number(env, "STREAM_RECONNECT_GRACE", 3, cast=float),
+        "STREAM_AUDIO_BURST": env_number(env, "STREAM_AUDIO_BURST", 2, minimum=0.2, cast=float),
+        "STREAM_AUDIO_FLOOD": env_number(env, "STREAM_AUDIO_FLOOD", 30, minimum=1, cast=float),
+        "STREAM_BOTH_AUDIO": env_choice(env, "STREAM_BOTH_AUDIO", "mixed", ("mixed", "stereo")),
     }
 
 

@@ -13,7 +13,7 @@ import audioop
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import gevent
@@ -44,6 +44,7 @@ class StreamLeg:
         self.paused = False
         self.stopped = False
         self.done = False
+        self.redialling = False  # the socket was lost on purpose and is being dialled again
         self.pending_turn: dict[str, Any] | None = None
         self.last_audio_at = -1.0
         self.speaking_since: float | None = None
@@ -134,9 +135,9 @@ class StreamLeg:
         started = time.monotonic()
         sent = 0
         for frame in self.frames():
-            if self.done or self.stopped or not self.ws.connected:
+            if self.done or self.stopped or not (self.ws.connected or self.redialling):
                 return
-            if not self.paused:
+            if not self.paused and not self.redialling:
                 try:
                     websocket.send_bytes(self.ws, frame)
                 except (ConnectionError, OSError, ConnectionClosed):
@@ -154,16 +155,36 @@ class StreamLeg:
             else:
                 gevent.sleep(-lag)
 
+    def drop_and_redial(self, at: float, after: float, redial: Callable[[], Client]) -> None:
+        """``at`` seconds in, lose the socket without a close frame; ``after`` seconds later dial it again."""
+        gevent.sleep(at)
+        if self.done:
+            return
+        self.redialling = True
+        self.call.mark("stream.dropped")
+        self.ws.drop()
+        gevent.sleep(after)
+        try:
+            self.ws = redial()
+            self.call.mark("stream.redialled")
+        except Exception as exc:  # noqa: BLE001 - the report says why; the call ends
+            self.call.errors.append(f"redial failed: {exc}")
+            self.done = True
+        finally:
+            self.redialling = False
+
     # -- receiving from the service ---------------------------------------------------------
     def receive_loop(self) -> None:
         call = self.call
         while not self.done:
             try:
-                message = self.ws.receive(timeout=1.0)
+                message = self.ws.receive(timeout=1.0) if not self.redialling else None
             except ConnectionClosed:
-                return
+                message = None
             if message is None:
-                if not self.ws.connected:
+                if self.redialling:
+                    gevent.sleep(0.02)
+                elif not self.ws.connected:
                     return
                 continue
             call.counters["messages_received"] += 1

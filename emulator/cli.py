@@ -53,6 +53,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--form", action="store_true", help="send webhooks form-encoded instead of JSON")
     p.add_argument("--no-cdr", action="store_true", help="do not POST CDR events after calls")
     p.add_argument("--cdr-repeat", type=int, default=1, help="POST each CDR this many times (idempotency)")
+    p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate on the stream socket")
+    p.add_argument("--no-metadata", action="store_true", help="send no metadata text frame before the audio")
+    p.add_argument(
+        "--drop-at", type=float, help="lose the stream socket (no close frame) this many seconds in, then redial it"
+    )
+    p.add_argument("--redial-after", type=float, default=0.8, help="seconds between the drop and the redial")
     p.add_argument(
         "--docs", choices=DOCS, default="global", help="webhook shapes: TeleCMI's global or India doc set, or legacy"
     )

@@ -7,6 +7,7 @@ caller's side of the stream socket is ``caller.StreamLeg``, the report
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -54,6 +55,12 @@ class CallOptions:
     docs: str = "global"  # the webhook shapes: global, india (TeleCMI's doc sets) or legacy (emulator/documented.py)
     cdr_time_scale: float = 0.0  # the CDR retry schedule (0, 5, 15, 30 min) times this; 0: all at once
     live_events: bool = False  # also post the live answered/hangup events (the platform's Event URL)
+    # The stream socket as mod_audio_stream opens it: deflate offered, a metadata text frame first, and
+    # optionally the TCP connection lost (no close frame) ``drop_at`` seconds in and redialled after ``redial_after``.
+    deflate: bool = True
+    metadata: bool = True
+    drop_at: float | None = None
+    redial_after: float = 0.8
 
 
 class EmulatedCall:
@@ -194,16 +201,23 @@ class EmulatedCall:
         self.heard = Heard(rate)
         self.service_call_id = urlparse(action["ws_url"]).path.rsplit("/", 1)[-1]
         try:
-            ws = connect(action["ws_url"])
+            ws = self.dial(action["ws_url"], rate)
         except Exception as exc:  # noqa: BLE001
             raise RuntimeError(f"stream connect failed: {exc}") from None
-        self.mark("stream.open", rate=rate)
+        self.mark("stream.open", rate=rate, extensions=ws.extensions)
         documented.post(self, documented.stream_event(self, "connected", self.options.docs), "stream event")
         leg = StreamLeg(self, ws, rate)
         receiver = gevent.spawn(leg.receive_loop)
         sender = gevent.spawn(leg.send_loop)
+        blip = None
+        if self.options.drop_at is not None:
+            redial = functools.partial(self.dial, action["ws_url"], rate)  # the same signed URL
+            blip = gevent.spawn(leg.drop_and_redial, self.options.drop_at, self.options.redial_after, redial)
         gevent.joinall([sender, receiver], raise_error=False, count=1)
         leg.done = True
+        if blip is not None:
+            blip.kill(block=False)
+        ws = leg.ws
         if ws.connected:
             try:
                 ws.close()
@@ -221,6 +235,12 @@ class EmulatedCall:
             self.set_end("stream_stopped", "the service sent stop on the stream")
         closed = " ".join(str(v) for v in self.close.values() if v)
         self.set_end("closed_by_service", f"the service closed the stream ({closed or 'no close code'})")
+
+    def dial(self, url: str, rate: int) -> Any:
+        """Open the stream socket as the module does: deflate offered, its metadata first (options say)."""
+        meta = {"uuid": self.platform_id, "from": self.script.from_number, "to": self.script.to_number}
+        metadata = json.dumps({**meta, "sampling": rate, "mix_type": "mono"}) if self.options.metadata else None
+        return connect(url, deflate=self.options.deflate, metadata=metadata)
 
     # -- after the call -----------------------------------------------------------------
     def finish(self) -> dict[str, Any]:

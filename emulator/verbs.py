@@ -31,6 +31,10 @@ def options(args: argparse.Namespace) -> CallOptions:
         docs=args.docs,
         cdr_time_scale=args.cdr_time_scale,
         live_events=args.live_events,
+        deflate=not getattr(args, "no_deflate", False),
+        metadata=not getattr(args, "no_metadata", False),
+        drop_at=getattr(args, "drop_at", None),
+        redial_after=getattr(args, "redial_after", 0.8),
     )
 
 

@@ -8,58 +8,16 @@ MAX_CONTENT_LENGTH are a 413 before they are read.
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from flask import request
 
 from app.errors import BadRequest
+from streams.jsontext import MAX_DEPTH, MISSING, loads
 
-_MISSING = object()
+__all__ = ["MAX_DEPTH", "json_object", "json_value", "loads", "webhook_body"]
 
-
-MAX_DEPTH = 64  # no real webhook or API body nests this deep
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999
-        raise ValueError("not a finite number")
-    return value
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _sound(value: Any) -> bool:
-    """Nested at most MAX_DEPTH deep, and every string (keys too) encodable as UTF-8."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((key, depth) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
-                return False
-    return True
-
-
-def loads(raw: str | bytes) -> Any:
-    """Parse JSON we can store, log and answer with; ``_MISSING`` for anything else (never raises)."""
-    try:
-        value = json.loads(raw, parse_float=_finite, parse_constant=_no_constants)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than any real body
-        return _MISSING
-    return value if _sound(value) else _MISSING
+_MISSING = MISSING  # the rule itself lives in streams/jsontext.py: stream text frames read by it too
 
 
 def _parse(raw: str) -> Any:

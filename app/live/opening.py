@@ -37,6 +37,9 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None,
         max_frame_bytes=config["MAX_FRAME_BYTES"],
         lead_ms=config["PLAYBACK_LEAD_MS"],
         chunk_ms=config["AUDIO_CHUNK_MS"],
+        audio=_audio_kind(config, agent),
+        burst=config["STREAM_AUDIO_BURST"],
+        flood=config["STREAM_AUDIO_FLOOD"],
     )
     recorder = (
         Recorder(Path(config["INSTANCE_DIR"]) / "recordings", call_id, rate, time.monotonic())
@@ -54,6 +57,7 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None,
             caller_id=config["PIOPIY_NUMBER"],
             webhook_secret=config["WEBHOOK_SIGNING_SECRET"],
             webhook_retries=config["WEBHOOK_RETRIES"],
+            reconnect_grace=config["STREAM_RECONNECT_GRACE"],
         ),
         link=MediaLink(link_settings, recorder=recorder, log=CallLog(log, {"call_id": call_id})),
         bus=services.bus,
@@ -73,6 +77,13 @@ def open_call(services: Services, call_id: str, agent: Mapping[str, Any] | None,
         info = {"node": services.cluster.node_id, "url": services.cluster.node_url}
         services.bus.publish(Note(call_id=call_id, what="node", info=info))  # which node holds the socket
     return call
+
+
+def _audio_kind(config: Mapping[str, Any], agent: Mapping[str, Any] | None) -> str:
+    """What the module sends: the caller alone (mono), or with ``listen_mode: both`` mixed or stereo."""
+    if pcmo.stream_options(config, agent)["listen_mode"] != "both":
+        return "mono"
+    return str(config["STREAM_BOTH_AUDIO"])
 
 
 def _forget(services: Services, call: Call) -> None:

@@ -1,9 +1,17 @@
 """The stream WebSocket: ``/stream/<call id>?exp=…&sig=…`` (flask-sock, gevent).
 
 Close codes: 1000 normal end; 1001 the service is shutting down (the caller
-was told); 1008 bad or expired signature, or a call that has already ended (a
-replayed URL); 1011 our own error; 1013 at MAX_CALLS or while shutting down
+was told); 1008 bad or expired signature, a call that has already ended (a
+replayed URL, a redial after a normal close or after the reconnect grace), or
+caller audio far faster than real time (``audio_flood``); 1011 our own error; 1013 at MAX_CALLS or while shutting down
 (try again later); 4001 replaced by a newer socket for the same call.
+
+Extensions: none. FreeSWITCH's mod_audio_stream (what Piopiy's stream almost
+certainly is) offers permessage-deflate by default; 20 ms of PCM does not
+compress, inflating every frame costs CPU and switches the frame fast path off
+(streams/link/frames.py), so the offer is declined: the header is taken out of
+the handshake before simple-websocket answers it (kept as ``OFFERED_EXTENSIONS``
+in the environ for logs and captures).
 """
 
 from __future__ import annotations
@@ -22,13 +30,23 @@ from app.services import Services, services
 from app.storage.calls import FINAL_STATES
 from app.storage.journal import create_call
 from streams.events import StateChanged
-from streams.link import websocket
+from streams.link import frames, websocket
 from streams.link.settings import CLOSE_ERROR, CLOSE_POLICY, CLOSE_TRY_AGAIN
 from streams.link.websocket import WebSocket
 
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 sock = Sock()
+OFFERED_EXTENSIONS = "callstream.offered_extensions"
+LINGER = 1.0  # seconds to wait for the peer's close after ours
+
+
+@bp.before_request
+def decline_extensions() -> None:
+    """simple-websocket builds its handshake from the environ's headers: without the offer it accepts none."""
+    offered = request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    if offered is not None:
+        request.environ[OFFERED_EXTENSIONS] = offered
 
 
 @sock.route("/stream/<call_id>", bp=bp)
@@ -39,20 +57,23 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     if reason:
         log.warning("stream for %s refused: %s", call_id, reason)
         socket.close(CLOSE_POLICY, reason)
+        socket.linger(LINGER)
         return
     svc = services()
     call = svc.calls.get(call_id)
-    if call is not None:
-        call.attach(socket)  # a duplicate socket replaces the old one
+    if call is not None and not call.ended:
+        call.attach(socket)  # a redial continues the call; a duplicate socket replaces the old one
     else:
         record = svc.store.get(call_id)
-        refusal = _refusal(svc, record)
+        ended_here = call is not None or svc.calls.ended(call_id)  # its own end is published already
+        refusal = _refusal(svc, record, ended=ended_here)
         if refusal is not None:
             code, why, message = refusal
             log.warning("stream for %s refused: %s", call_id, why)
-            if record is not None and record["state"] not in FINAL_STATES:
+            if record is not None and record["state"] not in FINAL_STATES and not ended_here:
                 svc.bus.publish(StateChanged(call_id=call_id, state="ended", reason=why))
             socket.close(code, message)
+            socket.linger(LINGER)  # a module redialling sends its metadata at once: the code must still arrive
             return
         if record is None:
             # Validly signed but unknown: an outbound call can connect before any record of it reaches us.
@@ -74,11 +95,16 @@ def stream(ws, call_id: str) -> None:  # type: ignore[no-untyped-def]
     except Exception:  # noqa: BLE001 - one broken call never disturbs another
         log.exception("call %s: stream handler failed", call_id)
         call.end("internal_error", code=CLOSE_ERROR)
+    socket.linger(LINGER)  # our close frame reaches a peer still sending before the TCP connection goes
 
 
-def _refusal(svc: Services, record: dict[str, Any] | None) -> tuple[int, str, str] | None:
-    """Why a new stream cannot be taken, as (close code, stored reason, close message), or None."""
-    if record is not None and record["state"] in FINAL_STATES:
+def _refusal(svc: Services, record: dict[str, Any] | None, ended: bool) -> tuple[int, str, str] | None:
+    """Why a new stream cannot be taken, as (close code, stored reason, close message), or None.
+
+    A call that ended (closed normally, ended by us, or its reconnect grace ran out) is never reopened: a
+    redial of its URL is refused with 1008 "this call has ended", even before its stored state says so.
+    """
+    if ended or (record is not None and record["state"] in FINAL_STATES):
         return CLOSE_POLICY, "call_ended", "this call has ended"  # a replayed stream URL
     if not svc.accepting:
         return CLOSE_TRY_AGAIN, "shutting_down", "try again later"
@@ -103,5 +129,6 @@ def init_app(app: Flask) -> None:
         # Stream sockets are read by their handler (streams/link/websocket.py): no reader thread per call.
         options["thread_class"] = functools.partial(websocket.reader_thread, inline=_is_stream)
     app.config.setdefault("SOCK_SERVER_OPTIONS", options)
+    frames.check()  # the fast path reads wsproto's internals: off (logged) if this release moved them
     app.register_blueprint(bp)
     sock.init_app(app)

@@ -5,7 +5,9 @@ and hands it to the call; caller audio also goes to the recorder and to
 listen-in taps. One writer greenlet sends everything: control messages and
 PCMO first, then audio paced on the playback clock (PROTOCOL.md section 5), so
 at any moment ``heard`` says what the caller has actually heard. Nothing else
-ever writes to the socket. A second socket replaces the first (``attach``).
+ever writes to the socket. A second socket replaces the first (``attach``);
+a socket lost without a close frame leaves the link detached (``detach``), the
+writer holding everything as when paused, until a redial attaches another.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from gevent.event import Event
 from actions import AudioMessages, encode, interrupt
 from streams.audio import resample
 from streams.errors import CallBusy, CallNotLive
-from streams.link import protocol
+from streams.link import protocol, report
+from streams.link.intake import Intake, heard_by_recogniser
 from streams.link.recorder import Recorder
 from streams.link.settings import CLOSE_REPLACED, LinkSettings, Receiver, Tap
 from streams.link.websocket import ConnectionClosed, Socket
@@ -47,6 +50,7 @@ class MediaLink:
         self.recorder = recorder
         self.clock = clock
         self.counters: Counter[str] = Counter()
+        self.intake = Intake(self.rate, settings.audio, settings.burst, settings.flood, clock())
         self.playback = Playback(self.out_rate, settings.chunk_ms, settings.lead_ms, settings.audio_queue)
         self.audio_held = False  # paused or stopped: the writer sends no audio
         self.taps: set[Tap] = set()
@@ -77,20 +81,40 @@ class MediaLink:
     def open(self) -> bool:
         return not self._closing
 
-    def serve(self, sock: Socket, receiver: Receiver) -> bool:
-        """Read ``sock`` until it closes, is replaced or the link closes; True when the peer closed it."""
-        while self.sock is sock and not self._closing:
+    def detach(self, sock: Socket) -> bool:
+        """The peer lost ``sock`` without a close frame: hold everything until a redial attaches another."""
+        if self.sock is not sock:
+            return False
+        self.sock = None
+        self.counters["sockets_dropped"] += 1
+        return True
+
+    def serve(self, sock: Socket, receiver: Receiver) -> str:
+        """Read ``sock`` until it closes, is replaced or the link closes: "closed" when the peer closed it with a
+        close frame, "dropped" when it went without one, "flooded" when it sent audio far faster than real time
+        (streams/link/intake.py), "" when it was replaced or the link is closing."""
+        first = True  # the module sends its metadata first on every socket it opens
+        while self.sock is sock and not self._closing and not self.intake.flooded:
             try:
                 message = sock.receive(timeout=0.5)
             except ConnectionClosed:
                 break
             now = self.clock()
             if message is not None:
-                self._dispatch(protocol.parse(message, self.settings.max_frame_bytes), now, receiver)
+                if first and isinstance(message, str):
+                    item: protocol.Inbound = protocol.metadata(message, self.settings.max_frame_bytes)
+                else:
+                    item = protocol.parse(message, self.settings.max_frame_bytes)
+                first = False
+                self._dispatch(item, now, receiver)
             receiver.on_tick(now)
             if message is None and not sock.connected:
                 break
-        return self.sock is sock and not self._closing
+        if self.sock is not sock or self._closing:
+            return ""
+        if self.intake.flooded:
+            return "flooded"
+        return "dropped" if getattr(sock, "dropped", False) else "closed"
 
     def close(self, code: int, reason: str, last: Any = None) -> None:
         """Send ``last`` (e.g. a hangup PCMO) after what is queued, then the close frame; stop the writer."""
@@ -114,18 +138,24 @@ class MediaLink:
     # -- inbound ----------------------------------------------------------------------------
     def _dispatch(self, item: protocol.Inbound, now: float, receiver: Receiver) -> None:
         if isinstance(item, protocol.Audio):
+            item = self.intake.take(item, now)  # at most real time plus a burst; the caller's channel of stereo
+        if isinstance(item, protocol.Audio):
+            pcm = item.pcm
             self.counters["frames_in"] += 1
-            self.counters["bytes_in"] += len(item.pcm)
+            self.counters["bytes_in"] += len(pcm)
             if self.recorder is not None:
-                self.recorder.caller_audio(item.pcm, now)
+                self.recorder.caller_audio(pcm, now)
             if self.taps:  # listen-in hears both legs at the rate our audio goes out at
-                pcm = item.pcm if self.rate == self.out_rate else resample(item.pcm, self.rate, self.out_rate)
+                heard = pcm if self.rate == self.out_rate else resample(pcm, self.rate, self.out_rate)
                 for tap in tuple(self.taps):
-                    tap("caller", pcm)
-            receiver.on_audio(item.pcm, now)
+                    tap("caller", heard)
+            receiver.on_audio(heard_by_recogniser(pcm, self.settings.audio, self.playback.audible(now)), now)
         elif isinstance(item, protocol.Event):
             self.counters["events_in"] += 1
             receiver.on_event(item, now)
+        elif isinstance(item, protocol.Metadata):
+            self.counters["metadata_in"] += 1
+            receiver.on_metadata(item, now)
         else:
             key = f"dropped_{item.reason}"
             self.counters[key] += 1
@@ -196,7 +226,7 @@ class MediaLink:
         for _ in range(int(3600 / step)):
             if utterance.first_sent_at is not None or utterance.cut or self._closing:
                 return True
-            if not self.audio_held and self.playback.clock <= self.clock():
+            if not self.audio_held and self.sock is not None and self.playback.clock <= self.clock():
                 stuck += step
                 if stuck >= limit:
                     return False
@@ -218,13 +248,13 @@ class MediaLink:
     def _write(self) -> None:
         while True:
             self._wake.clear()
-            if self._control:
+            if self._control and self.sock is not None:
                 self._send_text(encode(self._control.popleft()))
                 continue
             if self._closing:
                 return
             hint = None
-            if not self.audio_held:
+            if not self.audio_held and self.sock is not None:
                 now = self.clock()
                 item = self.playback.next_chunk(now)
                 if item is not None:
@@ -264,32 +294,7 @@ class MediaLink:
         return True
 
     def diagnose(self) -> dict[str, Any]:
-        """Where audio stands on this link, for a log line when a call cannot speak: is the writer alive, what
-        is it waiting for, what is playing and queued."""
-        now, current, writer = self.clock(), self.playback.current, self._writer
-        state = "none" if writer is None else "failed" if self._writer_failed else "dead" if writer.dead else "alive"
-        return {
-            "writer": state,
-            "writer_sending": self._sending,
-            "held": self.audio_held,
-            "control_queued": len(self._control),
-            "audio_queued": len(self.playback.queue),
-            "clock_ahead_s": round(self.playback.clock - now, 3),
-            "current": current
-            and {"kind": current.kind, "complete": current.complete, "bytes": len(current.pcm), "sent": current.sent},
-            "messages_out": self.counters["messages_out"],
-        }
+        return report.diagnose(self)
 
     def stats(self) -> dict[str, Any]:
-        counters = self.counters
-        return {
-            "frames_in": counters["frames_in"],
-            "bytes_in": counters["bytes_in"],
-            "audio_messages_out": counters["audio_out"],
-            "audio_bytes_out": counters["audio_bytes_out"],
-            "messages_out": counters["messages_out"],
-            "events_in": counters["events_in"],
-            "dropped": {key[8:]: value for key, value in counters.items() if key.startswith("dropped_")},
-            "sockets_replaced": counters["sockets_replaced"],
-            **({"writer_failed": counters["writer_failed"]} if counters["writer_failed"] else {}),
-        }
+        return report.stats(self.counters)

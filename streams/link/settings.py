@@ -35,6 +35,9 @@ class LinkSettings:
     chunk_ms: int = 100
     control_queue: int = 64
     audio_queue: int = 32
+    audio: str = "mono"  # what the module sends: mono, or with listen_mode both mixed | stereo (streams/link/intake.py)
+    burst: float = 2.0  # seconds of caller audio taken ahead of real time
+    flood: float = 30.0  # seconds of excess after which the socket is closed
 
     @property
     def out_rate(self) -> int:
@@ -47,4 +50,5 @@ class Receiver(Protocol):
 
     def on_audio(self, pcm: bytes, now: float) -> None: ...
     def on_event(self, event: protocol.Event, now: float) -> None: ...
+    def on_metadata(self, metadata: protocol.Metadata, now: float) -> None: ...
     def on_tick(self, now: float) -> None: ...

@@ -20,11 +20,13 @@ whole binary frames skip wsproto (streams/link/frames.py).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from simple_websocket import ConnectionClosed
 from wsproto.events import CloseConnection, Message, TextMessage
+from wsproto.frame_protocol import CloseReason
 
 from streams.link import frames
 
@@ -78,10 +80,18 @@ class WebSocket:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.inline = isinstance(getattr(ws, "thread", None), InlineReads)
+        self._eof = False
 
     @property
     def connected(self) -> bool:
         return bool(getattr(self.ws, "connected", False))
+
+    @property
+    def dropped(self) -> bool:
+        """The peer went without a close frame (a network blip, or a module build about to redial)."""
+        if self.inline:
+            return self._eof
+        return self.ws.close_reason == CloseReason.NO_STATUS_RCVD and not self.ws.close_message
 
     def receive(self, timeout: float | None = None) -> bytes | str | None:
         if not self.inline:
@@ -94,7 +104,7 @@ class WebSocket:
             if data is None:
                 return None
             if not data:  # the peer has gone: what simple-websocket's thread does on EOF
-                ws.connected = False
+                ws.connected, self._eof = False, True
                 continue
             audio = frames.audio_frames(data, ws.max_message_size or MAX_FRAME) if frames.idle(ws) else None
             if audio is not None:
@@ -103,6 +113,21 @@ class WebSocket:
             ws.ws.receive_data(data)
             ws.connected = ws._handle_events()  # pings answered, close frames handled, messages buffered
         return ws.input_buffer.pop(0)
+
+    def linger(self, limit: float) -> None:
+        """After our close frame, read and discard until the peer closes too (at most ``limit`` seconds).
+
+        Closing a TCP socket with the peer's frames still unread resets the connection, and the reset can
+        overtake our close frame: a client flooding us would never learn its close code.
+        """
+        import gevent
+
+        if not self.inline or self.ws.connected or self._eof:
+            return
+        deadline = time.monotonic() + limit
+        with gevent.Timeout(limit, False):
+            while time.monotonic() < deadline and _recv(self.ws.sock, deadline - time.monotonic()):
+                pass
 
     def send_text(self, text: str) -> None:
         send_text(self.ws, text)

@@ -22,10 +22,9 @@ from gevent.pool import Group
 from actions import PCMO
 from streams import events as ev
 from streams.errors import CallError, CallNotLive, CommandUnavailable
-from streams.link import protocol
+from streams.link import protocol, recorder
 from streams.link.media_link import MediaLink
-from streams.link.settings import CLOSE_NORMAL, CallLog
-from streams.offload import run_blocking
+from streams.link.settings import CLOSE_NORMAL, CLOSE_POLICY, CallLog
 from streams.playback import Utterance
 from streams.session import commands
 from streams.session.briefing import Memory, Summarizer
@@ -49,6 +48,7 @@ class CallSettings:
     caller_id: str = ""
     webhook_secret: str = ""  # whsec_…: signs outgoing webhooks (the handoff brief); "" = unsigned
     webhook_retries: int = 3  # each outgoing webhook, after its first attempt (streams/session/signed_post.py)
+    reconnect_grace: float = 3.0  # a socket lost without a close frame may be redialled within this
 
 
 class Call(Transfers):
@@ -78,6 +78,8 @@ class Call(Transfers):
         self.end_reason: str | None = None
         self.started = self.last_audio = self.clock()
         self.paused = self.stopped = False
+        self.metadata: dict[str, Any] | None = None  # the module's first text frame, if it sent one
+        self._drops = 0
         self.tasks = Group()
         self._on_end = on_end
         self.memory, self._summarize = Memory(), summarize  # for the warm-transfer brief
@@ -101,17 +103,38 @@ class Call(Transfers):
         self.log.info("stream open at %d Hz", self.rate)
 
     def attach(self, sock: Any) -> None:
-        if self.link.attach(sock) is not None:
-            self.log.warning("a second socket arrived; it replaces the first")
-            self.publish(ev.Note(call_id=self.call_id, what="socket.replaced"))
+        redial = self.link.sock is None and self._drops > 0
+        if self.link.attach(sock) is not None or redial:
+            what = "redialled: the call goes on" if redial else "replaced: a second socket arrived"
+            self.last_audio = self.clock()  # the time without a socket is not the caller's silence
+            self.log.warning("socket %s", what)
+            self.publish(ev.Note(call_id=self.call_id, what="socket.redialled" if redial else "socket.replaced"))
 
     def serve(self, sock: Any) -> None:
         """Read ``sock`` until it closes or is replaced (runs in the socket handler's greenlet)."""
-        if self.link.serve(sock, self) and not self.ended:
+        outcome = self.link.serve(sock, self)
+        if outcome == "dropped" and not self.ended and self.settings.reconnect_grace > 0:
+            self._lost(sock)
+        elif outcome == "flooded" and not self.ended:  # caller audio far faster than real time
+            self.end("audio_flood", code=CLOSE_POLICY)
+        elif outcome and not self.ended:
             self.end("socket_closed", hangup=False)
         elif self.link.sock is sock:
             # Ending elsewhere: stay until our close frame is out, or flask-sock closes with a bare 1000.
             self._ended.wait(10)
+
+    def _lost(self, sock: Any) -> None:
+        """No close frame: a network blip, or a module build that redials. Hold the call for the grace."""
+        if self.link.detach(sock):
+            self._drops, grace = self._drops + 1, self.settings.reconnect_grace
+            self.log.warning("socket lost without a close frame: waiting %.1fs for a redial", grace)
+            self.publish(ev.Note(call_id=self.call_id, what="socket.dropped", info={"grace": grace}))
+            self.spawn(self._grace_over, self._drops)
+
+    def _grace_over(self, drop: int) -> None:
+        gevent.sleep(self.settings.reconnect_grace)
+        if not self._ending and self.link.sock is None and self._drops == drop:  # no redial in time
+            self.end("socket_lost", hangup=False)
 
     def end(self, reason: str, *, hangup: bool = True, code: int = CLOSE_NORMAL) -> None:
         """End once: hang up (unless told not to), close the socket with ``code``, free everything."""
@@ -124,12 +147,7 @@ class Call(Transfers):
         gevent.killall([t for t in self.tasks if t is not current], block=True, timeout=2)
         if self.voice is not None:
             self._guard(self.voice.close, "voice failed while ending")
-        recording = None
-        if self.link.recorder is not None:
-            try:
-                recording = str(run_blocking(self.link.recorder.finish))
-            except Exception:  # noqa: BLE001 - a lost recording must not keep the call open
-                self.log.exception("recording could not be written")
+        recording = recorder.finish(self.link.recorder, self.log)
         self.state = "ended"
         stats = self.stats()
         self.publish(ev.CallEnded(call_id=self.call_id, reason=reason, stats=stats, recording=recording))
@@ -159,6 +177,10 @@ class Call(Transfers):
         self.log.info("event %s", event.kind)
         data = protocol.bounded(event.data, MAX_STORED_EVENT)
         self.publish(ev.Note(call_id=self.call_id, what="stream.event", info={"kind": event.kind, "data": data}))
+
+    def on_metadata(self, metadata: protocol.Metadata, now: float) -> None:
+        self.metadata = protocol.bounded(metadata.data, MAX_STORED_EVENT)
+        self.publish(ev.Note(call_id=self.call_id, what="stream.metadata", info={"data": self.metadata}))
 
     def on_tick(self, now: float) -> None:
         if self._ending:

@@ -1,7 +1,8 @@
-"""The live calls of this process, by call id."""
+"""The live calls of this process, by call id, and the ids of those that ended here lately."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,9 +12,12 @@ if TYPE_CHECKING:
 class CallRegistry:
     """The process's live calls. A plain dict: one gevent worker, one loop."""
 
+    REMEMBERED = 10000  # ended ids kept: a redial of one is refused even before its stored state says ended
+
     def __init__(self, max_calls: int) -> None:
         self.max_calls = max_calls
         self._calls: dict[str, Call] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
 
     def get(self, call_id: str) -> Call | None:
         return self._calls.get(call_id)
@@ -24,6 +28,13 @@ class CallRegistry:
     def remove(self, call: Call) -> None:
         if self._calls.get(call.call_id) is call:
             del self._calls[call.call_id]
+            self._ended[call.call_id] = None
+            while len(self._ended) > self.REMEMBERED:
+                self._ended.popitem(last=False)
+
+    def ended(self, call_id: str) -> bool:
+        """True when a call with this id ended in this process (a redial of it must not open a new call)."""
+        return call_id in self._ended
 
     def full(self) -> bool:
         return len(self._calls) >= self.max_calls

@@ -4,6 +4,12 @@ Pure: the pipeline feeds it the time of every frame, whether the caller is
 speaking and whether the bot is audible; it answers what to do now. The
 silence is counted from the later of the caller's last speech and the end of
 the bot's last audio, so a long reply never counts against the caller.
+
+Only time in which frames arrive counts. A paused stream sends no frames
+(mod_audio_stream stops its media bug), and neither does a socket waiting for
+its redial: a gap between two frames longer than FRAME_GAP is not silence the
+caller chose, so the watch moves on by the gap instead of firing on the
+first frame after it.
 """
 
 from __future__ import annotations
@@ -33,14 +39,21 @@ class IdleRule:
         )
 
 
+FRAME_GAP = 1.0  # seconds between frames (normally 20 ms) beyond which the stream was paused or away
+
+
 class IdleWatch:
     def __init__(self, rule: IdleRule, now: float) -> None:
         self.rule = rule
         self.last_activity = now
         self.reprompts = 0
+        self.last_frame: float | None = None
 
     def observe(self, now: float, caller_speaking: bool, bot_audible: bool) -> str | None:
-        """``"reprompt"`` or ``"goodbye"`` when it is time, else None."""
+        """``"reprompt"`` or ``"goodbye"`` when it is time, else None (called for every frame heard)."""
+        if self.last_frame is not None and now - self.last_frame > FRAME_GAP:
+            self.last_activity = min(now, self.last_activity + (now - self.last_frame))  # a pause is not silence
+        self.last_frame = now
         if caller_speaking:
             self.last_activity = now
             self.reprompts = 0

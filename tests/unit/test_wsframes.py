@@ -60,3 +60,63 @@ def test_anything_else_is_left_to_wsproto(pieces: list[tuple[str, bytes]], cut: 
     for frame, payload in zip(frames, fast, strict=True):
         assert frame.opcode is Opcode.BINARY and frame.frame_finished and frame.message_finished
         assert bytes(frame.payload) == payload and len(payload) <= max_size
+
+
+# -- the fast path checks wsproto's internals at start, and stands aside when they moved (#22.6) -----------
+def test_this_wsproto_has_every_internal_the_fast_path_reads() -> None:
+    from wsproto.connection import Connection, ConnectionType
+
+    from streams.link import frames
+
+    assert frames.missing(Connection(ConnectionType.SERVER)) == []
+    assert frames.check() is True and frames.FastPath.usable
+
+
+def serve_inline(server_end):  # type: ignore[no-untyped-def]
+    """A real simple-websocket server on ``server_end``, read inline as stream sockets are."""
+    import functools
+
+    from simple_websocket import Server
+
+    from streams.link.websocket import WebSocket, reader_thread
+
+    environ = {
+        "werkzeug.socket": server_end,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_UPGRADE": "websocket",
+        "HTTP_CONNECTION": "Upgrade",
+        "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ==",
+        "HTTP_SEC_WEBSOCKET_VERSION": "13",
+    }
+    inline = functools.partial(reader_thread, inline=lambda environ: True)
+    return WebSocket(Server(environ, thread_class=inline, max_message_size=1 << 20))
+
+
+def test_a_wsproto_without_those_internals_turns_the_fast_path_off_and_frames_are_still_read(caplog) -> None:
+    import logging
+    import socket
+
+    from streams.link import frames
+
+    class MovedInternals:  # a wsproto release that renamed its frame decoder
+        state = None
+        _events = ()
+        _proto = type("Proto", (), {"extensions": []})()
+
+    server_end, client_end = socket.socketpair()
+    try:
+        with caplog.at_level(logging.WARNING, logger="streams.link.frames"):
+            assert frames.check(MovedInternals) is False
+        lines = [r.getMessage() for r in caplog.records if r.name == "streams.link.frames"]
+        assert len(lines) == 1 and "_proto._frame_decoder.header" in lines[0] and "fast path off" in lines[0]
+        sock = serve_inline(server_end)
+        assert client_end.recv(4096).startswith(b"HTTP/1.1 101")
+        payloads = [b"\x01\x00" * 160, b"\x02\x00" * 320, b"\x03\x00" * 160]
+        client_end.sendall(client_bytes([("binary", p) for p in payloads] + [("text", b'{"event": "x"}')]))
+        assert frames.idle(sock.ws) is False  # whatever wsproto holds, the fast path stays aside
+        assert [sock.receive(timeout=2) for _ in range(4)] == [*payloads, '{"event": "x"}']
+    finally:
+        frames.check()
+        server_end.close()
+        client_end.close()
+    assert frames.FastPath.usable

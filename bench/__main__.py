@@ -13,6 +13,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
            call), answer-webhook p50/p99 under that load, the generator's lateness and CPU, the load average
   latency  reply latency (end of caller speech -> first reply byte) at 1, 10 and 50 calls
   bargein  caller speech during a reply -> break on the wire
+  deflate  service CPU with callers whose socket offers permessage-deflate (as mod_audio_stream does) against
+           callers that do not: same service, same run, --steps N calls (default 50); the ratio must be ~1.0
   turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
            (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
 
@@ -32,9 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.capacity import bench_capacity
+from bench.deflate import bench_deflate
 from bench.dialogue import duty_cycle
 from bench.harness import GOALS
-from bench.report import commit, table
+from bench.report import commit, cpu_model, table
 from bench.steps import bench_answer, bench_bargein, bench_latency
 from bench.turns import bench_turns
 from emulator.service import ROOT
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
-    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns"}
+    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns", "deflate"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     if "all" in what:
@@ -75,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "commit": commit(),
         "cores": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "python": sys.version.split()[0],
         "quick": args.quick,
@@ -100,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         if "bargein" in what:
             print("barge-in …", flush=True)
             results["bargein"] = bench_bargein(tmp, 4 if args.quick else 20)
+        if "deflate" in what:
+            calls = int(args.steps.split(",")[0]) if args.steps else (5 if args.quick else 50)
+            print(f"deflate offered vs not, {calls} phrase calls …", flush=True)
+            results["deflate"] = bench_deflate(tmp, calls, seconds)
         if "turns" in what:
             print("turn-taking …", flush=True)
             results["turns"] = bench_turns(tmp, live=not args.quick)
@@ -116,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 def _conditions(results: dict[str, Any]) -> str:
     d = results["dialogue"]
     return (
-        f"machine: {results['cores']} cores, load average {results['load_avg_start']} at start (other work on the "
+        f"machine: {results['cpu_model']}, {results['cores']} cores, load average {results['load_avg_start']} at "
+        f"start (other work on the "
         f"box disturbs the figures; each step prints its own); the load generator runs on the same box.\n"
         f"dialogue: the caller says {' / '.join(d['phrases'])} every {d['period_s']} s on its own clock "
         f"({d['speech_s']} s of speech each: duty cycle {d['duty_pct']}%)."

@@ -112,15 +112,15 @@ def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float, every
         idle_rss = Sampler(svc).rss_now()
         # First, on the just-started service: the first step's calls all at once, with no warm-up load
         # before it (issue 26: a cold burst once left half its calls mute while warmed steps held).
-        row = _step(svc, agents, agent, tmp, steps[0], seconds, idle_rss, cold=True)
+        row = step(svc, agents, agent, tmp, steps[0], seconds, idle_rss, cold=True)
         rows.append(row)
         print(f"  {mode} {steps[0]:>4} calls, cold burst: {step_line(row)}", flush=True)
         for n in steps:
-            row = _step(svc, agents, agent, tmp, n, seconds, idle_rss)
+            row = step(svc, agents, agent, tmp, n, seconds, idle_rss)
             if row["verdict"] == "VOID":
                 print(f"  {mode} {n:>4} calls: VOID (the load generator fell behind); once more", flush=True)
                 rows.append(row)
-                row = _step(svc, agents, agent, tmp, n, seconds, idle_rss)
+                row = step(svc, agents, agent, tmp, n, seconds, idle_rss)
             rows.append(row)
             print(f"  {mode} {n:>4} calls: {step_line(row)}", flush=True)
             if row["verdict"] != "holds" and not every_step:
@@ -155,14 +155,22 @@ def marginal_cpu(rows: list[dict[str, Any]]) -> float | None:
     return round((last["cpu_pct_mean"] - first["cpu_pct_mean"]) / (last["calls"] - first["calls"]), 2)
 
 
-def _step(
-    svc: Service, agents: Path, agent: str, tmp: Path, n: int, seconds: float, idle_rss: int, cold: bool = False
+def step(
+    svc: Service,
+    agents: Path,
+    agent: str,
+    tmp: Path,
+    n: int,
+    seconds: float,
+    idle_rss: int,
+    cold: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """One step; warmed (the recogniser pool holds warm recognisers for n calls, see SpeechModels), or with
-    ``cold`` the n calls start together with nothing before them."""
+    ``cold`` the n calls start together with nothing before them. ``extra``: more emulator flags."""
     wait_idle(svc.url)
     if not cold:
-        load(svc, agents, agent, caller_script(tmp), n, seconds=8, ramp=0.02, timeout=200)
+        load(svc, agents, agent, caller_script(tmp), n, seconds=8, ramp=0.02, timeout=200, extra=extra)
         wait_idle(svc.url)
     runtime(svc.url, reset=True)
     unanswered_before = unanswered_turns(svc.url)
@@ -171,7 +179,7 @@ def _step(
     with Sampler(svc) as sampler, WebhookProbe(svc.url) as probe:
         summary = load(
             svc, agents, agent, caller_script(tmp), n, seconds=seconds, ramp=0.0 if cold else 0.05,
-            timeout=seconds * 3 + 120,
+            timeout=seconds * 3 + 120, extra=extra,
         )  # fmt: skip
     box_pct = box.busy_pct()
     lags = runtime(svc.url)

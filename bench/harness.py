@@ -86,8 +86,9 @@ def load(
     seconds: float | None = None,
     ramp: float = 0.1,
     timeout: float = 300,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """`python -m emulator load` against ``svc``; its summary."""
+    """`python -m emulator load` against ``svc``; its summary. ``extra``: more emulator flags (``--no-deflate``)."""
     args = [
         "load",
         "--calls",
@@ -105,6 +106,7 @@ def load(
         "--script",
         str(caller_script),
         "--no-cdr",
+        *extra,
     ]
     if seconds:
         args += ["--seconds", str(seconds)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from bench.harness import HANGOVER_MS
@@ -19,8 +21,23 @@ def commit() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), to print beside every figure: the same bench held 125 calls on one
+    2-core machine and 75 on another."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def table(results: dict[str, Any]) -> str:
-    lines = [f"Callstream benchmarks  commit {results['commit']}  cores {results['cores']}  {results['when']}"]
+    lines = [
+        f"Callstream benchmarks  commit {results['commit']}  {results.get('cpu_model', '?')}, "
+        f"cores {results['cores']}  {results['when']}"
+    ]
     lines += [results.get("conditions", ""), ""]
     lines.append(f"{'figure':<52}{'measured':>14}{'goal':>12}")
 
@@ -40,6 +57,15 @@ def table(results: dict[str, Any]) -> str:
             row(f"concurrent calls, {key} (as the caller hears it)", calls["max_calls"], goal)
             for name, value, wanted in _at_most(calls, key):
                 row(name, value, wanted)
+    deflate = results.get("deflate")
+    if deflate:
+        cpu = deflate["cpu_pct_mean"]
+        row(
+            f"{deflate['calls']} calls: service CPU % deflate offered / plain",
+            f"{cpu['deflate offered']}/{cpu['plain']}",
+            "",
+        )
+        row("  ratio (deflate offered / plain)", deflate["ratio"], "~1.0")
     latency = results.get("latency") or {}
     goals = {"1": ("p50_ms", "<= 350"), "10": ("p95_minus_hangover_ms", "<= 50"), "50": ("p95_ms", "<= 450")}
     for n, values in latency.items():

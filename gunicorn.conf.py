@@ -14,7 +14,8 @@ from gunicorn.glogging import Logger
 from app.logs import RedactQuery
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
-worker_class = "gevent"
+# gevent's worker, reading every request body under a deadline and per-client caps first (#25.1)
+worker_class = "app.http.worker.GuardedWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 1)
 if workers > 1 and not os.environ.get("REDIS_URL"):
     sys.exit(

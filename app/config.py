@@ -211,6 +211,11 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "MEDIA_HOSTS": env_list(env, "MEDIA_HOSTS"),
         "MEDIA_MAX_BYTES": env_number(env, "MEDIA_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
         "MEDIA_TIMEOUT": env_number(env, "MEDIA_TIMEOUT", 10, minimum=0.5, cast=float),
+        # Request bodies are read before the app runs (app/http/worker.py): this many seconds of grace,
+        # then at least this many bytes a second, or 408; this many bodies at once per client, or 429.
+        "REQUEST_BODY_TIMEOUT": env_number(env, "REQUEST_BODY_TIMEOUT", 5, minimum=0.5, cast=float),
+        "REQUEST_BODY_MIN_RATE": env_number(env, "REQUEST_BODY_MIN_RATE", 8192, minimum=100),
+        "REQUEST_BODIES_PER_CLIENT": env_number(env, "REQUEST_BODIES_PER_CLIENT", 16, minimum=1),
     }
 
 

@@ -1,0 +1,162 @@
+"""The gunicorn worker: gevent's, with every request body read under a deadline before the app runs.
+
+A connection that trickles its body holds one of the pool's ``worker_connections`` slots for as
+long as it lasts; a thousand of them, unauthenticated, kept ``/healthz`` and the answer webhook
+from being accepted at all (#25.1). So, before the app sees a request, this worker:
+
+- answers 413 when the declared Content-Length is over ``MAX_CONTENT_LENGTH`` (nothing is read);
+- answers 429 when the client already has ``REQUEST_BODIES_PER_CLIENT`` bodies being read, and
+  503 when half the pool is reading bodies (the other half stays free for everyone else);
+- reads the whole body with a minimum rate: ``REQUEST_BODY_TIMEOUT`` seconds of grace, then at
+  least ``REQUEST_BODY_MIN_RATE`` bytes a second on average, or 408.
+
+Each refusal closes the connection. Requests without a body (WebSocket upgrades among them) pass
+as they are. The app then reads the body from memory, at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from gunicorn.workers.ggevent import GeventWorker
+
+from app.config import load_config
+
+log = logging.getLogger(__name__)
+
+CHUNK = 16 * 1024
+REASONS = {408: "Request Timeout", 413: "Content Too Large", 429: "Too Many Requests", 503: "Service Unavailable"}
+
+
+class Refused(Exception):
+    """This request's body is not read; the status and message say why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    max_length: int
+    grace: float  # seconds every body gets before the minimum rate applies
+    min_rate: float  # bytes a second, on average, after the grace
+    per_client: int
+    proxy_hops: int
+
+    def deadline(self, start: float, received: int) -> float:
+        """When ``received`` bytes must have arrived, at the latest."""
+        return start + self.grace + received / self.min_rate
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> BodyLimits:
+        return cls(
+            max_length=int(config["MAX_CONTENT_LENGTH"]),
+            grace=float(config["REQUEST_BODY_TIMEOUT"]),
+            min_rate=float(config["REQUEST_BODY_MIN_RATE"]),
+            per_client=int(config["REQUEST_BODIES_PER_CLIENT"]),
+            proxy_hops=int(config["TRUSTED_PROXY_HOPS"]),
+        )
+
+
+def declared_length(req: Any) -> int | None:
+    """The request's Content-Length (gunicorn has checked it is one number); None when chunked."""
+    names = {name: value for name, value in req.headers}
+    if "TRANSFER-ENCODING" in names:  # gunicorn refuses any that does not end with chunked
+        return None
+    return int(names.get("CONTENT-LENGTH", 0))
+
+
+def client_of(req: Any, peer: Any, proxy_hops: int) -> str:
+    """Who sent it: the peer, or the address our trusted proxies put in X-Forwarded-For."""
+    if proxy_hops:
+        forwarded = [p.strip() for n, v in req.headers if n == "X-FORWARDED-FOR" for p in v.split(",") if p.strip()]
+        if len(forwarded) >= proxy_hops:
+            return forwarded[-proxy_hops]
+    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+
+
+def read_body(body: Any, length: int | None, limits: BodyLimits) -> bytes:
+    """The whole body, or Refused (408 too slow, 413 too long); gevent.Timeout bounds every read."""
+    start = time.monotonic()
+    parts: list[bytes] = []
+    received = 0
+    while length is None or received < length:
+        size = CHUNK if length is None else min(CHUNK, length - received)
+        remaining = limits.deadline(start, received + size) - time.monotonic()
+        chunk = None
+        if remaining > 0:
+            with gevent.Timeout(remaining, False):
+                chunk = body.read(size)
+        if chunk is None:
+            raise Refused(408, f"The body came slower than {int(limits.min_rate)} bytes a second.")
+        if not chunk:
+            break
+        received += len(chunk)
+        if received > limits.max_length:
+            raise Refused(413, f"The body is larger than {limits.max_length} bytes.")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def refusal(status: int, message: str) -> bytes:
+    """A complete HTTP response in the service's error shape, that closes the connection."""
+    body = json.dumps({"code": REASONS[status].lower().replace(" ", "_"), "message": message, "errors": {}}).encode()
+    head = (
+        f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+    )
+    if status in (429, 503):
+        head += "Retry-After: 5\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+class GuardedWorker(GeventWorker):
+    """gunicorn's gevent worker; ``handle_request`` first takes the body under the limits above."""
+
+    def init_process(self) -> None:
+        self.limits = BodyLimits.from_config(load_config())
+        self.reading: Counter[str] = Counter()
+        super().init_process()
+
+    def _take_body(self, req: Any, sock: Any, addr: Any) -> None:
+        length = declared_length(req)
+        if length == 0:
+            return
+        if length is not None and length > self.limits.max_length:
+            raise Refused(413, f"The body is larger than {self.limits.max_length} bytes.")
+        client = client_of(req, addr, self.limits.proxy_hops)
+        if self.reading[client] >= self.limits.per_client:
+            raise Refused(429, "Too many request bodies at once from this client.")
+        if sum(self.reading.values()) >= max(1, self.worker_connections // 2):
+            raise Refused(503, "Too many request bodies at once.")
+        if getattr(req, "_expected_100_continue", False):
+            req._expected_100_continue = False  # gunicorn would say it once the body is read: too late
+            sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.reading[client] += 1
+        try:
+            req.body = io.BytesIO(read_body(req.body, length, self.limits))
+        finally:
+            self.reading[client] -= 1
+            if not self.reading[client]:
+                del self.reading[client]
+
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
+        try:
+            self._take_body(req, sock, addr)
+        except Refused as refused:
+            log.debug("request body refused (%s): %s", refused.status, refused.message)
+            try:
+                sock.sendall(refusal(refused.status, refused.message))
+            except OSError:
+                pass
+            raise StopIteration() from None  # gunicorn closes the connection
+        return bool(super().handle_request(listener_name, req, sock, addr))

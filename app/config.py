@@ -211,6 +211,8 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "MEDIA_HOSTS": env_list(env, "MEDIA_HOSTS"),
         "MEDIA_MAX_BYTES": env_number(env, "MEDIA_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
         "MEDIA_TIMEOUT": env_number(env, "MEDIA_TIMEOUT", 10, minimum=0.5, cast=float),
+        # The longest one play decodes to (and never more than the call has left): bounds memory, not the file.
+        "MEDIA_MAX_SECONDS": env_number(env, "MEDIA_MAX_SECONDS", 300, minimum=1, cast=float),
         # Request bodies are read before the app runs (app/http/worker.py): this many seconds of grace,
         # then at least this many bytes a second, or 408; this many bodies at once per client, or 429.
         "REQUEST_BODY_TIMEOUT": env_number(env, "REQUEST_BODY_TIMEOUT", 5, minimum=0.5, cast=float),

@@ -269,3 +269,31 @@ def test_a_refused_connection_is_reported_as_not_fetched_not_as_slow() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(MediaError, match="could not be fetched"):
         fetch(f"http://127.0.0.1:{port}/x.wav", FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"})))
+
+
+def _wav_header(rate: int, channels: int, width: int, frames: int) -> bytes:
+    import wave as wavefile
+    from io import BytesIO
+
+    buffer = BytesIO()
+    with wavefile.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(b"\x01" * width * channels * frames)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(1, 1), (7999, 1), (48001, 1), (8000, 6), (192000, 2)])
+def test_implausible_formats_are_refused_before_decoding(rate: int, channels: int) -> None:
+    from streams.audio import AudioFormatError
+
+    with pytest.raises(AudioFormatError):
+        to_l16(_wav_header(rate, channels, 2, 100), 8000)
+
+
+def test_what_a_file_decodes_to_is_bounded_by_time_not_by_its_size() -> None:
+    ten_seconds = _wav_header(8000, 1, 2, 80_000)
+    assert len(to_l16(ten_seconds, 8000, max_ms=1000)) == 16_000
+    eight_bit = _wav_header(8000, 1, 1, 80_000)  # not 16-bit PCM: ffmpeg decodes it, -t bounds it
+    assert 15_000 <= len(to_l16(eight_bit, 8000, max_ms=1000)) <= 16_000

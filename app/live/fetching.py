@@ -2,8 +2,9 @@
 
 A URL is fetched only when its host is public: every address the name
 resolves to must be globally routable (not private, loopback, link-local,
-multicast, reserved or shared), unless the host name (or literal address) is
-listed in MEDIA_HOSTS. The name is resolved once and the connection goes to
+multicast, reserved or shared; an IPv6 address that carries an IPv4 one, such
+as NAT64, 6to4, Teredo or ::a.b.c.d, is judged by the IPv4 address inside),
+unless the host name (or literal address) is listed in MEDIA_HOSTS. The name is resolved once and the connection goes to
 that checked address (TLS still verifies the name), so DNS rebinding between
 check and use is not possible. Redirects are followed (at most three) and each
 target is checked the same way. Size (MEDIA_MAX_BYTES) and time
@@ -39,10 +40,37 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translator, never public
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64, IPv4-compatible); None if none.
+
+    Where such routes exist, these reach the IPv4 address inside (#25.10), so that one is checked.
+    """
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the server and the client
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in NAT64:
+        return [low32]
+    if ip in LOCAL_NAT64:
+        return [ipaddress.IPv4Address("0.0.0.0")]  # where the address sits depends on the network: never public
+    if int(ip) >> 32 == 0 and int(ip) > 1:  # ::a.b.c.d (:: and ::1 are themselves)
+        return [low32]
+    return None
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inside = embedded_ipv4(ip)
+        if inside is not None:
+            return all(v4.is_global and not v4.is_multicast for v4 in inside)
     return ip.is_global and not ip.is_multicast
 
 

@@ -96,6 +96,21 @@ def pinned(name: str, address: str = "127.0.0.1"):
         ("ff02::1", False),
         ("8.8.8.8", True),
         ("2001:4860:4860::8888", True),
+        # IPv4 inside IPv6 (#25.10): the embedded address decides
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64 of 169.254.169.254
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("2002:808:808::1", True),
+        ("::10.0.0.1", False),  # IPv4-compatible
+        ("::127.0.0.1", False),
+        ("::169.254.169.254", False),
+        ("::ffff:10.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        ("2001:0:a00:1::1", False),  # Teredo with a private server
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo whose client is 10.0.0.1
     ],
 )
 def test_only_globally_routable_addresses_are_public(address, public) -> None:

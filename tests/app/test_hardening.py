@@ -242,6 +242,8 @@ def test_gunicorn_never_logs_the_query_string_of_a_malformed_request(tmp_path, p
             b"GET /stream/c1?exp=1&sig=sig-secret&token=tok-secret<> HTTP/1.1\r\n\r\n",
             b"GET /webhooks/piopiy/events?token=tok-secret\x7f HTTP/1.1\r\n\r\n",
             b'GET /x?token=tok-secret"\x1b[2J HTTP/1.1\r\n\r\n',
+            b"GET /x?a=1 token=tok-secret HTTP/1.1\r\n\r\n",  # a space in the query (#25.12)
+            b"GET /x?a=1 b&sig=sig-secret&c HTTP/1.1\r\n\r\n",
         ):
             with socket.create_connection((host, int(port)), timeout=5) as sock:
                 sock.sendall(line)
@@ -252,8 +254,26 @@ def test_gunicorn_never_logs_the_query_string_of_a_malformed_request(tmp_path, p
             time.sleep(0.05)
         time.sleep(0.2)
         logged = Path(service.log_path).read_text(errors="replace")
-    assert "Invalid request" in logged and "?[redacted]" in logged
+    assert "Invalid request" in logged and "[redacted]" in logged
     assert "tok-secret" not in logged and "sig-secret" not in logged
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Invalid request from ip=127.0.0.1: Invalid HTTP Version: 'token=tok-secret HTTP/1.1'",
+        'Invalid request from ip=::1: Invalid HTTP Version: "b&sig=tok-secret&c HTTP/1.1"',
+        "Invalid request from ip=10.0.0.1: Invalid HTTP request line: 'GET /x?a=1 tok-secret'",
+        "bad line GET /x?a=1 token=tok-secret HTTP/1.1",
+    ],
+)
+def test_error_log_redaction_covers_the_whole_line(line: str) -> None:
+    """A query with a space in it, or a piece of a request line without its "?", is redacted whole (#25.12)."""
+    from app.logs import RedactQuery
+
+    record = logging.LogRecord("gunicorn.error", logging.WARNING, __file__, 1, "%s", (line,), None)
+    RedactQuery().filter(record)
+    assert "tok-secret" not in record.getMessage() and "[redacted]" in record.getMessage()
 
 
 # -- 7. the OpenAPI document says what the views accept -----------------------------------------------------

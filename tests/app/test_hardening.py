@@ -304,3 +304,26 @@ def test_openapi_marks_nullable_fields_and_constraints(client) -> None:
     assert say["minLength"] == 1 and say["maxLength"] == 2000
     assert schemas["AnswerWebhook"]["required"] == ["cmiuuid", "from", "to"]
     assert "errors" in schemas["Error"]["required"]
+
+
+def test_the_sqlite_file_and_its_wal_are_readable_by_this_user_only(tmp_path) -> None:
+    """Call records are nobody else's business (#25, also noted): 0600, also for a file made before the rule."""
+    import os
+    import stat
+
+    from app.storage.db import Database
+
+    old = tmp_path / "old.db"
+    old.write_bytes(b"")
+    old.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        for path in (tmp_path / "new" / "callstream.db", old):
+            db = Database(f"sqlite:///{path}")
+            db.write(lambda conn: conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
+            made = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+            assert {p.name for p in made} >= {path.name, f"{path.name}-wal"}
+            for file in made:
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    finally:
+        os.umask(previous)

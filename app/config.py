@@ -218,6 +218,8 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "REQUEST_BODY_TIMEOUT": env_number(env, "REQUEST_BODY_TIMEOUT", 5, minimum=0.5, cast=float),
         "REQUEST_BODY_MIN_RATE": env_number(env, "REQUEST_BODY_MIN_RATE", 8192, minimum=100),
         "REQUEST_BODIES_PER_CLIENT": env_number(env, "REQUEST_BODIES_PER_CLIENT", 16, minimum=1),
+        # Events in one events-webhook request (each one a database write); more is a 413.
+        "MAX_EVENTS_PER_REQUEST": env_number(env, "MAX_EVENTS_PER_REQUEST", 100, minimum=1),
     }
 
 

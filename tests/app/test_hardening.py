@@ -327,3 +327,14 @@ def test_the_sqlite_file_and_its_wal_are_readable_by_this_user_only(tmp_path) ->
                 assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     finally:
         os.umask(previous)
+
+
+def test_one_events_request_carries_a_bounded_number_of_events(make_app) -> None:
+    """Thousands of events in one request were thousands of writes; now a 413 that names the limit."""
+    client = make_app(MAX_EVENTS_PER_REQUEST=5).test_client()
+    event = {"cmiuuid": "bound-1", "status": "answered", "direction": "inbound"}
+    many = client.post(hook_url("events"), json=[{**event, "n": i} for i in range(6)])
+    assert many.status_code == 413 and "5" in many.get_json()["message"] and "_schema" in many.get_json()["errors"]
+    default = make_app().test_client().post(hook_url("events"), json=[{**event, "n": i} for i in range(2000)])
+    assert default.status_code == 413 and "100" in default.get_json()["message"]
+    assert client.post(hook_url("events"), json=[{**event, "n": i} for i in range(5)]).status_code == 200

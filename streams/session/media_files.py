@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
-from actions.fields import is_http_url
+from actions.fields import is_file_name, is_http_url
 
 MAX_PLAY_SECONDS = 300.0  # the longest one play decodes to, whatever the call has left (MEDIA_MAX_SECONDS)
 
@@ -21,8 +21,8 @@ class MediaError(ValueError):
 
 
 def is_plain_name(ref: str) -> bool:
-    """A bare file name: no folders, no parent references, no scheme."""
-    return bool(ref) and "/" not in ref and "\\" not in ref and ref not in (".", "..") and ":" not in ref
+    """A bare file name the platform can hold: no folders, parent references, scheme or control characters."""
+    return is_file_name(ref) and "/" not in ref and ":" not in ref
 
 
 def media_url(public_url: str, folder: Path | None, ref: str) -> str:

@@ -5,8 +5,11 @@ long as it lasts; a thousand of them, unauthenticated, kept ``/healthz`` and the
 from being accepted at all (#25.1). So, before the app sees a request, this worker:
 
 - answers 413 when the declared Content-Length is over ``MAX_CONTENT_LENGTH`` (nothing is read);
-- answers 429 when the client already has ``REQUEST_BODIES_PER_CLIENT`` bodies being read, and
-  503 when half the pool is reading bodies (the other half stays free for everyone else);
+- counts a body as slow once it has to wait on the network after FAST (half a second): a slow
+  one is refused with 429 when its client already has ``REQUEST_BODIES_PER_CLIENT`` slow bodies,
+  and 503 when half the pool holds slow bodies (the other half stays free for everyone else);
+  when three quarters of the pool is in use, a body that has to wait is refused at once (503).
+  A body sent along with its headers (any webhook) never counts, so it is never refused;
 - reads the whole body with a minimum rate: ``REQUEST_BODY_TIMEOUT`` seconds of grace, then at
   least ``REQUEST_BODY_MIN_RATE`` bytes a second on average, or 408.
 
@@ -21,6 +24,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +36,8 @@ from app.config import load_config
 log = logging.getLogger(__name__)
 
 CHUNK = 16 * 1024
+FAST = 0.5  # seconds a body may take before it counts as slow (against the per-client and worker caps)
+PRESSURE = 0.75  # the share of the pool in use from which a body that has to wait is refused at once
 REASONS = {408: "Request Timeout", 413: "Content Too Large", 429: "Too Many Requests", 503: "Service Unavailable"}
 
 
@@ -84,20 +90,52 @@ def client_of(req: Any, peer: Any, proxy_hops: int) -> str:
     return str(peer[0]) if isinstance(peer, tuple) else str(peer)
 
 
-def read_body(body: Any, length: int | None, limits: BodyLimits) -> bytes:
-    """The whole body, or Refused (408 too slow, 413 too long); gevent.Timeout bounds every read."""
+def _read_within(body: Any, size: int, seconds: float) -> bytes | None:
+    """``body.read(size)``, or None when ``seconds`` pass first.
+
+    Safe to call again after None for a body of known length: gunicorn keeps what arrived in its
+    buffers (a chunked body's parser would not survive the interruption, so those are never retried).
+    """
+    timer = gevent.Timeout(max(seconds, 0.001))
+    timer.start()
+    try:
+        return bytes(body.read(size))
+    except gevent.Timeout as fired:
+        if fired is not timer:
+            raise
+        return None
+    finally:
+        timer.close()
+
+
+def read_body(body: Any, length: int | None, limits: BodyLimits, admit: Callable[[], None], fast: float = 0.5) -> bytes:
+    """The whole body, or Refused (408 too slow, 413 too long); every read is bounded in time.
+
+    ``admit`` (which may refuse) is called once, when the body first has to wait on the network after
+    ``fast`` seconds: a body sent along with its headers is never counted against the caps, whatever
+    the load, and a slow one is, before it may hold its connection any longer.
+    """
     start = time.monotonic()
     parts: list[bytes] = []
     received = 0
+    admitted = length is None
+    if admitted:
+        admit()
     while length is None or received < length:
         size = CHUNK if length is None else min(CHUNK, length - received)
-        remaining = limits.deadline(start, received + size) - time.monotonic()
-        chunk = None
-        if remaining > 0:
-            with gevent.Timeout(remaining, False):
-                chunk = body.read(size)
-        if chunk is None:
+        now = time.monotonic()
+        remaining = limits.deadline(start, received + size) - now
+        if remaining <= 0:
             raise Refused(408, f"The body came slower than {int(limits.min_rate)} bytes a second.")
+        trial = remaining if admitted else min(remaining, start + fast - now)
+        chunk = _read_within(body, size, trial)
+        if chunk is None:
+            if length is None:
+                raise Refused(408, f"The body came slower than {int(limits.min_rate)} bytes a second.")
+            if not admitted and time.monotonic() >= start + fast:
+                admit()
+                admitted = True
+            continue
         if not chunk:
             break
         received += len(chunk)
@@ -125,7 +163,18 @@ class GuardedWorker(GeventWorker):
     def init_process(self) -> None:
         self.limits = BodyLimits.from_config(load_config())
         self.reading: Counter[str] = Counter()
+        self.connections = 0  # open now (calls' WebSockets among them)
         super().init_process()
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        self.connections += 1
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.connections -= 1
+
+    def _crowded(self) -> bool:
+        return self.connections >= self.worker_connections * PRESSURE
 
     def _take_body(self, req: Any, sock: Any, addr: Any) -> None:
         length = declared_length(req)
@@ -134,20 +183,27 @@ class GuardedWorker(GeventWorker):
         if length is not None and length > self.limits.max_length:
             raise Refused(413, f"The body is larger than {self.limits.max_length} bytes.")
         client = client_of(req, addr, self.limits.proxy_hops)
-        if self.reading[client] >= self.limits.per_client:
-            raise Refused(429, "Too many request bodies at once from this client.")
-        if sum(self.reading.values()) >= max(1, self.worker_connections // 2):
-            raise Refused(503, "Too many request bodies at once.")
         if getattr(req, "_expected_100_continue", False):
             req._expected_100_continue = False  # gunicorn would say it once the body is read: too late
             sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.reading[client] += 1
+        admitted: list[str] = []
+
+        def admit() -> None:
+            if self.reading[client] >= self.limits.per_client:
+                raise Refused(429, "Too many slow request bodies at once from this client.")
+            if self._crowded() or sum(self.reading.values()) >= max(1, self.worker_connections // 2):
+                raise Refused(503, "Too many slow request bodies at once.")
+            self.reading[client] += 1
+            admitted.append(client)
+
         try:
-            req.body = io.BytesIO(read_body(req.body, length, self.limits))
+            fast = 0.0 if self._crowded() else FAST
+            req.body = io.BytesIO(read_body(req.body, length, self.limits, admit, fast))
         finally:
-            self.reading[client] -= 1
-            if not self.reading[client]:
-                del self.reading[client]
+            if admitted:
+                self.reading[client] -= 1
+                if not self.reading[client]:
+                    del self.reading[client]
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         try:

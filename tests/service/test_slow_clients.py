@@ -13,19 +13,22 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from emulator.service import service_process
 from tests.conftest import WEBHOOK_TOKEN, base_config
 
-ATTACKER = "127.0.0.2"  # loopback too: the slow clients come from another address than the platform
+# loopback too: the slow clients come from other addresses than the platform's
+ONE_ATTACKER = ["127.0.0.2"]
+MANY_ATTACKERS = [f"127.0.1.{n}" for n in range(1, 21)]  # 15 slow bodies each: under the per-client cap
 SLOW_CLIENTS = 300
 ATTACK_SECONDS = 15.0
 
 
-def _open_slow_body(port: int) -> socket.socket | None:
+def _open_slow_body(port: int, source: str) -> socket.socket | None:
     sock = socket.socket()
-    sock.bind((ATTACKER, 0))
+    sock.bind((source, 0))
     sock.settimeout(2)
     try:
         sock.connect(("127.0.0.1", port))
@@ -43,14 +46,17 @@ def _open_slow_body(port: int) -> socket.socket | None:
 class SlowBodies:
     """Keeps up to SLOW_CLIENTS slow bodies open: a byte every 2 s each, reopening those the server closes."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, sources: list[str]) -> None:
         self.port = port
+        self.sources = sources
+        self.opened = 0
         self.selector = selectors.DefaultSelector()
         self.refused = 0  # closed by the server (an answer, or a reset)
 
     def _top_up(self) -> None:
-        for _ in range(SLOW_CLIENTS - len(self.selector.get_map())):
-            sock = _open_slow_body(self.port)
+        for _ in range(min(100, SLOW_CLIENTS - len(self.selector.get_map()))):
+            self.opened += 1
+            sock = _open_slow_body(self.port, self.sources[self.opened % len(self.sources)])
             if sock is not None:
                 self.selector.register(sock, selectors.EVENT_READ)
 
@@ -62,8 +68,11 @@ class SlowBodies:
     def run_for(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         next_byte = time.monotonic() + 2
+        next_top_up = 0.0
         while time.monotonic() < end:
-            self._top_up()
+            if time.monotonic() >= next_top_up:  # at most 100 new connections each 0.2 s
+                next_top_up = time.monotonic() + 0.2
+                self._top_up()
             for key, _ in self.selector.select(timeout=0.2):
                 self._drop(key.fileobj)  # the server answered (408/429) or closed: the slot is free again
             if time.monotonic() >= next_byte:
@@ -80,13 +89,16 @@ class SlowBodies:
         self.selector.close()
 
 
-def test_a_few_hundred_slow_bodies_leave_the_answer_webhook_and_healthz_answering(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sources", [ONE_ATTACKER, MANY_ATTACKERS], ids=["one address", "twenty addresses"])
+def test_a_few_hundred_slow_bodies_leave_the_answer_webhook_and_healthz_answering(
+    tmp_path: Path, sources: list[str]
+) -> None:
     import threading
 
     config = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, WORKER_CONNECTIONS=200)
     with service_process(config) as service:
         port = int(service.url.rsplit(":", 1)[1])
-        attack = SlowBodies(port)
+        attack = SlowBodies(port, sources)
         attacker = threading.Thread(target=attack.run_for, args=(ATTACK_SECONDS,), daemon=True)
         attacker.start()
         time.sleep(3)  # the slow bodies are open (and on the old code hold every slot)

@@ -141,8 +141,15 @@ def _exchange(port: int, request: bytes, *, trickle: float = 0.0, wait: float = 
                 except TimeoutError:
                     sock.sendall(b"x")
         else:
-            answer = sock.recv(65536)
+            answer = _until_closed(sock)
     return answer, time.monotonic() - started
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    return answer
 
 
 def test_bodies_are_refused_before_reading_when_too_long_and_cut_when_too_slow(tmp_path: Path) -> None:
@@ -161,6 +168,19 @@ def test_bodies_are_refused_before_reading_when_too_long_and_cut_when_too_slow(t
         chunked = head + b"Transfer-Encoding: chunked\r\n\r\n" + b"1400\r\n" + b"a" * 0x1400 + b"\r\n0\r\n\r\n"
         answer, _ = _exchange(port, chunked)
         assert answer.startswith(b"HTTP/1.1 413")
+        form = b"from=919876543210&to=919111111111&time=now&cmiuuid=chunked-1"
+        hook = b"POST /webhooks/piopiy/answer?token=" + WEBHOOK_TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+        hook += b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n"
+        answer, _ = _exchange(
+            port, hook + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(form), form)
+        )
+        assert answer.startswith(b"HTTP/1.1 200") and b'"stream"' in answer
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:  # Expect: 100-continue, then the body
+            sock.sendall(hook + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(form))
+            assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")
+            sock.sendall(form.replace(b"chunked-1", b"expected1"))
+            answer = _until_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         body = {"from": "919876543210", "to": "919111111111", "time": "now", "cmiuuid": "fine-1"}
         fine = requests.post(
             f"{service.url}/webhooks/piopiy/answer", params={"token": WEBHOOK_TOKEN}, data=body, timeout=5

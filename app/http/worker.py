@@ -8,7 +8,10 @@ from being accepted at all (#25.1). So, before the app sees a request, this work
 - counts a body as slow once it has to wait on the network after FAST (half a second): a slow
   one is refused with 429 when its client already has ``REQUEST_BODIES_PER_CLIENT`` slow bodies,
   and 503 when half the pool holds slow bodies (the other half stays free for everyone else);
-  when three quarters of the pool is in use, a body that has to wait is refused at once (503).
+  when three quarters of the pool is in use, a body that has to wait is refused at once (503);
+- and, when three quarters of the pool is in use, gives a request head (or an idle kept-alive
+  connection) one second instead of ``keepalive``, and turns away new connections from an address
+  that already has ``REQUEST_BODIES_PER_CLIENT`` connections waiting for their heads.
   A body sent along with its headers (any webhook) never counts, so it is never refused;
 - reads the whole body with a minimum rate: ``REQUEST_BODY_TIMEOUT`` seconds of grace, then at
   least ``REQUEST_BODY_MIN_RATE`` bytes a second on average, or 408.
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 CHUNK = 16 * 1024
 FAST = 0.5  # seconds a body may take before it counts as slow (against the per-client and worker caps)
 PRESSURE = 0.75  # the share of the pool in use from which a body that has to wait is refused at once
+CROWDED_HEAD_TIMEOUT = 1.0  # seconds a request head may take (or a connection idle) when crowded; else keepalive
 REASONS = {408: "Request Timeout", 413: "Content Too Large", 429: "Too Many Requests", 503: "Service Unavailable"}
 
 
@@ -81,13 +85,18 @@ def declared_length(req: Any) -> int | None:
     return int(names.get("CONTENT-LENGTH", 0))
 
 
-def client_of(req: Any, peer: Any, proxy_hops: int) -> str:
+def peer_of(addr: Any) -> str:
+    """The address at the other end of the connection."""
+    return str(addr[0]) if isinstance(addr, tuple) else str(addr)
+
+
+def client_of(req: Any, addr: Any, proxy_hops: int) -> str:
     """Who sent it: the peer, or the address our trusted proxies put in X-Forwarded-For."""
     if proxy_hops:
         forwarded = [p.strip() for n, v in req.headers if n == "X-FORWARDED-FOR" for p in v.split(",") if p.strip()]
         if len(forwarded) >= proxy_hops:
             return forwarded[-proxy_hops]
-    return str(peer[0]) if isinstance(peer, tuple) else str(peer)
+    return peer_of(addr)
 
 
 def _read_within(body: Any, size: int, seconds: float) -> bytes | None:
@@ -162,19 +171,39 @@ class GuardedWorker(GeventWorker):
 
     def init_process(self) -> None:
         self.limits = BodyLimits.from_config(load_config())
-        self.reading: Counter[str] = Counter()
+        self.reading: Counter[str] = Counter()  # slow bodies, per client
+        self.waiting: Counter[str] = Counter()  # connections waiting for a request head, per peer address
         self.connections = 0  # open now (calls' WebSockets among them)
         super().init_process()
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        """One connection. When the pool is crowded, a peer already waiting on as many heads as the cap is
+        turned away at once: slow or idle heads from one address cannot fill the pool (behind a proxy
+        every client has its address, so this rule is off there)."""
+        peer = peer_of(addr)
+        if self._crowded() and not self.limits.proxy_hops and self.waiting[peer] >= self.limits.per_client:
+            log.debug("connection from %s refused: %d waiting already", peer, self.waiting[peer])
+            client.close()
+            return
         self.connections += 1
+        self.waiting[peer] += 1
         try:
             super().handle(listener, client, addr)
         finally:
             self.connections -= 1
+            self._stop_waiting(peer)
+
+    def _stop_waiting(self, peer: str) -> None:
+        self.waiting[peer] -= 1
+        if not self.waiting[peer]:
+            del self.waiting[peer]
 
     def _crowded(self) -> bool:
         return self.connections >= self.worker_connections * PRESSURE
+
+    def timeout_ctx(self) -> gevent.Timeout:
+        """How long a request head may take (and a kept-alive connection idle): shorter when crowded."""
+        return gevent.Timeout(CROWDED_HEAD_TIMEOUT if self._crowded() else self.cfg.keepalive, False)
 
     def _take_body(self, req: Any, sock: Any, addr: Any) -> None:
         length = declared_length(req)
@@ -206,6 +235,14 @@ class GuardedWorker(GeventWorker):
                     del self.reading[client]
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
+        peer = peer_of(addr)
+        self._stop_waiting(peer)  # the head is in: this connection is not waiting any more, until it is done
+        try:
+            return self._serve(listener_name, req, sock, addr)
+        finally:
+            self.waiting[peer] += 1  # back to waiting for its next request head (kept alive)
+
+    def _serve(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
         try:
             self._take_body(req, sock, addr)
         except Refused as refused:

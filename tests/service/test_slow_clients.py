@@ -26,16 +26,18 @@ SLOW_CLIENTS = 300
 ATTACK_SECONDS = 15.0
 
 
-def _open_slow_body(port: int, source: str) -> socket.socket | None:
+SLOW_BODY = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+SLOW_BODY += b"Content-Length: 100000\r\n\r\nu"  # then a body byte every 2 s
+SLOW_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: u"  # then a header byte every 2 s, never the end
+
+
+def _open_slow_request(port: int, source: str, start: bytes) -> socket.socket | None:
     sock = socket.socket()
     sock.bind((source, 0))
     sock.settimeout(2)
     try:
         sock.connect(("127.0.0.1", port))
-        sock.sendall(
-            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            b"Content-Length: 100000\r\n\r\nu"
-        )
+        sock.sendall(start)
     except OSError:
         sock.close()
         return None
@@ -44,11 +46,12 @@ def _open_slow_body(port: int, source: str) -> socket.socket | None:
 
 
 class SlowBodies:
-    """Keeps up to SLOW_CLIENTS slow bodies open: a byte every 2 s each, reopening those the server closes."""
+    """Keeps up to SLOW_CLIENTS slow requests open: a byte every 2 s each, reopening those the server closes."""
 
-    def __init__(self, port: int, sources: list[str]) -> None:
+    def __init__(self, port: int, sources: list[str], start: bytes = SLOW_BODY) -> None:
         self.port = port
         self.sources = sources
+        self.start = start
         self.opened = 0
         self.selector = selectors.DefaultSelector()
         self.refused = 0  # closed by the server (an answer, or a reset)
@@ -56,7 +59,7 @@ class SlowBodies:
     def _top_up(self) -> None:
         for _ in range(min(100, SLOW_CLIENTS - len(self.selector.get_map()))):
             self.opened += 1
-            sock = _open_slow_body(self.port, self.sources[self.opened % len(self.sources)])
+            sock = _open_slow_request(self.port, self.sources[self.opened % len(self.sources)], self.start)
             if sock is not None:
                 self.selector.register(sock, selectors.EVENT_READ)
 
@@ -89,16 +92,20 @@ class SlowBodies:
         self.selector.close()
 
 
-@pytest.mark.parametrize("sources", [ONE_ATTACKER, MANY_ATTACKERS], ids=["one address", "twenty addresses"])
-def test_a_few_hundred_slow_bodies_leave_the_answer_webhook_and_healthz_answering(
-    tmp_path: Path, sources: list[str]
+@pytest.mark.parametrize(
+    ("sources", "start"),
+    [(ONE_ATTACKER, SLOW_BODY), (MANY_ATTACKERS, SLOW_BODY), (ONE_ATTACKER, SLOW_HEAD)],
+    ids=["bodies from one address", "bodies from twenty addresses", "heads from one address"],
+)
+def test_a_few_hundred_slow_requests_leave_the_answer_webhook_and_healthz_answering(
+    tmp_path: Path, sources: list[str], start: bytes
 ) -> None:
     import threading
 
     config = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, WORKER_CONNECTIONS=200)
     with service_process(config) as service:
         port = int(service.url.rsplit(":", 1)[1])
-        attack = SlowBodies(port, sources)
+        attack = SlowBodies(port, sources, start)
         attacker = threading.Thread(target=attack.run_for, args=(ATTACK_SECONDS,), daemon=True)
         attacker.start()
         time.sleep(3)  # the slow bodies are open (and on the old code hold every slot)

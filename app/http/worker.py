@@ -117,7 +117,9 @@ def _read_within(body: Any, size: int, seconds: float) -> bytes | None:
         timer.close()
 
 
-def read_body(body: Any, length: int | None, limits: BodyLimits, admit: Callable[[], None], fast: float = 0.5) -> bytes:
+def read_body(
+    body: Any, length: int | None, limits: BodyLimits, admit: Callable[[], None], fast: float = FAST
+) -> bytes:
     """The whole body, or Refused (408 too slow, 413 too long); every read is bounded in time.
 
     ``admit`` (which may refuse) is called once, when the body first has to wait on the network after

@@ -19,7 +19,8 @@ from app.logs import RedactQuery, formatter
 load_env_file()  # a .env beside us (or in the cwd) when present; the environment wins
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
-worker_class = "gevent"
+# gevent's worker, reading every request body under a deadline and per-client caps first (#25.1)
+worker_class = "app.http.worker.GuardedWorker"
 
 
 def _workers(environ: dict) -> tuple[int, str | None]:

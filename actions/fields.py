@@ -23,6 +23,30 @@ def is_http_url(value: str) -> bool:
     return parsed.scheme in ("http", "https", "ftp") and bool(parsed.netloc)
 
 
+MAX_FILE_NAME = 255  # the longest file name common file systems (and so the platform's store) hold
+
+
+def is_file_name(value: str) -> bool:
+    """A file the platform can hold: 1-255 printable characters; folders as ``a/b.wav`` (the SDK's own
+    example plays ``path/to/your_audio_file.wav``) but no leading "/", no "." or ".." part, no backslash.
+
+    Printable excludes NUL, line breaks and every other control or separator character, which
+    went to the platform as they were.
+    """
+    parts = value.split("/")
+    return (
+        0 < len(value) <= MAX_FILE_NAME
+        and value.isprintable()
+        and "\\" not in value
+        and all(part.strip() not in ("", ".", "..") for part in parts)
+    )
+
+
+def is_clean_url(value: str) -> bool:
+    """No spaces or control characters anywhere (a URL that has them is not one to pass on)."""
+    return value.isprintable() and not any(c.isspace() for c in value)
+
+
 def is_ws_url(value: str) -> bool:
     """True for an absolute ws:// or wss:// URL with a host."""
     parsed = urlparse(value)
@@ -130,6 +154,20 @@ class WsUrl(StrictStr):
 class HttpUrl(StrictStr):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         value = super()._deserialize(value, attr, data, **kwargs)
-        if not is_http_url(value):
-            raise ValidationError("Must be an http:// or https:// URL.")
+        if not is_http_url(value) or not is_clean_url(value):
+            raise ValidationError("Must be an http:// or https:// URL (no spaces or control characters).")
+        return value
+
+
+class FileName(StrictStr):
+    """A file the platform plays: an http(s) URL, or a file name it can hold (``is_file_name``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if is_http_url(value) and is_clean_url(value):
+            return value
+        if not is_file_name(value):
+            raise ValidationError(
+                f"Must be a URL, or a file name of at most {MAX_FILE_NAME} printable characters (no \\, . or ..)."
+            )
         return value

@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from actions.errors import ActionValidationError
-from actions.fields import StrictBool, StrictInt, StrictStr
+from actions.fields import FileName, StrictBool, StrictInt, StrictStr
 from actions.pipeline_fields import InputModes, Number, UUIDStr, V3Phone, Variables
 from actions.schemas import StrictSchema, action_name, load_with
 
@@ -77,7 +77,7 @@ class ConnectSchema(StrictSchema):
 
 class PromptSchema(StrictSchema):
     type = fields.String(required=True, validate=validate.OneOf(("file", "say")))
-    file_name = StrictStr()
+    file_name = FileName()
     say = StrictStr()
     voice_id = StrictStr()
     language = StrictStr()
@@ -120,7 +120,7 @@ class RetriesSchema(StrictSchema):
 
 class PlayV3Schema(StrictSchema):
     action = action_name("play")
-    file_name = StrictStr(required=True)
+    file_name = FileName(required=True)
 
 
 class PlayGetInputV3Schema(StrictSchema):

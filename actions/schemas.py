@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from actions.errors import ActionValidationError
 from actions.fields import (
+    FileName,
     HttpUrl,
     LegacyNumber,
     StrictBool,
@@ -51,7 +52,7 @@ class StreamSchema(StrictSchema):
 class PlaySchema(StrictSchema):
     action = action_name("play")
     file_url = HttpUrl()
-    file_name = StrictStr(non_empty=True)
+    file_name = FileName(non_empty=True)
 
     @validates_schema
     def _one_source(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -106,7 +107,7 @@ class InputSchema(StrictSchema):
 class PlayGetInputSchema(StrictSchema):
     action = action_name("play_get_input")
     action_url = HttpUrl(required=True)
-    file_name = StrictStr(required=True, non_empty=True)
+    file_name = FileName(required=True, non_empty=True)
     file_url = HttpUrl()
     max_digit = StrictInt(minimum=1, maximum=32)
     max_retry = StrictInt(minimum=0)

@@ -199,6 +199,15 @@ def _limits(env: Mapping[str, str]) -> dict[str, Any]:
         "MEDIA_HOSTS": env_list(env, "MEDIA_HOSTS"),
         "MEDIA_MAX_BYTES": env_number(env, "MEDIA_MAX_BYTES", 20 * 1024 * 1024, minimum=1024),
         "MEDIA_TIMEOUT": env_number(env, "MEDIA_TIMEOUT", 10, minimum=0.5, cast=float),
+        # The longest one play decodes to (and never more than the call has left): bounds memory, not the file.
+        "MEDIA_MAX_SECONDS": env_number(env, "MEDIA_MAX_SECONDS", 300, minimum=1, cast=float),
+        # Request bodies are read before the app runs (app/http/worker.py): this many seconds of grace,
+        # then at least this many bytes a second, or 408; this many bodies at once per client, or 429.
+        "REQUEST_BODY_TIMEOUT": env_number(env, "REQUEST_BODY_TIMEOUT", 5, minimum=0.5, cast=float),
+        "REQUEST_BODY_MIN_RATE": env_number(env, "REQUEST_BODY_MIN_RATE", 8192, minimum=100),
+        "REQUEST_BODIES_PER_CLIENT": env_number(env, "REQUEST_BODIES_PER_CLIENT", 16, minimum=1),
+        # Events in one events-webhook request (each one a database write); more is a 413.
+        "MAX_EVENTS_PER_REQUEST": env_number(env, "MAX_EVENTS_PER_REQUEST", 100, minimum=1),
     }
 
 

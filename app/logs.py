@@ -20,8 +20,12 @@ from typing import Any
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-# "?" up to the next space: a query string in a URL or request line (quotes inside it are redacted too).
-_QUERY = re.compile(r"\?\S*")
+# "?" to the end of the line: a query string in a URL or request line. Not to the next space: a
+# malformed request line may hold spaces, and a token after one was logged (#25.12).
+_QUERY = re.compile(r"\?.*")
+# gunicorn's "Invalid request from ip=…: Invalid HTTP Version: 'token=… HTTP/1.1'" quotes a piece
+# of the raw request line, which need not contain the "?": everything after the error's name goes.
+_BAD_REQUEST = re.compile(r"^(Invalid request from ip=\S*?: [^'\"]*?)\s*['\"].*$", re.DOTALL)
 
 
 def escape_controls(text: str) -> str:
@@ -30,6 +34,8 @@ def escape_controls(text: str) -> str:
 
 
 def redact_queries(text: str) -> str:
+    """No query string, and no piece of a malformed request line, survives in ``text``."""
+    text = _BAD_REQUEST.sub(r"\1 [redacted]", text)
     return _QUERY.sub("?[redacted]", text)
 
 
@@ -69,7 +75,7 @@ class RedactQuery(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = _message(record)
-        if message is not None and "?" in message:
+        if message is not None and ("?" in message or _BAD_REQUEST.match(message)):
             record.msg, record.args = escape_controls(redact_queries(message)), ()
         return True
 

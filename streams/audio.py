@@ -69,36 +69,73 @@ def tone(rate: int, ms: float, freq: float = 440.0, amplitude: float = 0.3) -> b
     return b"".join(struct.pack("<h", int(peak * math.sin(2 * math.pi * freq * i / rate))) for i in range(count))
 
 
-def to_l16(data: bytes, rate: int, source_format: str | None = None) -> bytes:
-    """Decode any audio ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``.
+# Audio we accept to decode: rates and channel counts real files have. A header claiming 1 Hz
+# resampled to 8 kHz turned a 60 KB file into 480 MB of PCM (#25.2).
+SOURCE_RATES = (8000, 48000)
+SOURCE_CHANNELS = (1, 2)
+
+
+class AudioFormatError(ValueError):
+    """A file whose format no real recording has; the message is safe to store and show."""
+
+
+def check_plausible(rate: int, channels: int) -> None:
+    low, high = SOURCE_RATES
+    if not low <= rate <= high:
+        raise AudioFormatError(f"a sample rate of {rate} Hz is not audio we play ({low}-{high} Hz)")
+    if channels not in SOURCE_CHANNELS:
+        raise AudioFormatError(f"{channels} channels is not audio we play (mono or stereo)")
+
+
+def wav_to_l16(data: bytes, rate: int, max_ms: float) -> bytes | None:
+    """16-bit PCM WAV decoded here, at most ``max_ms`` of it; None for anything else (ffmpeg's job).
+
+    Pure CPU work: under gevent run it off the loop (streams.offload.run_blocking).
+    """
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    import wave
+
+    try:
+        with wave.open(io.BytesIO(data)) as reader:
+            source_rate, channels = reader.getframerate(), reader.getnchannels()
+            check_plausible(source_rate, channels)
+            if reader.getsampwidth() != SAMPLE_WIDTH:
+                return None
+            pcm = reader.readframes(min(reader.getnframes(), int(source_rate * max_ms / 1000)))
+    except (wave.Error, EOFError):
+        return None  # a WAV flavour the wave module does not read (float, ADPCM…): ffmpeg does
+    if channels == 2:
+        pcm = audioop.tomono(pcm, SAMPLE_WIDTH, 0.5, 0.5)
+    return bounded(resample(pcm, source_rate, rate), rate, max_ms)
+
+
+def bounded(pcm: bytes, rate: int, max_ms: float) -> bytes:
+    """At most ``max_ms`` of L16 at ``rate`` (whole samples)."""
+    return pcm[: int(rate * max_ms / 1000) * SAMPLE_WIDTH]
+
+
+def to_l16(data: bytes, rate: int, source_format: str | None = None, max_ms: float = 600_000) -> bytes:
+    """Decode any audio ffmpeg reads (wav, mp3, ogg…) to L16 mono at ``rate``, at most ``max_ms`` of it.
 
     16-bit PCM WAV is decoded here, without ffmpeg; anything else goes through
     the ffmpeg binary (Aptfile, make), fed through a pipe. Under gevent call this
     from a greenlet, not the thread pool: gevent watches child processes only
-    from its main loop.
+    from its main loop. Implausible formats are AudioFormatError.
     """
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        import wave
-
-        try:
-            with wave.open(io.BytesIO(data)) as reader:
-                if reader.getsampwidth() == SAMPLE_WIDTH:
-                    pcm = reader.readframes(reader.getnframes())
-                    if reader.getnchannels() == 2:
-                        pcm = audioop.tomono(pcm, SAMPLE_WIDTH, 0.5, 0.5)
-                    if reader.getnchannels() <= 2:
-                        return resample(pcm, reader.getframerate(), rate)
-        except wave.Error:
-            pass  # a WAV flavour the wave module does not read (float, ADPCM…): ffmpeg does
-    return ffmpeg_decode(data, rate, source_format)
+    pcm = wav_to_l16(data, rate, max_ms)
+    return pcm if pcm is not None else ffmpeg_decode(data, rate, source_format, max_ms=max_ms)
 
 
-def ffmpeg_decode(data: bytes, rate: int, source_format: str | None = None, timeout: float = 60) -> bytes:
-    """Decode through the ffmpeg binary, reading only the bytes we pipe in.
+def ffmpeg_decode(
+    data: bytes, rate: int, source_format: str | None = None, timeout: float = 60, max_ms: float = 600_000
+) -> bytes:
+    """Decode through the ffmpeg binary, reading only the bytes we pipe in, at most ``max_ms`` out.
 
     ``-protocol_whitelist pipe`` means a playlist (HLS, m3u, concat…) or any
     other reference inside the file cannot make ffmpeg open a URL or a local
-    file: the only thing it may read is its stdin.
+    file: the only thing it may read is its stdin. ``-t`` stops the output at
+    ``max_ms``, whatever the input claims to hold.
     """
     import shutil
     import subprocess  # gevent's, under the service (monkey-patched)
@@ -108,11 +145,12 @@ def ffmpeg_decode(data: bytes, rate: int, source_format: str | None = None, time
         raise ValueError("ffmpeg is not installed")
     command = [binary, "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "pipe"]
     command += ["-f", source_format] if source_format else []
-    command += ["-i", "pipe:0", "-vn", "-ac", "1", "-ar", str(rate), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
+    command += ["-i", "pipe:0", "-vn", "-ac", "1", "-ar", str(rate), "-t", f"{max_ms / 1000:.3f}"]
+    command += ["-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
     done = subprocess.run(command, input=data, capture_output=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise ValueError("ffmpeg could not decode the file")
-    return done.stdout
+    return bounded(done.stdout, rate, max_ms)
 
 
 def wav_bytes(pcm: bytes, rate: int, channels: int = 1) -> bytes:

@@ -72,6 +72,8 @@ def softphone_call():  # type: ignore[no-untyped-def]
     """Create a call for the browser softphone and hand it a signed stream URL, as Piopiy would get."""
     body = json_object() if request.get_data() else {}
     name = body.get("agent") or agents().default
+    if not isinstance(name, str):  # a list or an object was a 500 (#25.13)
+        raise BadRequest("The agent must be a name.", {"agent": ["Must be a string."]})
     agent = agents().get(name)
     if agent is None:
         raise BadRequest("Unknown agent.", {"agent": [f"No agent named {name!r}."]})

@@ -17,6 +17,7 @@ migrations (``app/storage/migrate.py``) when the database is opened.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -70,7 +71,7 @@ def make_engine(url: str) -> sa.Engine:
     if target.startswith("sqlite"):
         path = sqlite_path(url)
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = sa.create_engine(
             f"sqlite:///{path}",
             poolclass=StaticPool,  # one connection per process, used one unit of work at a time
@@ -87,6 +88,22 @@ def make_engine(url: str) -> sa.Engine:
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "callstream"},
     )
+
+
+def _private_file(path: Path) -> None:
+    """The database file exists, readable by this user only (0600).
+
+    SQLite gives its -wal and -shm files the database file's mode; created by SQLite
+    itself they were world-readable (the umask's 0644), call records and all.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)  # a file made before this rule, too
+        except OSError:  # not ours to change (another user's file): SQLite says so if it cannot open it
+            pass
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -90,6 +90,9 @@ def place_call(svc: Services) -> str | None:
 def events():  # type: ignore[no-untyped-def]
     body = json_value() if request.is_json else webhook_body()
     items = body if isinstance(body, list) else [body]
+    most = current_app.config["MAX_EVENTS_PER_REQUEST"]  # each one is a database write (#25, also noted)
+    if len(items) > most:
+        raise BadRequest(f"At most {most} events per request.", {"_schema": [f"Send at most {most}."]}, status=413)
     bad = {str(i): ["Must be a JSON object."] for i, item in enumerate(items) if not isinstance(item, dict)}
     if bad:
         raise BadRequest("Every event must be a JSON object.", bad)

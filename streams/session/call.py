@@ -85,7 +85,9 @@ class Call(Transfers):
         self.memory, self._summarize = Memory(), summarize  # for the warm-transfer brief
         self._ending = False
         self._ended = Event()
-        self.player = Player(media, link, self.tasks, self.publish, call_id, settings.play_mode)
+        self.player = Player(
+            media, link, self.tasks, self.publish, call_id, settings.play_mode, remaining_ms=self._remaining_ms
+        )
         voice = TtsVoice(self.agent.get("voice", "en-us"), int(self.agent.get("rate", 160)))
         self.speaker = Speaker(tts, link, voice, self.tasks, self._tts_failed) if tts is not None else None
         self.handoff = self._make_handoff()
@@ -93,6 +95,10 @@ class Call(Transfers):
         self.voice: VoiceHandler | None = make_voice(self) if make_voice is not None else None
 
     # -- lifecycle --------------------------------------------------------------------------
+    def _remaining_ms(self) -> float:
+        """Milliseconds until the call's max duration."""
+        return (self.settings.max_duration - (self.clock() - self.started)) * 1000
+
     @property
     def ended(self) -> bool:
         return self._ending

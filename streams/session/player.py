@@ -40,6 +40,7 @@ class Player:
         publish: Callable[[CallEvent], None],
         call_id: str,
         default_mode: str = "stream",
+        remaining_ms: Callable[[], float] = lambda: float("inf"),
     ) -> None:
         self.media = media
         self.link = link
@@ -47,6 +48,7 @@ class Player:
         self.publish = publish
         self.call_id = call_id
         self.default_mode = default_mode
+        self.remaining_ms = remaining_ms  # what the call has left: no play decodes to more (#25.2)
 
     def play(self, ref: str, mode: str | None = None) -> dict[str, Any]:
         """Start playing ``ref``; a file that turns out bad fails the play (on the timeline), not the call."""
@@ -63,11 +65,8 @@ class Player:
         return {"queued": "play", "mode": "stream"}
 
     def _stream(self, ref: str) -> None:
-        from streams.audio import to_l16
-
         try:
-            data = self.media.read(ref)
-            pcm = to_l16(data, self.link.out_rate)  # in this greenlet: ffmpeg runs as a gevent subprocess
+            pcm = self.media.decode(ref, self.link.out_rate, self.remaining_ms())
         except Exception as exc:  # noqa: BLE001 - a bad file fails the play, not the call
             log.warning("call %s: cannot play %s: %s", self.call_id, ref, exc)
             self.publish(PlayFailed(call_id=self.call_id, file=ref, error=safe_reason(exc)))

@@ -242,6 +242,8 @@ def test_gunicorn_never_logs_the_query_string_of_a_malformed_request(tmp_path, p
             b"GET /stream/c1?exp=1&sig=sig-secret&token=tok-secret<> HTTP/1.1\r\n\r\n",
             b"GET /webhooks/piopiy/events?token=tok-secret\x7f HTTP/1.1\r\n\r\n",
             b'GET /x?token=tok-secret"\x1b[2J HTTP/1.1\r\n\r\n',
+            b"GET /x?a=1 token=tok-secret HTTP/1.1\r\n\r\n",  # a space in the query (#25.12)
+            b"GET /x?a=1 b&sig=sig-secret&c HTTP/1.1\r\n\r\n",
         ):
             with socket.create_connection((host, int(port)), timeout=5) as sock:
                 sock.sendall(line)
@@ -252,8 +254,26 @@ def test_gunicorn_never_logs_the_query_string_of_a_malformed_request(tmp_path, p
             time.sleep(0.05)
         time.sleep(0.2)
         logged = Path(service.log_path).read_text(errors="replace")
-    assert "Invalid request" in logged and "?[redacted]" in logged
+    assert "Invalid request" in logged and "[redacted]" in logged
     assert "tok-secret" not in logged and "sig-secret" not in logged
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Invalid request from ip=127.0.0.1: Invalid HTTP Version: 'token=tok-secret HTTP/1.1'",
+        'Invalid request from ip=::1: Invalid HTTP Version: "b&sig=tok-secret&c HTTP/1.1"',
+        "Invalid request from ip=10.0.0.1: Invalid HTTP request line: 'GET /x?a=1 tok-secret'",
+        "bad line GET /x?a=1 token=tok-secret HTTP/1.1",
+    ],
+)
+def test_error_log_redaction_covers_the_whole_line(line: str) -> None:
+    """A query with a space in it, or a piece of a request line without its "?", is redacted whole (#25.12)."""
+    from app.logs import RedactQuery
+
+    record = logging.LogRecord("gunicorn.error", logging.WARNING, __file__, 1, "%s", (line,), None)
+    RedactQuery().filter(record)
+    assert "tok-secret" not in record.getMessage() and "[redacted]" in record.getMessage()
 
 
 # -- 7. the OpenAPI document says what the views accept -----------------------------------------------------
@@ -284,3 +304,37 @@ def test_openapi_marks_nullable_fields_and_constraints(client) -> None:
     assert say["minLength"] == 1 and say["maxLength"] == 2000
     assert schemas["AnswerWebhook"]["required"] == ["cmiuuid", "from", "to"]
     assert "errors" in schemas["Error"]["required"]
+
+
+def test_the_sqlite_file_and_its_wal_are_readable_by_this_user_only(tmp_path) -> None:
+    """Call records are nobody else's business (#25, also noted): 0600, also for a file made before the rule."""
+    import os
+    import stat
+
+    from app.storage.db import Database
+
+    old = tmp_path / "old.db"
+    old.write_bytes(b"")
+    old.chmod(0o644)
+    previous = os.umask(0o022)
+    try:
+        for path in (tmp_path / "new" / "callstream.db", old):
+            db = Database(f"sqlite:///{path}")
+            db.write(lambda conn: conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
+            made = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+            assert {p.name for p in made} >= {path.name, f"{path.name}-wal"}
+            for file in made:
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    finally:
+        os.umask(previous)
+
+
+def test_one_events_request_carries_a_bounded_number_of_events(make_app) -> None:
+    """Thousands of events in one request were thousands of writes; now a 413 that names the limit."""
+    client = make_app(MAX_EVENTS_PER_REQUEST=5).test_client()
+    event = {"cmiuuid": "bound-1", "status": "answered", "direction": "inbound"}
+    many = client.post(hook_url("events"), json=[{**event, "n": i} for i in range(6)])
+    assert many.status_code == 413 and "5" in many.get_json()["message"] and "_schema" in many.get_json()["errors"]
+    default = make_app().test_client().post(hook_url("events"), json=[{**event, "n": i} for i in range(2000)])
+    assert default.status_code == 413 and "100" in default.get_json()["message"]
+    assert client.post(hook_url("events"), json=[{**event, "n": i} for i in range(5)]).status_code == 200

@@ -96,6 +96,21 @@ def pinned(name: str, address: str = "127.0.0.1"):
         ("ff02::1", False),
         ("8.8.8.8", True),
         ("2001:4860:4860::8888", True),
+        # IPv4 inside IPv6 (#25.10): the embedded address decides
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64 of 169.254.169.254
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("2002:808:808::1", True),
+        ("::10.0.0.1", False),  # IPv4-compatible
+        ("::127.0.0.1", False),
+        ("::169.254.169.254", False),
+        ("::ffff:10.0.0.1", False),
+        ("::ffff:8.8.8.8", True),
+        ("2001:0:a00:1::1", False),  # Teredo with a private server
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", False),  # Teredo whose client is 10.0.0.1
     ],
 )
 def test_only_globally_routable_addresses_are_public(address, public) -> None:
@@ -269,3 +284,111 @@ def test_a_refused_connection_is_reported_as_not_fetched_not_as_slow() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(MediaError, match="could not be fetched"):
         fetch(f"http://127.0.0.1:{port}/x.wav", FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"})))
+
+
+def _wav_header(rate: int, channels: int, width: int, frames: int) -> bytes:
+    import wave as wavefile
+    from io import BytesIO
+
+    buffer = BytesIO()
+    with wavefile.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(b"\x01" * width * channels * frames)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(1, 1), (7999, 1), (48001, 1), (8000, 6), (192000, 2)])
+def test_implausible_formats_are_refused_before_decoding(rate: int, channels: int) -> None:
+    from streams.audio import AudioFormatError
+
+    with pytest.raises(AudioFormatError):
+        to_l16(_wav_header(rate, channels, 2, 100), 8000)
+
+
+def test_what_a_file_decodes_to_is_bounded_by_time_not_by_its_size() -> None:
+    ten_seconds = _wav_header(8000, 1, 2, 80_000)
+    assert len(to_l16(ten_seconds, 8000, max_ms=1000)) == 16_000
+    eight_bit = _wav_header(8000, 1, 1, 80_000)  # not 16-bit PCM: ffmpeg decodes it, -t bounds it
+    assert 15_000 <= len(to_l16(eight_bit, 8000, max_ms=1000)) <= 16_000
+
+
+@pytest.mark.parametrize("step", [0.2, 0.9])
+def test_a_trickling_server_cannot_outlive_the_timeout(step: float) -> None:
+    """One byte each ``step`` seconds: the whole fetch still ends at MEDIA_TIMEOUT (#25.9)."""
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(60):  # at most 60 steps, whatever the client does
+                if stop.wait(step):
+                    return
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with http_server(Trickle) as server:
+        policy = FetchPolicy(allowed_hosts=frozenset({"127.0.0.1"}), timeout=1.5)
+        started = time.monotonic()
+        try:
+            with pytest.raises(MediaError, match="too long"):
+                fetch(f"http://127.0.0.1:{server.server_address[1]}/slow.wav", policy)
+            assert time.monotonic() - started < 1.5 + 0.5
+        finally:
+            stop.set()
+
+
+def test_under_gevent_a_status_line_sent_a_byte_at_a_time_cannot_outlive_the_timeout() -> None:
+    """The service's way (monkey-patched, in a greenlet): the deadline holds inside the headers too."""
+    import subprocess
+    import sys
+    import threading
+
+    stop = threading.Event()
+
+    class TrickleHead(BaseHTTPRequestHandler):
+        def handle_one_request(self) -> None:
+            self.rfile.readline()
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n" * 5:
+                if stop.wait(0.2):
+                    return
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return
+
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import sys, time\n"
+        "from app.live.fetching import FetchPolicy, fetch\n"
+        "from streams.session.media_files import MediaError\n"
+        "started = time.monotonic()\n"
+        "try:\n"
+        "    fetch(sys.argv[1], FetchPolicy(allowed_hosts=frozenset({'127.0.0.1'}), timeout=1.5))\n"
+        "except MediaError as error:\n"
+        "    print(error, round(time.monotonic() - started, 2))\n"
+    )
+    with http_server(TrickleHead) as server:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", script, f"http://127.0.0.1:{server.server_address[1]}/x.wav"],
+                cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+        finally:
+            stop.set()
+    message, _, took = done.stdout.strip().rpartition(" ")
+    assert message == "the file took too long to fetch", done.stdout + done.stderr
+    assert float(took) < 1.5 + 0.5

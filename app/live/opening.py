@@ -19,8 +19,9 @@ from streams.link.media_link import MediaLink
 from streams.link.recorder import Recorder
 from streams.link.settings import CallLog, LinkSettings
 from streams.session.briefing import llm_summarizer
-from streams.session.call import Call, CallSettings
+from streams.session.call import Call
 from streams.session.media_files import MediaFiles
+from streams.session.settings import CallSettings
 
 log = logging.getLogger("streams.session.call")
 

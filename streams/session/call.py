@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -30,6 +29,7 @@ from streams.session import commands
 from streams.session.briefing import Memory, Summarizer
 from streams.session.media_files import MediaFiles
 from streams.session.player import Player
+from streams.session.settings import CallSettings
 from streams.session.speaker import Speaker, spoken
 from streams.session.transfer import Transfers
 from streams.speech.tts import TTSPool, TtsVoice
@@ -38,17 +38,6 @@ from streams.voice.port import VoiceFactory, VoiceHandler
 log = logging.getLogger(__name__)
 
 MAX_STORED_EVENT = 2000  # characters of a platform text event kept on the timeline
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    idle_timeout: float = 30.0
-    max_duration: float = 3600.0
-    play_mode: str = "stream"
-    caller_id: str = ""
-    webhook_secret: str = ""  # whsec_…: signs outgoing webhooks (the handoff brief); "" = unsigned
-    webhook_retries: int = 3  # each outgoing webhook, after its first attempt (streams/session/signed_post.py)
-    reconnect_grace: float = 3.0  # a socket lost without a close frame may be redialled within this
 
 
 class Call(Transfers):

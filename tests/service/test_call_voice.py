@@ -11,8 +11,9 @@ from app.agents.book import fill_default_lines
 from streams.events import CallEvent, EventBus, Note, TranscriptLine
 from streams.link.media_link import MediaLink
 from streams.link.settings import LinkSettings
-from streams.session.call import Call, CallSettings
+from streams.session.call import Call
 from streams.session.media_files import MediaFiles
+from streams.session.settings import CallSettings
 from streams.speech.stt import ModelSearch, SpeechModels, find_models
 from streams.speech.tts import TTSPool
 from streams.voice.services import VoiceServices

@@ -11,8 +11,9 @@ from emulator.service import ROOT
 from streams.events import CallEvent, EventBus
 from streams.link.media_link import MediaLink
 from streams.link.settings import LinkSettings
-from streams.session.call import Call, CallSettings
+from streams.session.call import Call
 from streams.session.media_files import MediaFiles
+from streams.session.settings import CallSettings
 from tests.support.memsocket import FakeClock, MemorySocket, settle
 
 FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz

@@ -95,18 +95,6 @@ def test_an_idle_caller_is_reprompted_then_told_goodbye(tts: TTSPool) -> None:
     assert notes == ["idle.reprompt", "idle.goodbye"]
 
 
-def test_idle_watch_counts_silence_only_after_the_bot_stops() -> None:
-    from streams.voice.idle import IdleRule, IdleWatch
-
-    watch = IdleWatch(IdleRule(after=2, reprompt="?", max_reprompts=1, goodbye="bye"), now=0)
-    assert watch.observe(5, caller_speaking=False, bot_audible=True) is None  # the bot talks: not idle
-    assert watch.observe(6.9, caller_speaking=False, bot_audible=False) is None
-    assert watch.observe(7.1, caller_speaking=False, bot_audible=False) == "reprompt"
-    assert watch.observe(8, caller_speaking=True, bot_audible=False) is None  # speech resets the count
-    assert watch.observe(10.1, caller_speaking=False, bot_audible=False) == "reprompt"
-    assert watch.observe(12.2, caller_speaking=False, bot_audible=False) == "goodbye"
-
-
 def _greeted(events: list[CallEvent]) -> bool:
     return any(isinstance(e, TranscriptLine) and e.line_kind == "greeting" for e in events)
 

@@ -36,3 +36,13 @@ def test_speech_after_a_pause_starts_the_count_again() -> None:
     frames(watch, 0.0, 4.0)
     assert watch.observe(30.0, caller_speaking=True, bot_audible=False) is None
     assert frames(watch, 30.02, 4.9) == []
+
+
+def test_silence_is_counted_only_after_the_bot_stops() -> None:
+    """Frames every 20 ms: 5 s of the bot talking, then silence; re-prompted 5 s after the bot stopped, not
+    5 s after the call began (moved here from tests/service: it needs no service)."""
+    watch = IdleWatch(RULE, 0.0)
+    for n in range(250):  # the bot is audible for 5 s
+        assert watch.observe(n * 0.02, caller_speaking=False, bot_audible=True) is None
+    said = frames(watch, 5.0, 6.0)
+    assert said and said[0][1] == "reprompt" and 9.9 < said[0][0] <= 10.1, said

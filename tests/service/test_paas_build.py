@@ -165,4 +165,7 @@ def test_a_call_through_the_built_app_hears_the_greeting_and_a_reply(
 
 def test_a_first_deploy_without_redis_boots_with_the_buildpacks_web_concurrency(slug: dict[str, Any]) -> None:
     with running_dyno(slug) as url:  # no add-ons at all: SQLite in the slug, no Redis; WEB_CONCURRENCY=2
-        assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+        # Hearing is not yet ready: the node warms (TTS, recognisers) for a moment after its model loads.
+        wait_for(lambda: requests.get(f"{url}/readyz", timeout=5).status_code == 200, timeout=60, interval=0.5)
+        health = requests.get(f"{url}/healthz", timeout=5)
+        assert health.status_code == 200, health.text

@@ -156,6 +156,11 @@ def fill_wheels(source: Path, log: list[str]) -> Path:
     return wheels
 
 
+# The interpreter the test's venv was made from: the venv itself may live under /tmp (a CI clone), which the
+# sandbox replaces with an empty tmpfs, so the build's Python must not be reached through it.
+BASE_PYTHON = os.path.join(sys.base_prefix, "bin", f"python{sys.version_info.major}.{sys.version_info.minor}")
+
+
 def python_step(build: Path, packages: list[str], build_env: dict[str, str], log: list[str]) -> None:
     """Python at /app/.heroku/python, requirements from the wheel cache, profile scripts, bin/post_compile."""
     wanted = (build / ".python-version").read_text().strip()
@@ -168,7 +173,7 @@ def python_step(build: Path, packages: list[str], build_env: dict[str, str], log
     (profile / "python.gunicorn.sh").write_text(GUNICORN_PROFILE)
     pip_env = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
     steps = [
-        f"{shlex.quote(sys.executable)} -m venv /app/.heroku/python",
+        f"{shlex.quote(BASE_PYTHON)} -m venv /app/.heroku/python",
         "/app/.heroku/python/bin/pip install -q --disable-pip-version-check -r requirements.txt",
         "bash bin/post_compile",
     ]

@@ -8,10 +8,11 @@ message.
 ``readiness`` is the router's question (``/readyz``): does this node take a
 call now? Not while warming, draining (SIGTERM), full (``MAX_CALLS``), or
 degraded past the point a call would fail here but not on a healthy node: a
-*blocking* problem (text to speech down, no speech model at all, no agent
-loaded, the database down with its backlog half full). A problem every node
-shares by configuration (one agent's missing model) leaves the node ready:
-turning every node away would refuse all calls instead of some features.
+*blocking* problem (text to speech down, no agent loaded, the database down
+with its backlog half full). A problem every node shares by configuration (one
+agent's missing model, or no speech model at all: callers then get the agents'
+``no_stt`` rule, a person) leaves the node ready: turning every node away would
+refuse all calls instead of some features.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def _voice_problems(services: Services) -> list[Problem]:
                 "no_speech_model",
                 "No speech recognition: no vosk model was found, so no caller is heard (agents follow their "
                 f"no_stt rule). Run `make model` or set VOSK_MODEL_PATH. Looked in: {looked}.",
-                blocking=True,
+                # Not blocking: the answer webhook still takes the call (no_stt: a person), and every node is
+                # built with the same models, so refusing here would refuse every call (review D1).
             )
         )
         return problems

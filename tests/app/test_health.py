@@ -89,3 +89,13 @@ def test_an_agent_posting_its_brief_unsigned_is_named_but_the_node_stays_ready(t
     secret = "whsec_" + "A" * 43 + "="
     signed = make_app(VOICE_ENABLED=0, AGENTS_DIR=str(agents), DEFAULT_AGENT="crm", WEBHOOK_SIGNING_SECRET=secret)
     assert "handoff_unsigned" not in {p["code"] for p in signed.test_client().get("/healthz").get_json()["problems"]}
+
+
+def test_no_speech_model_at_all_leaves_the_node_ready_as_it_still_takes_calls(tmp_path: Path, make_app) -> None:
+    """The answer webhook answers such a node's callers (its agents' no_stt rule: a person), so /readyz must not
+    turn routers away from it: a container HEALTHCHECK on /readyz would never pass on a deploy without a model."""
+    app = make_app(DEFAULT_AGENT="demo-ko", VOSK_MODEL_PATH="off")  # as a node where no model was found
+    client = app.test_client()
+    problems = {p["code"]: p for p in client.get("/healthz").get_json()["problems"]}
+    assert problems["no_speech_model"]["blocking"] is False
+    assert _codes(client) == (200, 200, 200)

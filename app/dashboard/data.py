@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import gevent
 from flask import Response, current_app, jsonify, request, session
@@ -98,6 +99,12 @@ def softphone_call():  # type: ignore[no-untyped-def]
     ), 201
 
 
+def _open_while(signed_in: Callable[[], bool]) -> Callable[[], bool]:
+    """A feed stays open while its sign-in does and the node is not shutting down (a drain waits for it)."""
+    svc = services()
+    return lambda: svc.accepting and signed_in()
+
+
 @bp.get("/dashboard/events")
 @data
 def events():  # type: ignore[no-untyped-def]
@@ -107,7 +114,7 @@ def events():  # type: ignore[no-untyped-def]
     if request.headers.get("Origin") and not origin_ok():
         raise Forbidden("The live feed only serves this service's own pages (Origin).")
     return Response(
-        stream_events(bus(), request.args.get("call"), still_signed_in=sign_in_check()),
+        stream_events(bus(), request.args.get("call"), still_signed_in=_open_while(sign_in_check())),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

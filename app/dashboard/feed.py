@@ -47,14 +47,17 @@ def stream_events(
     only: str | None = None,
     keepalive: float = 15.0,
     still_signed_in: Callable[[], bool] = lambda: True,
-    recheck: float = 15.0,
+    recheck: float = 2.0,
 ) -> Iterator[str]:
     """SSE text for every live event (or one call's); a stalled browser loses events, never the call.
 
-    The stream outlives the request that opened it, so ``still_signed_in`` is asked again every ``recheck``
-    seconds: a feed whose sign-in has ended (signed out, everywhere, a new password) stops."""
+    The stream outlives the request that opened it, so ``still_signed_in`` is asked again at least every
+    ``recheck`` seconds, before an event goes out as well as while idle: a feed whose sign-in has ended (signed
+    out, everywhere, a new password) or whose node is shutting down stops within ``recheck``, and sends nothing
+    after it (it once kept sending for 15 s, and held a draining worker open)."""
     queue: Queue = Queue(maxsize=500)
     next_check = time.monotonic() + recheck
+    last_beat = time.monotonic()
 
     def receive(event: CallEvent) -> None:
         if only and event.call_id != only:
@@ -68,14 +71,19 @@ def stream_events(
     try:
         yield "retry: 2000\n\n"
         while True:
-            if time.monotonic() >= next_check:
+            try:
+                event = queue.get(timeout=recheck)
+            except Empty:
+                event = None
+            now = time.monotonic()
+            if now >= next_check:
                 if not still_signed_in():
                     return
-                next_check = time.monotonic() + recheck
-            try:
-                event = queue.get(timeout=min(keepalive, recheck))
-            except Empty:
-                yield ": keep-alive\n\n"
+                next_check = now + recheck
+            if event is None:
+                if now - last_beat >= keepalive:
+                    last_beat = now
+                    yield ": keep-alive\n\n"
                 continue
             name, payload = feed_form(event)
             yield f"event: {name}\ndata: {json.dumps(payload, default=str, ensure_ascii=False)}\n\n"

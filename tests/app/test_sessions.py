@@ -110,3 +110,25 @@ def test_an_open_live_feed_stops_when_its_sign_in_ends(dash) -> None:  # type: i
         assert next(feed).startswith("retry:") and next(feed) == ": keep-alive\n\n"
         sign_ins.end_sign_in(db, token)
         assert len(list(itertools.islice(feed, 5))) <= 1  # at most the keep-alive already due, then the end
+
+
+def test_a_live_feed_sends_nothing_once_its_sign_in_has_ended(dash) -> None:  # type: ignore[no-untyped-def]
+    """With its default pace (2 s) the feed asks again before an event goes out: an event published 2 s after
+    the sign-out never reaches the browser, and the stream ends (it once kept sending for 15 s more)."""
+    import time
+
+    from app.dashboard.feed import stream_events
+    from streams.events import Note
+
+    app = dash()
+    with app.app_context():
+        db, mark, bus = services().db, services().login_guard.password_mark, services().bus
+        token = sign_ins.open_sign_in(db, "ops", mark, 3600)
+        feed = stream_events(bus, still_signed_in=lambda: sign_ins.is_open(db, token, mark))
+        assert next(feed).startswith("retry:")
+        sign_ins.end_sign_in(db, token)
+        time.sleep(2.1)
+        bus.publish(Note(call_id="c-after-sign-out", what="caller.secret"))
+        started = time.monotonic()
+        assert list(itertools.islice(feed, 3)) == []  # no event, not even a keep-alive: the feed ended
+        assert time.monotonic() - started < 1.0

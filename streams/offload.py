@@ -16,10 +16,30 @@ def in_gevent() -> bool:
     return bool(monkey.is_module_patched("threading"))
 
 
+class _Raised:
+    """What ``fn`` raised in the pool, carried back to the greenlet that asked."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _outcome(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - re-raised in the caller's greenlet
+        return _Raised(exc)
+
+
 def run_blocking(fn: Callable[..., T], *args: Any) -> T:
-    """In a patched (gevent) process: run in the hub's thread pool; else call directly."""
+    """In a patched (gevent) process: run in the hub's thread pool; else call directly.
+
+    An exception is raised in the caller, as a direct call would, and only there: gevent's pool would also print
+    its traceback to stderr, outside logging (its format, its redaction), for every refused file (review D3)."""
     if in_gevent():
         import gevent
 
-        return gevent.get_hub().threadpool.apply(fn, args)
+        got = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
+        if isinstance(got, _Raised):
+            raise got.error
+        return got
     return fn(*args)

@@ -28,6 +28,22 @@ CDR_NAMES = ("in_missed", "in_answered", "out_missed", "out_answered")  # the do
 PREFIXES = {"in_": "inbound", "out_": "outbound"}
 
 
+# Fields that name or classify an event: one value each (a string, or a number for an id), never a list or an
+# object. A list here once became a call whose platform id was "['x']" (review D4).
+SCALAR_FIELDS = (
+    "type", "status", "direction", "leg", "cmiuuid", "conversation_uuid", "request_id", "call_id", "from", "to",
+)  # fmt: skip
+
+
+def wrong_types(event: dict[str, Any]) -> dict[str, list[str]]:
+    """Field-level errors for a list, an object or a boolean where one value belongs (empty when none)."""
+    return {
+        name: ["Must be a string or a number."]
+        for name in SCALAR_FIELDS
+        if isinstance(event.get(name), (list, dict, bool))
+    }
+
+
 @dataclass(frozen=True)
 class Reading:
     """``category``: cdr, live, stream, bridge (a transfer's leg b) or unknown; ``status`` without its prefix."""

@@ -18,6 +18,7 @@ from app.services import Services, agents, bus, services, store
 from app.storage.calls import new_call_id
 from app.storage.journal import create_call
 from app.urls import public_url
+from app.webhooks import shapes
 from app.webhooks.events import record_event
 from app.webhooks.schemas import ANSWER_SCHEMA, INPUT_SCHEMA
 from streams.events import Note, StateChanged
@@ -96,6 +97,10 @@ def events():  # type: ignore[no-untyped-def]
     bad = {str(i): ["Must be a JSON object."] for i, item in enumerate(items) if not isinstance(item, dict)}
     if bad:
         raise BadRequest("Every event must be a JSON object.", bad)
+    typed = {f"{i}.{name}" if len(items) > 1 else name: errors for i, item in enumerate(items)
+             for name, errors in shapes.wrong_types(item).items()}  # fmt: skip
+    if typed:
+        raise BadRequest("An event's fields have the wrong type.", typed)
     calls = store()
     results = [record_event(calls, bus(), item) for item in items]
     return jsonify({"results": results})

@@ -338,3 +338,16 @@ def test_one_events_request_carries_a_bounded_number_of_events(make_app) -> None
     default = make_app().test_client().post(hook_url("events"), json=[{**event, "n": i} for i in range(2000)])
     assert default.status_code == 413 and "100" in default.get_json()["message"]
     assert client.post(hook_url("events"), json=[{**event, "n": i} for i in range(5)]).status_code == 200
+
+
+def test_the_events_webhook_refuses_a_list_or_object_where_one_value_belongs(client) -> None:
+    """Review D4: {"cmiuuid": ["x"]} was a 200 and a new call whose platform id was "['x']"."""
+    from tests.conftest import WEBHOOK_TOKEN
+
+    url = f"/webhooks/piopiy/events?token={WEBHOOK_TOKEN}"
+    bad = client.post(url, json={"status": {"a": 1}, "cmiuuid": ["x"], "type": ["cdr"], "from": 919876543210})
+    assert bad.status_code == 400
+    assert set(bad.get_json()["errors"]) == {"status", "cmiuuid", "type"}
+    many = client.post(url, json=[{"cmiuuid": "ok-1", "status": "in_answered"}, {"cmiuuid": True}])
+    assert many.status_code == 400 and set(many.get_json()["errors"]) == {"1.cmiuuid"}
+    assert client.get("/api/v1/calls", headers=api_headers()).get_json()["total"] == 0  # nothing stored

@@ -57,9 +57,11 @@ def write(directory: str, record: dict[str, Any]) -> None:
     """Append one JSON line to this process's capture file (never raises: a capture must not break a call)."""
     try:
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         line = json.dumps({"at": round(time.time(), 3), **record}, default=str, ensure_ascii=False)
-        with _lock, (path / f"platform-capture-{os.getpid()}.jsonl").open("a", encoding="utf-8") as out:
+        # 0600, as the databases and recordings: it holds phone numbers and the platform's bodies (review D6)
+        fd = os.open(path / f"platform-capture-{os.getpid()}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with _lock, os.fdopen(fd, "a", encoding="utf-8") as out:
             out.write(line + "\n")
     except (OSError, ValueError, TypeError):
         pass

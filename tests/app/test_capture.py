@@ -32,6 +32,9 @@ def test_every_webhook_is_written_as_received_with_secrets_redacted(make_app, tm
     assert records[1]["json"] == {**event, "secret": "[redacted]"}  # the body as sent: its odd extra_params kept
     assert records[2]["text"] == "status=hangup&cmiuuid=cap-1&api_key=[redacted]"
     assert [r["path"] for r in webhooks(capture)] == [r["path"] for r in records]  # what replay would post
+    files = list(capture.glob("*.jsonl"))  # phone numbers and the platform's bodies: only the service reads them
+    assert files and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
+    assert capture.stat().st_mode & 0o777 == 0o700
 
 
 def test_capture_off_leaves_the_socket_as_it_is(app) -> None:

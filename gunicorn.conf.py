@@ -9,12 +9,13 @@ workers the app and the speech models load once in the master, before fork.
 """
 
 import os
+import re
 import socket
 
 from gunicorn.glogging import Logger
 
 from app.config import LOG_FORMATS, env_choice, load_env_file
-from app.logs import RedactQuery, formatter
+from app.logs import RedactQuery, formatter, redact_queries
 
 load_env_file()  # a .env beside us (or in the cwd) when present; the environment wins
 
@@ -79,6 +80,15 @@ class RedactingLogger(Logger):
     """
 
     redact = RedactQuery()
+
+    def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+        """The access log's fields, with no query in them: PATH_INFO is decoded, so a client that sent ``%3F``
+        has its ``?token=…`` in the path (review D5)."""
+        found = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "r"):
+            found[key] = redact_queries(re.sub(r"(?i)%3f", "?", str(found.get(key) or ""), count=1))
+        found["q"] = "[redacted]" if found.get("q") else ""
+        return found
 
     def setup(self, cfg):  # type: ignore[no-untyped-def]
         super().setup(cfg)

@@ -193,6 +193,9 @@ def trusted_forwarders(env: Mapping[str, str]) -> str:
 def _limits(env: Mapping[str, str]) -> dict[str, Any]:
     """What outsiders can make us read: request bodies, and files fetched to play."""
     return {
+        # After SIGTERM, keep accepting connections this many seconds (answering /readyz 503, new calls busy)
+        # before gunicorn closes its listener: time for a load balancer's health check to see the drain.
+        "DRAIN_NOTICE": env_number(env, "DRAIN_NOTICE", 0, cast=float),
         # Flask refuses larger request bodies with a 413 (webhooks and API alike).
         "MAX_CONTENT_LENGTH": env_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1024),
         # Only public hosts unless named here; bounded in size and time.

@@ -84,14 +84,25 @@ def close_leftovers(services: Services) -> int:
 
 
 def install(worker: Any) -> None:
-    """gunicorn ``post_worker_init``: on SIGTERM, drain the calls while gunicorn stops accepting."""
+    """gunicorn ``post_worker_init``: on SIGTERM, drain the calls while gunicorn stops accepting.
+
+    With ``DRAIN_NOTICE`` seconds, gunicorn's own handling (which closes the listener) waits that long after
+    the drain began: meanwhile new connections still get /readyz 503 "draining" and the busy answer, so a load
+    balancer polling /readyz sees the drain instead of a refused connection. A second SIGTERM does not wait."""
     app = worker.wsgi
     services: Services = app.extensions["callstream"]
     original = worker.handle_exit
     timeout = max(1.0, float(worker.cfg.graceful_timeout) - 5)
+    notice = float(app.config.get("DRAIN_NOTICE") or 0)
+    told: list[bool] = []
 
     def handle_exit(signum: int, frame: Any) -> None:
-        original(signum, frame)
-        gevent.spawn(drain, services, timeout)
+        if told or notice <= 0:
+            original(signum, frame)
+        else:
+            gevent.spawn_later(notice, original, signum, frame)
+        if not told:
+            told.append(True)
+            gevent.spawn(drain, services, timeout)
 
     signal.signal(signal.SIGTERM, handle_exit)

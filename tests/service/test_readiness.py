@@ -50,3 +50,19 @@ def test_readyz_is_503_while_warming_and_while_draining(tmp_path: Path) -> None:
             time.sleep(0.05)
         draining = session.get(f"{service.url}/readyz", timeout=5)
         assert draining.status_code == 503 and draining.json()["reason"] == "draining"
+
+
+def test_with_a_drain_notice_new_connections_hear_503_before_the_listener_closes(tmp_path: Path) -> None:
+    """Without DRAIN_NOTICE gunicorn closes its listener on SIGTERM, so a load balancer polling /readyz on a new
+    connection sees only a refused connection (review D7); with it, it sees the drain."""
+    config = base_config(tmp_path, "http://127.0.0.1:1", VOICE_ENABLED="0", DRAIN_NOTICE="3")
+    with service_process(config) as service:
+        wait_for(lambda: requests.get(f"{service.url}/readyz", timeout=5).status_code == 200, timeout=30)
+        os.kill(service.master_pid, signal.SIGTERM)
+        deadline, answers = time.monotonic() + 2.0, []
+        while time.monotonic() < deadline:  # fresh connections, not a kept-alive one
+            answer = requests.get(f"{service.url}/readyz", timeout=5, headers={"Connection": "close"})
+            answers.append((answer.status_code, answer.json()["reason"]))
+            time.sleep(0.1)
+        assert answers[-1] == (503, "draining") and (200, "ready") not in answers[3:], answers
+        wait_for(lambda: service.proc.poll() is not None, timeout=30)  # and then it stops

@@ -51,6 +51,8 @@ def start_serving(worker: Any) -> None:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
     warmup.warm_up(app)
     loopwatch.start()
+    if services.load is not None:
+        services.load.start()  # the measured load that admission follows (#21.1)
     pull.start(app)  # issue #20.4: calls a lost webhook left open are settled by the platform's CDR pull API
 
 

@@ -17,9 +17,11 @@ class Samples:
 
     def __init__(self, size: int = 20000) -> None:
         self.values: deque[float] = deque(maxlen=size)
+        self.count = 0  # values ever added (a reader takes those since its last look: app/runtime/load.py)
 
     def add(self, value: float) -> None:
         self.values.append(value)
+        self.count += 1
 
     def reset(self) -> None:
         self.values.clear()

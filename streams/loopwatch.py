@@ -11,6 +11,8 @@ import time
 from collections import deque
 from typing import Any
 
+from streams.shedding import SHEDDING
+
 
 class Samples:
     """The last ``size`` measurements in seconds, with percentiles on demand."""
@@ -54,7 +56,9 @@ def watch_loop(interval: float = 0.05) -> None:
     while True:
         started = time.monotonic()
         gevent.sleep(interval)
-        LOOP_LAG.add(max(0.0, time.monotonic() - started - interval))
+        lag = max(0.0, time.monotonic() - started - interval)
+        LOOP_LAG.add(lag)
+        SHEDDING.observe(lag)  # what a late loop stops doing (streams/shedding.py)
 
 
 def start() -> None:

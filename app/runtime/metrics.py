@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from app.http.auth import require_api_key
 from streams.events import CallEnded, CallEvent, Note, ReplyTimed
+from streams.shedding import ORDER, SHEDDING
 
 if TYPE_CHECKING:
     from app.runtime.load import Load
@@ -118,6 +119,11 @@ def _load_metrics(load: Load | None) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(name, what)
         gauge.add_metric([], value)
         yield gauge
+    shed = CounterMetricFamily("callstream_shed", "Copies given up while the loop was late (streams/shedding.py).",
+                               labels=["what"])  # fmt: skip
+    for what in ORDER:
+        shed.add_metric([what], SHEDDING.counts[what])
+    yield shed
     refused = CounterMetricFamily("callstream_calls_refused", "Calls answered busy, by reason.", labels=["reason"])
     for reason, count in sorted(load.refused.items()):
         refused.add_metric([reason], count)

@@ -163,6 +163,8 @@ def _cluster(env: Mapping[str, str]) -> dict[str, Any]:
         # This node's name in the database, stable across restarts (a PaaS dyno name, else the host name):
         # on start a node closes only the calls stored under its own name (app/runtime/shutdown.py).
         "NODE_NAME": env.get("NODE_NAME") or env.get("DYNO") or socket.gethostname(),
+        # gunicorn.conf.py reads the number; the launcher (app/runtime/launcher.py) only whether it is set.
+        "WEB_CONCURRENCY": (env.get("WEB_CONCURRENCY") or "").strip(),
         "CLUSTER_TTL": env_number(env, "CLUSTER_TTL", 10.0, minimum=2, cast=float),
         "CLUSTER_HEARTBEAT": env_number(env, "CLUSTER_HEARTBEAT", 2.0, minimum=0.2, cast=float),
     }

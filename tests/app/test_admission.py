@@ -36,7 +36,7 @@ def _until(condition, limit: float) -> bool:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def watched(make_app):  # type: ignore[no-untyped-def]
-    app = make_app(VOICE_ENABLED=0, ADMIT_WINDOW=1.0, ADMIT_LOOP_LAG_MS=60.0, ADMIT_CPU=50.0)  # CPU not this test's
+    app = make_app(VOICE_ENABLED=0, ADMIT_HIGH=0.8, ADMIT_WINDOW=1.0, ADMIT_LOOP_LAG_MS=60.0, ADMIT_CPU=50.0)
     load = app.extensions["callstream"].load
     load.tick = 0.2
     watchers = [gevent.spawn(loopwatch.watch_loop, 0.02)]

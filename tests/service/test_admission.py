@@ -29,7 +29,9 @@ def _speak(ws_url: str, seconds: float, sent: list[int]) -> None:
 
 
 def test_a_stalled_node_answers_busy_takes_calls_again_and_its_live_call_keeps_every_frame(tmp_path: Path) -> None:
-    config = base_config(tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, ADMIT_WINDOW=1.5)
+    config = base_config(
+        tmp_path, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, ADMIT_HIGH=0.8, ADMIT_WINDOW=1.5
+    )
     with service_process(config, app="tests.support.stalling_app:app") as service:
         url = service.url
         ws_url = next(a["ws_url"] for a in answer(url, cmiuuid="adm-live") if a["action"] == "stream")

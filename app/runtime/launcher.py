@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from app.config import load_config, load_env_file
 from app.runtime.load import usable_cores
 
 log = logging.getLogger("callstream.launcher")
+SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -72,6 +74,10 @@ class PrivateRedis:
     def __init__(self, binary: str, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.socket = folder / f"redis-{os.getpid()}.sock"
+        self.scratch: Path | None = None
+        if len(str(self.socket)) > SOCKET_PATH_MAX:  # a unix socket's path is short: a private 0700 folder instead
+            self.scratch = Path(tempfile.mkdtemp(prefix="callstream-"))
+            self.socket = self.scratch / "redis.sock"
         args = [binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700", "--save", "",
                 "--appendonly", "no", "--dir", str(folder), "--loglevel", "warning"]  # fmt: skip
         self.proc = subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
@@ -104,6 +110,8 @@ class PrivateRedis:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self.socket.unlink(missing_ok=True)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def serve(args: Sequence[str]) -> int:

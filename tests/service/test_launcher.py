@@ -115,3 +115,19 @@ def test_without_redis_server_it_runs_one_worker_and_says_why(tmp_path: Path) ->
         assert psutil.Process(proc.pid).name() != "redis-server" and not psutil.Process(proc.pid).children()[1:]
         assert requests.get(f"{url}/readyz", timeout=5).status_code == 200
         assert "no redis-server installed" in log_path.read_text(errors="replace")
+
+
+def test_an_instance_path_too_long_for_a_unix_socket_gets_a_private_folder(tmp_path: Path) -> None:
+    import redis as redis_client
+
+    from app.runtime.launcher import PrivateRedis
+
+    deep = tmp_path / ("x" * 60) / ("y" * 60)
+    bus = PrivateRedis(shutil.which("redis-server") or "redis-server", deep)
+    try:
+        bus.wait_ready()
+        assert bus.scratch is not None and bus.scratch.stat().st_mode & 0o077 == 0
+        assert redis_client.Redis.from_url(bus.url).ping()
+    finally:
+        bus.stop()
+    assert bus.proc.poll() is not None and not bus.scratch.exists()

@@ -9,8 +9,9 @@ seconds of audio the peer is not a phone call: the socket is closed (1008).
 When our reader comes back late (the event loop stalled), the frames the caller
 sent meanwhile are all waiting on the socket at once: the bucket's room grows by
 the time since the last frame (at most ``flood`` seconds), so an admitted
-call's audio is never lost to our own lateness (#21.2), while over any stretch
-the peer still gets no more than real time plus the burst.
+call's audio is never lost to our own lateness (#21.2). Over the whole call
+the peer still gets no more than real time plus the burst; after a pause of
+its own, at most that pause (up to ``flood`` seconds) more at once.
 
 Channels: with ``listen_mode: both`` mod_audio_stream sends ``mixed`` (one
 channel, the caller and the bot summed) or ``stereo`` (interleaved L16, the

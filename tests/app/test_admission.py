@@ -13,6 +13,7 @@ import pytest
 
 from app.webhooks.views import place_call
 from streams import loopwatch
+from streams.shedding import SHEDDING
 from tests.app.test_webhooks import answer
 from tests.conftest import API_KEY
 
@@ -45,6 +46,7 @@ def watched(make_app):  # type: ignore[no-untyped-def]
     yield app, load
     load.stop()
     gevent.killall(watchers, timeout=1)
+    SHEDDING.reset()  # the loop watch fed the process-wide shedding level too: no other test inherits it
 
 
 def test_a_stalled_loop_answers_busy_and_a_recovered_one_takes_calls_again(watched) -> None:

@@ -25,6 +25,7 @@ from app.environment import (  # noqa: F401  (re-exported: ConfigError, parse_ra
     env_list,
     env_number,
     env_rate,
+    env_rising,
     load_env_file,
     parse_rate,
 )
@@ -179,6 +180,8 @@ def _admission(env: Mapping[str, str]) -> dict[str, Any]:
         "ADMIT_HIGH": env_number(env, "ADMIT_HIGH", 0.8, minimum=0.05, cast=float),
         "ADMIT_LOW": env_number(env, "ADMIT_LOW", 0.6, minimum=0.0, cast=float),
         "ADMIT_WINDOW": env_number(env, "ADMIT_WINDOW", 5.0, minimum=0.2, cast=float),
+        # Loop lag (ms) at which listen-in, partial transcripts, the live feed, the recording are shed (off: never).
+        "SHED_MARKS_MS": env_rising(env, "SHED_MARKS_MS", "50,100,200,500", 4),
         # Workers on this machine share its cores (set by gunicorn.conf.py; not an operator's setting).
         "CALLSTREAM_WORKERS": env_number(env, "CALLSTREAM_WORKERS", 1, minimum=1),
     }

@@ -6,12 +6,15 @@ measured loop lag (``streams/loopwatch.py``) passes each mark:
 
 1. ``listen_in``: the supervisor's copy of both legs (app/dashboard/listen_in.py);
 2. ``partials``: partial transcripts (published per call, shown live);
-3. ``feed``: the dashboard's live feed, except a call's arrival and its states;
+3. ``feed``: the dashboard's live feed, except a call's arrival, its states and its final transcript;
 4. ``recording``: the caller's leg of the stereo WAV (the gap is written as silence).
 
 Never shed: a caller frame's way to the recogniser, which is what a turn is heard
 from, nor its counting (``frames_in``). Each thing shed is counted here (for
 /metrics) and, for a call's own copies, in the call's stats (``shed``).
+
+``SHED_MARKS_MS`` (app/config.py) moves the marks; ``off`` for one kind never sheds it (a
+deployment whose recordings must be whole sets the last one off).
 
 The level rises at once with a late sample and falls back gradually (``decay`` per
 sample), so one stall sheds for a moment after it rather than for one frame.
@@ -32,6 +35,11 @@ class Shedding:
         self.decay = decay
         self.level = 0.0  # seconds: the loop lag as shedding sees it
         self.counts: Counter[str] = Counter()  # what was shed, process-wide
+
+    def configure(self, marks: tuple[float, ...]) -> None:
+        """Each kind's mark in ORDER (seconds; ``math.inf``: never shed it), e.g. from SHED_MARKS_MS."""
+        assert len(marks) == len(ORDER), "one mark per kind"
+        self.marks = dict(zip(ORDER, marks, strict=True))
 
     def observe(self, lag: float) -> None:
         """One loop-lag sample (seconds)."""

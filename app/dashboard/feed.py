@@ -26,7 +26,8 @@ from streams.events import (
 )
 from streams.shedding import SHEDDING
 
-KEPT = (CallCreated, StateChanged)  # shown even when the feed is shed: a page always knows which calls exist
+# Shown even when the feed is shed: a page always knows which calls exist, their states and what was said.
+KEPT = (CallCreated, StateChanged, TranscriptLine)
 
 
 def feed_form(event: CallEvent) -> tuple[str, dict[str, Any]]:

@@ -89,15 +89,18 @@ def test_a_stalled_reader_sheds_in_order_and_loses_no_caller_frame(harness, tmp_
     assert recorded == sent - 10  # the recording lost only the frames shed at the last mark
 
 
-def test_a_shed_feed_keeps_the_calls_and_their_states() -> None:
+def test_a_shed_feed_keeps_the_calls_their_states_and_what_was_said() -> None:
     bus = ev.EventBus()
     feed = stream_events(bus, keepalive=0.05)
     assert next(feed).startswith("retry")
     SHEDDING.observe(0.25)
+    before = SHEDDING.counts["feed"]
     bus.publish(ev.PartialTranscript(call_id="c1", text="hel"))
+    bus.publish(ev.Note(call_id="c1", what="dtmf", info={"digits": "1"}))
     bus.publish(ev.TranscriptLine(call_id="c1", speaker="caller", text="hello"))
     bus.publish(ev.StateChanged(call_id="c1", state="live"))
-    assert next(feed).startswith("event: state") and SHEDDING.counts["feed"] >= 2
+    assert next(feed).startswith("event: transcript") and next(feed).startswith("event: state")
+    assert SHEDDING.counts["feed"] - before == 2
     feed.close()
 
 
@@ -121,3 +124,19 @@ def test_audio_waiting_for_a_late_recogniser_is_kept_not_dropped() -> None:
     for i in range(1000):
         hearing.feed(loud, 1000.0 + i * 0.02)
     assert not drops and hearing._queue.qsize() >= 190  # every chunk of the 20 s is queued for vosk
+
+
+def test_shed_marks_ms_moves_the_marks_and_off_never_sheds_that_kind() -> None:
+    from app.config import ConfigError
+    from app.environment import env_rising
+
+    marks = env_rising({"SHED_MARKS_MS": "50, 100, 200, off"}, "SHED_MARKS_MS", "1,2,3,4", 4)
+    assert marks == (50.0, 100.0, 200.0, float("inf"))
+    assert env_rising({}, "SHED_MARKS_MS", "50,100,200,500", 4) == (50.0, 100.0, 200.0, 500.0)
+    for bad in ("50,100,200", "100,50,200,500", "a,b,c,d", "-1,1,2,3", "nan,1,2,3"):
+        with pytest.raises(ConfigError, match="SHED_MARKS_MS"):
+            env_rising({"SHED_MARKS_MS": bad}, "SHED_MARKS_MS", "50,100,200,500", 4)
+    shedding = Shedding()
+    shedding.configure(tuple(ms / 1000 for ms in marks))
+    shedding.observe(60.0)  # a minute late: everything that may be shed is
+    assert shedding.shed_now() == ["listen_in", "partials", "feed"]  # the recording stays whole

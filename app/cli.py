@@ -1,6 +1,7 @@
 """``callstream``: the console script of the installed package (pyproject.toml).
 
-    callstream serve [gunicorn options]   the service: gunicorn with gunicorn.conf.py (PORT, WEB_CONCURRENCY, …)
+    callstream serve [gunicorn options]   the service: gunicorn with gunicorn.conf.py (PORT, WEB_CONCURRENCY, …), a
+                                          worker per core (and a private redis-server) unless configured
     callstream call [emulator options]    a call placed by the emulator (python -m emulator call)
     callstream migrate [options]          the database schema to its newest version (python -m app.storage.migrate)
     callstream bench [options]            the benchmarks (python -m bench; they need a checkout's models)
@@ -23,6 +24,11 @@ MODULES = {"call": ["emulator", "call"], "migrate": ["app.storage.migrate"], "be
 
 
 def serve_command(args: Sequence[str] = ()) -> list[str]:
+    """The launcher (app/runtime/launcher.py): gunicorn, on every core of this machine by default."""
+    return [sys.executable, "-m", "app.runtime.launcher", *args]
+
+
+def gunicorn_command(args: Sequence[str] = ()) -> list[str]:
     """gunicorn with the shipped gunicorn.conf.py and the WSGI app, from a checkout or an installed package."""
     command = [sys.executable, "-m", "gunicorn", "-c", str(FILES / "gunicorn.conf.py")]
     if FILES == ROOT:  # a checkout: wsgi.py sits at its root

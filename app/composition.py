@@ -15,6 +15,7 @@ from app.dashboard import login_guard
 from app.live.wiring import voice_services
 from app.piopiy.client import PiopiyClient
 from app.runtime.cluster import Cluster, connect
+from app.runtime.load import Limits, Load
 from app.runtime.metrics import Metrics
 from app.services import Services
 from app.storage.calls import CallStore
@@ -38,7 +39,8 @@ def build(app: Flask) -> Services:
     store = CallStore(db, settle=writes.settle)  # a read first waits for this node's queued writes
     bus = EventBus()
     calls = CallRegistry(config["MAX_CALLS"])
-    metrics = Metrics(calls, writes)
+    load = Load(Limits.from_config(config), workers=config["CALLSTREAM_WORKERS"])
+    metrics = Metrics(calls, writes, load)
     bus.on_local(Journal(store, writes, config["NODE_NAME"]))
     bus.on_local(metrics.observe)
     built = Services(
@@ -52,13 +54,14 @@ def build(app: Flask) -> Services:
         voice=voice_services(config),
         writes=writes,
         login_guard=login_guard.from_config(config),
-        cluster=_cluster(config, calls, bus),
+        cluster=_cluster(config, calls, bus, load),
+        load=load,
     )
     built.reload_agents()
     return built
 
 
-def _cluster(config: dict[str, Any], calls: CallRegistry, bus: EventBus) -> Cluster | None:
+def _cluster(config: dict[str, Any], calls: CallRegistry, bus: EventBus, load: Load) -> Cluster | None:
     if not config["REDIS_URL"]:
         return None
     return Cluster(
@@ -68,4 +71,5 @@ def _cluster(config: dict[str, Any], calls: CallRegistry, bus: EventBus) -> Clus
         bus=bus,
         ttl=config["CLUSTER_TTL"],
         beat=config["CLUSTER_HEARTBEAT"],
+        load=load,
     )

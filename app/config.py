@@ -25,6 +25,7 @@ from app.environment import (  # noqa: F401  (re-exported: ConfigError, parse_ra
     env_list,
     env_number,
     env_rate,
+    env_rising,
     load_env_file,
     parse_rate,
 )
@@ -72,6 +73,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_limits(env),
         **_platform_records(env),
         **_webhooks(env),
+        **_admission(env),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(FILES / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -113,7 +115,8 @@ def _streams(env: Mapping[str, str]) -> dict[str, Any]:
         "STREAM_LISTEN_MODE": env_choice(env, "STREAM_LISTEN_MODE", "caller", ("caller", "callee", "both")),
         "STREAM_VOICE_QUALITY": int(env_choice(env, "STREAM_VOICE_QUALITY", "8000", ("8000", "16000", "32000"))),
         "STREAM_URL_TTL": env_number(env, "STREAM_URL_TTL", 7200, minimum=10),
-        "MAX_CALLS": env_number(env, "MAX_CALLS", 50, minimum=1),
+        # A hard cap on live calls per process; unset: none, the measured load decides (_admission, #21.1).
+        "MAX_CALLS": env_number(env, "MAX_CALLS", 1, minimum=1) if (env.get("MAX_CALLS") or "").strip() else None,
         "MAX_CALL_SECONDS": env_number(env, "MAX_CALL_SECONDS", 3600, minimum=1, cast=float),
         "IDLE_TIMEOUT": env_number(env, "IDLE_TIMEOUT", 30, minimum=1, cast=float),
         "MAX_FRAME_BYTES": env_number(env, "MAX_FRAME_BYTES", 32000, minimum=320),
@@ -161,8 +164,26 @@ def _cluster(env: Mapping[str, str]) -> dict[str, Any]:
         # This node's name in the database, stable across restarts (a PaaS dyno name, else the host name):
         # on start a node closes only the calls stored under its own name (app/runtime/shutdown.py).
         "NODE_NAME": env.get("NODE_NAME") or env.get("DYNO") or socket.gethostname(),
+        # gunicorn.conf.py reads the number; the launcher (app/runtime/launcher.py) only whether it is set.
+        "WEB_CONCURRENCY": (env.get("WEB_CONCURRENCY") or "").strip(),
         "CLUSTER_TTL": env_number(env, "CLUSTER_TTL", 10.0, minimum=2, cast=float),
         "CLUSTER_HEARTBEAT": env_number(env, "CLUSTER_HEARTBEAT", 2.0, minimum=0.2, cast=float),
+    }
+
+
+def _admission(env: Mapping[str, str]) -> dict[str, Any]:
+    """A node takes calls while its measured load allows (app/runtime/load.py, #21.1)."""
+    return {
+        "ADMIT_LOOP_LAG_MS": env_number(env, "ADMIT_LOOP_LAG_MS", 60.0, minimum=1, cast=float),
+        "ADMIT_STT_WAIT_MS": env_number(env, "ADMIT_STT_WAIT_MS", 400.0, minimum=1, cast=float),
+        "ADMIT_CPU": env_number(env, "ADMIT_CPU", 0.85, minimum=0.05, cast=float),
+        "ADMIT_HIGH": env_number(env, "ADMIT_HIGH", 0.8, minimum=0.05, cast=float),
+        "ADMIT_LOW": env_number(env, "ADMIT_LOW", 0.6, minimum=0.0, cast=float),
+        "ADMIT_WINDOW": env_number(env, "ADMIT_WINDOW", 5.0, minimum=0.2, cast=float),
+        # Loop lag (ms) at which listen-in, partial transcripts, the live feed, the recording are shed (off: never).
+        "SHED_MARKS_MS": env_rising(env, "SHED_MARKS_MS", "50,100,200,500", 4),
+        # Workers on this machine share its cores (set by gunicorn.conf.py; not an operator's setting).
+        "CALLSTREAM_WORKERS": env_number(env, "CALLSTREAM_WORKERS", 1, minimum=1),
     }
 
 

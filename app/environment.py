@@ -55,6 +55,18 @@ def env_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in (environ.get(name) or "").split(",") if part.strip())
 
 
+def env_rising(environ: Mapping[str, str], name: str, default: str, count: int) -> tuple[float, ...]:
+    """``count`` comma-separated numbers, each at least the one before; ``off`` for one is infinity (never)."""
+    raw = (environ.get(name) or default).strip()
+    try:
+        values = tuple(math.inf if v.strip().lower() == "off" else float(v) for v in raw.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count or list(values) != sorted(values) or any(math.isnan(v) or v < 0 for v in values):
+        raise ConfigError(f"{name} must be {count} rising numbers (or off), comma-separated, not {raw!r}")
+    return values
+
+
 RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 
 

@@ -22,6 +22,7 @@ from app.runtime.cluster import lost_calls_sweeper
 from app.services import Services
 from app.webhooks import bridging, pull
 from streams import loopwatch
+from streams.shedding import SHEDDING
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,10 @@ def start_serving(worker: Any) -> None:
     else:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
     warmup.warm_up(app)
+    SHEDDING.configure(tuple(ms / 1000 for ms in app.config["SHED_MARKS_MS"]))  # from when a late loop gives up what
     loopwatch.start()
+    if services.load is not None:
+        services.load.start()  # the measured load that admission follows (#21.1)
     pull.start(app)  # issue #20.4: calls a lost webhook left open are settled by the platform's CDR pull API
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the types only: this module is the bottom of app/, built by
     from app.dashboard.login_guard import LoginGuard
     from app.piopiy.client import PiopiyClient
     from app.runtime.cluster import Cluster
+    from app.runtime.load import Load
     from app.runtime.metrics import Metrics
     from app.storage.calls import CallStore
     from app.storage.db import Database
@@ -40,6 +41,7 @@ class Services:
     agents: AgentBook = field(default_factory=AgentBook)
     login_guard: LoginGuard | None = None
     cluster: Cluster | None = None  # with REDIS_URL: calls, commands and events across nodes
+    load: Load | None = None  # the measured load: calls are refused above it (app/runtime/load.py, #21.1)
     accepting: bool = True  # False while shutting down: new calls are turned away
     warming: bool = False  # True while app.live.warmup fills the TTS cache and warms recognisers
 

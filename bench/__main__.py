@@ -15,6 +15,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
   bargein  caller speech during a reply -> break on the wire
   deflate  service CPU with callers whose socket offers permessage-deflate (as mod_audio_stream does) against
            callers that do not: same service, same run, --steps N calls (default 50); the ratio must be ~1.0
+  calibrate  (its own options: python -m bench calibrate --help) 2-3 minutes: the phrase and free-speech calls
+           this machine holds and the ADMIT_* settings that follow (bench/calibrate.py)
   turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
            (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
 
@@ -61,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """``calibrate`` has options of its own (bench/calibrate.py, #21.6); everything else is ``main``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calibrate"]:
+        from bench.calibrate import main as calibrate
+
+        return calibrate(argv[1:])
+    return main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,4 +145,4 @@ def _conditions(results: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -50,6 +50,7 @@ def config(tmp: Path, **extra: Any) -> dict[str, Any]:
         "LOG_LEVEL": "WARNING",
         "IDLE_TIMEOUT": 60,
         "API_RATE_LIMIT": "off",  # a load step reads every call's record from one address
+        "ADMIT_HIGH": 2,  # admission off (load never passes 1): a step measures what the service carries (#21.1)
         **extra,
     }
 

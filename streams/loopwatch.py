@@ -11,15 +11,19 @@ import time
 from collections import deque
 from typing import Any
 
+from streams.shedding import SHEDDING
+
 
 class Samples:
     """The last ``size`` measurements in seconds, with percentiles on demand."""
 
     def __init__(self, size: int = 20000) -> None:
         self.values: deque[float] = deque(maxlen=size)
+        self.count = 0  # values ever added (a reader takes those since its last look: app/runtime/load.py)
 
     def add(self, value: float) -> None:
         self.values.append(value)
+        self.count += 1
 
     def reset(self) -> None:
         self.values.clear()
@@ -52,7 +56,9 @@ def watch_loop(interval: float = 0.05) -> None:
     while True:
         started = time.monotonic()
         gevent.sleep(interval)
-        LOOP_LAG.add(max(0.0, time.monotonic() - started - interval))
+        lag = max(0.0, time.monotonic() - started - interval)
+        LOOP_LAG.add(lag)
+        SHEDDING.observe(lag)  # what a late loop stops doing (streams/shedding.py)
 
 
 def start() -> None:

@@ -24,6 +24,10 @@ from streams.events import (
     StateChanged,
     TranscriptLine,
 )
+from streams.shedding import SHEDDING
+
+# Shown even when the feed is shed: a page always knows which calls exist, their states and what was said.
+KEPT = (CallCreated, StateChanged, TranscriptLine)
 
 
 def feed_form(event: CallEvent) -> tuple[str, dict[str, Any]]:
@@ -62,6 +66,8 @@ def stream_events(
     def receive(event: CallEvent) -> None:
         if only and event.call_id != only:
             return
+        if not isinstance(event, KEPT) and SHEDDING.sheds("feed"):
+            return  # the loop is late: the page misses this line, the calls lose nothing (streams/shedding.py)
         try:
             queue.put_nowait(event)
         except Full:

@@ -2,14 +2,12 @@
 
 A node is one worker process. With ``REDIS_URL`` set, every node:
 
-- keeps ``cs:node:<id>`` (its URL, live calls, MAX_CALLS) and ``cs:call:<call id>``
-  (which node holds the socket) alive with a TTL it refreshes every beat; a node
-  that stops refreshing is gone, and any survivor ends its calls (``node_lost``);
-- takes commands for its calls from its inbox list ``cs:inbox:<id>`` and answers
-  on a per-request reply list (lists, not pub/sub: nothing is lost while a node is
-  busy; a dead node's request times out);
-- publishes its call events on ``cs:events``, and relays the other nodes' events
-  to its own dashboard feed (storage is written once, by the node that holds the call).
+- keeps ``cs:node:<id>`` (its URL, live calls, load, room) and ``cs:call:<call id>`` (which node holds the
+  socket) alive with a TTL it refreshes every beat; a node that stops, is gone: a survivor ends its calls;
+- takes commands for its calls from its inbox list ``cs:inbox:<id>`` and answers on a per-request reply
+  list (lists, not pub/sub: nothing is lost while a node is busy; a dead node's request times out);
+- publishes its call events on ``cs:events``, and relays the other nodes' events to its own dashboard
+  feed (storage is written once, by the node that holds the call).
 
 Without Redis none of this runs: one process, the in-process bus and registry.
 """
@@ -29,6 +27,7 @@ import gevent
 import redis
 from gevent.queue import Full, Queue
 
+from app.runtime.load import Load
 from app.storage.db import is_transient
 from app.urls import safe_url
 from streams.errors import CallError, CallNotLive, error_from_dict
@@ -68,11 +67,13 @@ class Cluster:
         ttl: float = 10.0,
         beat: float = 2.0,
         node_id: str | None = None,
+        load: Load | None = None,
     ) -> None:
         self.redis = client
         self.node_id = node_id or ""  # named in start(): after gunicorn forks, each worker is a node
         self.node_url = node_url
         self.calls = calls
+        self.load = load  # this node's measured load, announced: a node refusing by load is not picked
         self.bus = bus
         self.ttl, self.beat = ttl, beat
         self.healthy = True
@@ -141,15 +142,19 @@ class Cluster:
         keys = list(self.redis.scan_iter(f"{PREFIX}node:*", count=100))
         return [json.loads(v) for v in self.redis.mget(keys) if v] if keys else []
 
+    def has_room(self) -> bool:
+        """This node takes a call: not draining, under MAX_CALLS, its measured load below the mark."""
+        return self.accepting and not self.calls.full() and not (self.load is not None and self.load.refusing)
+
     def pick_node(self) -> str | None:
-        """The URL of the least-loaded node with room, or None when every node is full."""
+        """The node with room least loaded (load in bands of 0.2: it is noisy; then calls; then us), or None."""
         try:
-            nodes = [n for n in self.nodes() if n["live"] < n["max"] and n.get("accepting", True)]
+            nodes = [n for n in self.nodes() if n.get("room")]
         except redis.RedisError:
-            return self.node_url if self.accepting and not self.calls.full() else None  # on our own: our room
+            return self.node_url if self.has_room() else None  # on our own: our room
         if not nodes:
             return None
-        return min(nodes, key=lambda n: (n["live"] / max(n["max"], 1), n["id"] != self.node_id))["url"]
+        return min(nodes, key=lambda n: (int(n.get("load", 0.0) * 5), n["live"], n["id"] != self.node_id))["url"]
 
     def leave_rotation(self) -> None:
         """Draining (SIGTERM): no node places a new call here from now on; our live calls stay ours."""
@@ -164,6 +169,8 @@ class Cluster:
         pipe = self.redis.pipeline(transaction=False)
         info = {"id": self.node_id, "url": self.node_url, "live": len(self.calls), "max": self.calls.max_calls}
         info["accepting"] = self.accepting
+        info["room"] = self.has_room()
+        info["load"] = self.load.figures.load if self.load is not None else 0.0
         pipe.set(f"{PREFIX}node:{self.node_id}", json.dumps(info), px=int(self.ttl * 1000))
         for call_id in self.calls.ids():
             pipe.set(f"{PREFIX}call:{call_id}", self.node_id, px=int(self.ttl * 1000))

@@ -24,7 +24,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _status(state: Readiness, degraded: bool) -> str:
-    if state.reason in ("draining", "warming"):
+    if state.reason in ("draining", "warming", "overloaded"):
         return state.reason
     return "degraded" if degraded else "ok"
 
@@ -37,15 +37,22 @@ def livez():  # type: ignore[no-untyped-def]
 
 @bp.get("/readyz")
 def readyz():  # type: ignore[no-untyped-def]
-    """200 when this node takes a call now, else 503 with the reason (draining, warming, full, degraded)."""
+    """200 when this node takes a call now, else 503 with the reason (draining, warming, full, overloaded, degraded)."""
     state = readiness(services())
     body = {
         "ready": state.ready,
         "reason": state.reason,
         "message": state.message,
         "calls": {"live": len(registry()), "max": registry().max_calls},
+        "load": _load(),
     }
     return jsonify(body), 200 if state.ready else 503, NO_STORE
+
+
+def _load() -> dict | None:
+    """The measured load, whether calls are taken, and the calls refused by reason (app/runtime/load.py)."""
+    load = services().load
+    return load.describe() if load is not None else None
 
 
 @bp.get("/healthz")
@@ -61,6 +68,7 @@ def healthz():  # type: ignore[no-untyped-def]
         "version": __version__,
         "env": current_app.config["CALLSTREAM_ENV"],
         "calls": {"live": len(registry()), "max": registry().max_calls},
+        "load": _load(),
         "agents": {
             "loaded": sorted(book.agents),
             "default": book.default,

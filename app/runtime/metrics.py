@@ -17,8 +17,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from app.http.auth import require_api_key
 from streams.events import CallEnded, CallEvent, Note, ReplyTimed
+from streams.shedding import ORDER, SHEDDING
 
 if TYPE_CHECKING:
+    from app.runtime.load import Load
     from app.storage.writes import Writes
     from streams.session.registry import CallRegistry
 
@@ -27,9 +29,10 @@ LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0,
 
 
 class Metrics:
-    def __init__(self, calls: CallRegistry, writes: Writes | None = None) -> None:
+    def __init__(self, calls: CallRegistry, writes: Writes | None = None, load: Load | None = None) -> None:
         self.registry = CollectorRegistry()
         self.writes = writes
+        self.load = load
         self.latency = Histogram(
             "callstream_reply_latency_seconds",
             "End of the caller's speech to the first reply audio on the socket.",
@@ -90,6 +93,7 @@ class _SessionCollector:
             if key.startswith("dropped_"):
                 dropped.add_metric([key[8:]], value)
         yield dropped
+        yield from _load_metrics(self.metrics.load)
         writes = self.metrics.writes
         if writes is not None:
             pending = GaugeMetricFamily("callstream_db_pending_writes", "Call events waiting for the database.")
@@ -98,6 +102,32 @@ class _SessionCollector:
             lost = CounterMetricFamily("callstream_db_dropped_writes", "Call events dropped: the backlog was full.")
             lost.add_metric([], writes.dropped)
             yield lost
+
+
+def _load_metrics(load: Load | None) -> Iterator[Metric]:
+    """The measured load admission follows, and the calls turned away by reason (app/runtime/load.py)."""
+    if load is None:
+        return
+    figures = load.figures
+    for name, value, what in (
+        ("callstream_load", figures.load, "This node's load, 0..1 (the largest of its signals over the window)."),
+        ("callstream_loop_lag_seconds", figures.loop_lag, "Event-loop lag, averaged over the window."),
+        ("callstream_stt_wait_seconds", figures.stt_wait, "Caller audio's wait for its STT result, averaged."),
+        ("callstream_cpu_share", figures.cpu, "The process's CPU over the cores it may use, averaged."),
+        ("callstream_taking_calls", 0.0 if load.refusing else 1.0, "1 while the load lets this node take calls."),
+    ):
+        gauge = GaugeMetricFamily(name, what)
+        gauge.add_metric([], value)
+        yield gauge
+    shed = CounterMetricFamily("callstream_shed", "Copies given up while the loop was late (streams/shedding.py).",
+                               labels=["what"])  # fmt: skip
+    for what in ORDER:
+        shed.add_metric([what], SHEDDING.counts[what])
+    yield shed
+    refused = CounterMetricFamily("callstream_calls_refused", "Calls answered busy, by reason.", labels=["reason"])
+    for reason, count in sorted(load.refused.items()):
+        refused.add_metric([reason], count)
+    yield refused
 
 
 @bp.get("/metrics")

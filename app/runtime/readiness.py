@@ -6,7 +6,8 @@ problem names what to fix; a broken agent file names its file, field and
 message.
 
 ``readiness`` is the router's question (``/readyz``): does this node take a
-call now? Not while warming, draining (SIGTERM), full (``MAX_CALLS``), or
+call now? Not while warming, draining (SIGTERM), full (``MAX_CALLS``), overloaded (its measured
+load, app/runtime/load.py), or
 degraded past the point a call would fail here but not on a healthy node: a
 *blocking* problem (text to speech down, no agent loaded, the database down
 with its backlog half full). A problem every node shares by configuration (one
@@ -157,7 +158,7 @@ def problems(services: Services) -> list[Problem]:
 class Readiness:
     """Whether this node takes a call now, and if not why (``reason``) in a word and a sentence."""
 
-    reason: str  # "ready", "draining", "warming", "full" or "degraded"
+    reason: str  # "ready", "draining", "warming", "full", "overloaded" or "degraded"
     message: str
 
     @property
@@ -173,6 +174,12 @@ def readiness(services: Services, found: list[Problem] | None = None) -> Readine
         return Readiness("warming", "Warming up text to speech and the recognisers; ready in a moment.")
     if services.calls.full():
         return Readiness("full", f"All {services.calls.max_calls} calls (MAX_CALLS) are taken.")
+    if services.load is not None and services.load.refusing:
+        return Readiness(
+            "overloaded",
+            f"Measured load {services.load.figures.load:.2f} reached ADMIT_HIGH {services.load.limits.high}: "
+            f"new calls go elsewhere until it falls to ADMIT_LOW {services.load.limits.low}.",
+        )
     blocking = [p for p in (problems(services) if found is None else found) if p.blocking]
     if blocking:
         return Readiness("degraded", " ".join(p.message for p in blocking))

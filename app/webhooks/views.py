@@ -79,12 +79,24 @@ def answer():  # type: ignore[no-untyped-def]
 
 
 def place_call(svc: Services) -> str | None:
-    """The base URL of the node that takes the next call, or None when every node is full (busy)."""
+    """The base URL of the node that takes the next call, or None (busy; the reason is counted, #21.1)."""
+    url, reason = _choose_node(svc)
+    if url is None and svc.load is not None:
+        svc.load.refuse(reason)
+    return url
+
+
+def _choose_node(svc: Services) -> tuple[str | None, str]:
     if not svc.accepting:
-        return None
+        return None, "draining"
     if svc.cluster is not None:
-        return svc.cluster.pick_node()
-    return None if svc.calls.full() else public_url(svc.config)
+        url = svc.cluster.pick_node()
+        return url, "no_node_with_room"
+    if svc.calls.full():
+        return None, "max_calls"
+    if svc.load is not None and svc.load.refusing:
+        return None, "load"
+    return public_url(svc.config), ""
 
 
 @bp.post("/events")

@@ -6,6 +6,12 @@ it fills at the stream's real-time byte rate up to ``burst`` seconds (network
 jitter and the module's STREAM_BUFFER_SIZE bunch frames), and a frame that
 does not fit is dropped and counted. Once the dropped excess passes ``flood``
 seconds of audio the peer is not a phone call: the socket is closed (1008).
+When our reader comes back late (the event loop stalled), the frames the caller
+sent meanwhile are all waiting on the socket at once: the bucket's room grows by
+the time since the last frame (at most ``flood`` seconds), so an admitted
+call's audio is never lost to our own lateness (#21.2). Over the whole call
+the peer still gets no more than real time plus the burst; after a pause of
+its own, at most that pause (up to ``flood`` seconds) more at once.
 
 Channels: with ``listen_mode: both`` mod_audio_stream sends ``mixed`` (one
 channel, the caller and the bot summed) or ``stereo`` (interleaved L16, the
@@ -35,6 +41,7 @@ class Intake:
         bytes_per_second = rate * SAMPLE_WIDTH * channels(audio)
         self.bytes_per_second = bytes_per_second
         self.capacity = burst * bytes_per_second
+        self.flood = flood
         self.flood_bytes = flood * bytes_per_second
         self.tokens = self.capacity
         self.excess = 0  # bytes dropped for arriving faster than real time
@@ -42,7 +49,9 @@ class Intake:
 
     def admit(self, size: int, now: float) -> bool:
         """True when a frame of ``size`` bytes arriving at ``now`` is within real time plus the burst."""
-        self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.at) * self.bytes_per_second)
+        gap = max(0.0, now - self.at)
+        room = self.capacity + min(gap, self.flood) * self.bytes_per_second  # the backlog of a late read
+        self.tokens = min(max(room, self.tokens), self.tokens + gap * self.bytes_per_second)
         self.at = now
         if size <= self.tokens:
             self.tokens -= size

@@ -1,13 +1,12 @@
 """The media link: a call's socket, its one reader, its one writer and the playback clock.
 
-The reader (``serve``, in the socket handler's greenlet) parses each message
-and hands it to the call; caller audio also goes to the recorder and to
-listen-in taps. One writer greenlet sends everything: control messages and
-PCMO first, then audio paced on the playback clock (PROTOCOL.md section 5), so
-at any moment ``heard`` says what the caller has actually heard. Nothing else
-ever writes to the socket. A second socket replaces the first (``attach``);
-a socket lost without a close frame leaves the link detached (``detach``), the
-writer holding everything as when paused, until a redial attaches another.
+The reader (``serve``, in the socket handler's greenlet) parses each message and hands it to the
+call; caller audio also goes to the recorder and to listen-in taps (shed first when the loop is
+late: streams/shedding.py). One writer greenlet sends everything: control messages and PCMO first,
+then audio paced on the playback clock (PROTOCOL.md section 5), so at any moment ``heard`` says
+what the caller has actually heard. Nothing else ever writes to the socket. A second socket
+replaces the first (``attach``); a socket lost without a close frame leaves the link detached
+(``detach``), the writer holding everything as when paused, until a redial attaches another.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from streams.link.recorder import Recorder
 from streams.link.settings import CLOSE_REPLACED, LinkSettings, Receiver, Tap
 from streams.link.websocket import ConnectionClosed, Socket
 from streams.playback import Playback, Utterance
+from streams.shedding import SHEDDING
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,9 @@ class MediaLink:
             pcm = item.pcm
             self.counters["frames_in"] += 1
             self.counters["bytes_in"] += len(pcm)
-            if self.recorder is not None:
+            if self.recorder is not None and not SHEDDING.sheds("recording", self.counters):
                 self.recorder.caller_audio(pcm, now)
-            if self.taps:  # listen-in hears both legs at the rate our audio goes out at
+            if self.taps and not SHEDDING.sheds("listen_in", self.counters):  # both legs, at our audio's rate
                 heard = pcm if self.rate == self.out_rate else resample(pcm, self.rate, self.out_rate)
                 for tap in tuple(self.taps):
                     tap("caller", heard)
@@ -220,9 +220,7 @@ class MediaLink:
         nothing at all: not paused, no audio of ours still playing. Time spent behind other audio or
         on hold does not count, so a reply queued after a long line is not mistaken for a stuck one.
         """
-        # A reply normally starts within a few hundred ms: one wake-up a quarter second keeps the watch
-        # cheap for every call's every reply. Bounded by an hour of waiting behind other audio.
-        stuck, step = 0.0, 0.25
+        stuck, step = 0.0, 0.25  # a reply starts in a few 100 ms: a wake-up every 0.25 s is cheap; at most an hour
         for _ in range(int(3600 / step)):
             if utterance.first_sent_at is not None or utterance.cut or self._closing:
                 return True
@@ -268,11 +266,12 @@ class MediaLink:
             return
         self.counters["audio_out"] += 1
         self.counters["audio_bytes_out"] += len(chunk)
-        if self.recorder is not None:  # the recording is at the stream's rate, both legs
+        if self.recorder is not None and not SHEDDING.sheds("recording", self.counters):  # at the stream's rate
             leg = chunk if self.rate == self.out_rate else resample(chunk, self.out_rate, self.rate)
             self.recorder.bot_audio(leg, plays_at)
-        for tap in tuple(self.taps):
-            tap("bot", chunk)
+        if self.taps and not SHEDDING.sheds("listen_in", self.counters):
+            for tap in tuple(self.taps):
+                tap("bot", chunk)
         if utterance.sent == len(chunk) and utterance.on_start is not None:
             utterance.on_start(utterance)
         if utterance.complete and utterance.sent >= len(utterance.pcm) and utterance.on_sent is not None:

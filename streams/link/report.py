@@ -21,6 +21,7 @@ def stats(counters: Counter[str]) -> dict[str, Any]:
         "messages_out": counters["messages_out"],
         "events_in": counters["events_in"],
         "dropped": {key[8:]: value for key, value in counters.items() if key.startswith("dropped_")},
+        "shed": {key[5:]: value for key, value in counters.items() if key.startswith("shed_")},  # streams/shedding
         "sockets_replaced": counters["sockets_replaced"],
         "sockets_dropped": counters["sockets_dropped"],
         **{key: counters[key] for key in OPTIONAL if counters[key]},

@@ -32,6 +32,7 @@ from streams.session.player import Player
 from streams.session.settings import CallSettings
 from streams.session.speaker import Speaker, spoken
 from streams.session.transfer import Transfers
+from streams.shedding import SHEDDING
 from streams.speech.tts import TTSPool, TtsVoice
 from streams.voice.port import VoiceFactory, VoiceHandler
 
@@ -258,6 +259,8 @@ class Call(Transfers):
         return {**self.link.diagnose(), "tts": pool}
 
     def publish(self, event: ev.CallEvent) -> None:
+        if isinstance(event, ev.PartialTranscript) and SHEDDING.sheds("partials", self.link.counters):
+            return  # a late loop shows no partial text (streams/shedding.py)
         self.memory.observe(event)
         self.bus.publish(event)
 

@@ -14,7 +14,7 @@ class CallRegistry:
 
     REMEMBERED = 10000  # ended ids kept: a redial of one is refused even before its stored state says ended
 
-    def __init__(self, max_calls: int) -> None:
+    def __init__(self, max_calls: int | None) -> None:
         self.max_calls = max_calls
         self._calls: dict[str, Call] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
@@ -37,7 +37,8 @@ class CallRegistry:
         return call_id in self._ended
 
     def full(self) -> bool:
-        return len(self._calls) >= self.max_calls
+        """At the hard cap, MAX_CALLS (none when unset: measured load decides, app/runtime/load.py)."""
+        return self.max_calls is not None and len(self._calls) >= self.max_calls
 
     def all(self) -> list[Call]:
         return list(self._calls.values())

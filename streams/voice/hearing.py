@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
-from gevent.queue import Full, Queue
+from gevent.queue import Queue
 
 from streams.audio import resample
 from streams.loopwatch import STT_LAG
@@ -28,6 +28,7 @@ from streams.turns.rules import Event, PauseHeard, SpeechStarted, TurnDetector, 
 
 log = logging.getLogger(__name__)
 STT_MAX_RATE = 16000
+BACKLOG_SECONDS = 120  # caller audio waiting for vosk beyond this is dropped (counted: dropped_stt_backlog)
 JUDGED_FRAMES = 400  # the last 8 s of 20 ms frames: what the turn model reads
 Judge = Callable[[bytes, int], float]  # (L16 audio, its rate) -> P(complete); blocking
 
@@ -72,7 +73,11 @@ class Hearing:
         self.partial_words = 0
         self.closing = False
         self._on_speech, self._on_partial, self._on_turn, self._on_drop = on_speech, on_partial, on_turn, on_drop
-        self._queue: Queue = Queue(maxsize=50)
+        # Bounded in seconds of audio, not items: when vosk falls behind, the turn's audio waits (never
+        # dropped for lateness, #21.2); only a backlog of BACKLOG_SECONDS, no phone call's, is dropped.
+        self._queue: Queue = Queue()
+        self._queued = 0  # bytes of audio in the queue
+        self._backlog = int(BACKLOG_SECONDS * turns.rate * 2)
         self._buffer = bytearray()
         self._preroll: deque[bytes] = deque(maxlen=10)  # ~200 ms before speech is declared
         self._busy = False
@@ -122,10 +127,12 @@ class Hearing:
             self._buffer.clear()
 
     def _push(self, item: tuple[Any, ...]) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except Full:
+        size = len(item[1]) if item[0] == "audio" else 0
+        if self._queued + size > self._backlog:
             self._on_drop()
+            return
+        self._queued += size
+        self._queue.put_nowait(item)
 
     # -- the STT greenlet ------------------------------------------------------------------
     def run(self) -> None:
@@ -134,6 +141,7 @@ class Hearing:
             while not self.closing:
                 item = self._queue.get()
                 if item[0] == "audio":
+                    self._queued -= len(item[1])
                     self._accept(item[1], item[2])
                 else:
                     end: TurnEnded = item[1]

@@ -55,7 +55,7 @@ ROOTS = ("composition", "process")  # app/__init__.py, app/composition.py, app/p
 # Module-level imports only: a TYPE_CHECKING block names types, and the roots may import anything.
 ALLOWED: dict[str, set[str]] = {
     "actions": set(),
-    "streams": set(),  # the vocabulary: events, errors, audio, playback, offload, loopwatch
+    "streams": set(),  # the vocabulary: events, errors, audio, playback, offload, loopwatch, shedding
     "streams/link": {"actions", "streams"},
     "streams/speech": {"streams"},
     "streams/turns": {"streams"},

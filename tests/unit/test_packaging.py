@@ -43,6 +43,6 @@ def test_the_console_script_offers_every_command() -> None:
     assert PYPROJECT["project"]["scripts"]["callstream"] == "app.cli:main"
     for name in ("serve", "call", "migrate", "bench"):
         assert command_for([name]) is not None
-    serve = command_for(["serve", "--workers", "1"])
-    assert serve is not None and serve[1:3] == ["-m", "gunicorn"] and serve[-1] == "wsgi:app"
+    serve = command_for(["serve", "--timeout", "9"])
+    assert serve is not None and serve[1:3] == ["-m", "app.runtime.launcher"] and serve[-2:] == ["--timeout", "9"]
     assert command_for(["nope"]) is None and command_for([]) is None

@@ -1,0 +1,205 @@
+"""How loaded this node is, measured, and whether it takes another call (#21.1).
+
+A call costs a different share of a machine on every machine (and a PaaS dyno may
+have less than the cores it shows), so a fixed ``MAX_CALLS`` either wastes a big
+machine or overloads a small one. Instead the node measures what degrades its
+admitted calls first, and reports one load figure in 0..1 (as LiveKit Agents'
+workers do for their dispatcher; the idea only, not their code):
+
+* event-loop lag (``streams/loopwatch.py``): every frame, timer and reply waits on it;
+* STT wait (audio queued for vosk until its result came back);
+* the process's CPU against the cores it may use (affinity, cgroup ``cpu.max``),
+  shared by the workers of this machine.
+
+Each is divided by the level at which calls degrade (``ADMIT_LOOP_LAG_MS``,
+``ADMIT_STT_WAIT_MS``, ``ADMIT_CPU``) and averaged over ``ADMIT_WINDOW`` seconds;
+the load is the largest, at most 1. Hysteresis: the node stops taking calls at
+``ADMIT_HIGH`` and takes them again only at or below ``ADMIT_LOW``, so it does
+not flap on every sample. ``headroom`` is the pure part, tested with made-up samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streams.loopwatch import LOOP_LAG, STT_LAG, Samples
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    loop_lag: float = 0.06  # seconds of loop lag at which calls degrade (load 1)
+    stt_wait: float = 0.4  # seconds of STT wait at which calls degrade
+    cpu: float = 0.85  # share of the process's cores at which calls degrade
+    high: float = 0.8  # stop taking calls at this load
+    low: float = 0.6  # take them again at or below this one
+    window: float = 5.0  # seconds the figures are averaged over
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Limits:
+        return cls(
+            loop_lag=config["ADMIT_LOOP_LAG_MS"] / 1000,
+            stt_wait=config["ADMIT_STT_WAIT_MS"] / 1000,
+            cpu=config["ADMIT_CPU"],
+            high=config["ADMIT_HIGH"],
+            low=min(config["ADMIT_LOW"], config["ADMIT_HIGH"]),
+            window=config["ADMIT_WINDOW"],
+        )
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One tick: the worst loop lag and STT wait seen since the last one, and the CPU share over it."""
+
+    at: float
+    loop_lag: float
+    stt_wait: float
+    cpu: float
+
+
+@dataclass(frozen=True)
+class Figures:
+    loop_lag: float  # seconds, mean over the window
+    stt_wait: float
+    cpu: float  # share of the cores this process may use
+    load: float  # 0..1
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "load": round(self.load, 3),
+            "loop_lag_ms": round(self.loop_lag * 1000, 1),
+            "stt_wait_ms": round(self.stt_wait * 1000, 1),
+            "cpu": round(self.cpu, 3),
+        }
+
+
+IDLE = Figures(0.0, 0.0, 0.0, 0.0)
+
+
+def headroom(samples: list[Sample], now: float, limits: Limits) -> Figures:
+    """The window's figures: each signal's mean over the samples of the last ``limits.window`` seconds."""
+    recent = [s for s in samples if now - s.at <= limits.window]
+    if not recent:
+        return IDLE
+    n = len(recent)
+    lag = sum(s.loop_lag for s in recent) / n
+    wait = sum(s.stt_wait for s in recent) / n
+    cpu = sum(s.cpu for s in recent) / n
+    load = max(lag / limits.loop_lag, wait / limits.stt_wait, cpu / limits.cpu)
+    return Figures(lag, wait, cpu, min(1.0, load))
+
+
+def refusing_next(refusing: bool, load: float, limits: Limits) -> bool:
+    """Hysteresis: start refusing at ``high``, stop only at or below ``low``."""
+    if refusing:
+        return load > limits.low
+    return load >= limits.high
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
+    """The cores this process may run on: its affinity, capped by a cgroup CPU quota when there is one."""
+    try:
+        cores = float(len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = float(os.cpu_count() or 1)
+    quota = _cgroup_quota(cgroup)
+    return max(0.1, min(cores, quota)) if quota else cores
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    try:  # cgroup v2: "max 100000" or "150000 100000"
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+class _Newest:
+    """The values a reservoir got since the last look (it counts what it was given)."""
+
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
+        self.seen = samples.count
+
+    def worst(self) -> float:
+        new = min(self.samples.count - self.seen, len(self.samples.values))
+        self.seen = self.samples.count
+        if new <= 0:
+            return 0.0
+        values = self.samples.values
+        return max(values[i] for i in range(len(values) - new, len(values)))
+
+
+class Load:
+    """This node's load, sampled every ``tick`` seconds by a greenlet, and why calls were refused."""
+
+    def __init__(self, limits: Limits, cores: float | None = None, workers: int = 1, tick: float = 0.5) -> None:
+        self.limits = limits
+        self.cores = (cores or usable_cores()) / max(1, workers)  # the workers of a machine share its cores
+        self.tick = tick
+        self.samples: deque[Sample] = deque(maxlen=max(4, int(limits.window / tick) * 2 + 4))
+        self.figures = IDLE
+        self.refusing = False
+        self.refused: Counter[str] = Counter()  # calls turned away, by reason
+        self._lag, self._wait = _Newest(LOOP_LAG), _Newest(STT_LAG)
+        self._cpu = (time.monotonic(), time.process_time())
+        self.task: Any = None  # the sampling greenlet, once started
+
+    def sample(self, now: float | None = None) -> Figures:
+        """Take one sample (from the loop watch, the STT waits and the CPU clock) and update the decision."""
+        wall, cpu = time.monotonic(), time.process_time()
+        share = (cpu - self._cpu[1]) / max(1e-6, (wall - self._cpu[0]) * self.cores)
+        self._cpu = (wall, cpu)
+        at = wall if now is None else now
+        self.samples.append(Sample(at, self._lag.worst(), self._wait.worst(), share))
+        self.figures = headroom(list(self.samples), at, self.limits)
+        was, self.refusing = self.refusing, refusing_next(self.refusing, self.figures.load, self.limits)
+        if was != self.refusing:
+            log.warning("load %s: %s calls", self.figures.to_dict(), "refusing" if self.refusing else "taking")
+        return self.figures
+
+    def refuse(self, reason: str) -> None:
+        self.refused[reason] += 1
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.figures.to_dict(),
+            "taking_calls": not self.refusing,
+            "high": self.limits.high,
+            "low": self.limits.low,
+            "cores": round(self.cores, 2),
+            "refused": dict(self.refused),
+        }
+
+    def watch(self) -> None:
+        """Run forever in a greenlet of its own."""
+        import gevent
+
+        while True:
+            gevent.sleep(self.tick)
+            self.sample()
+
+    def start(self) -> None:
+        """In the worker (after fork: its CPU clock starts again), sample from now on."""
+        import gevent
+
+        self._cpu = (time.monotonic(), time.process_time())
+        self._lag, self._wait = _Newest(LOOP_LAG), _Newest(STT_LAG)
+        self.task = gevent.spawn(self.watch)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.kill(block=False)

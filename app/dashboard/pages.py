@@ -13,12 +13,15 @@ from app.config import MEDIA_DIR
 from app.dashboard import bp
 from app.dashboard.auth import page
 from app.dashboard.timeline import lanes, readable, svg
+from app.dashboard.words import FILTERS
 from app.errors import NotFound
 from app.services import agents, is_live, registry, services, store
 from streams.session import commands
 
 LIST_QUERY = CallListQuerySchema()
 bp.add_app_template_filter(readable, "readable")
+for _name, _filter in FILTERS.items():
+    bp.add_app_template_filter(_filter, _name)
 
 
 @bp.get("/")

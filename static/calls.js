@@ -27,7 +27,8 @@
     link.appendChild(el("code", id.slice(0, 8)));
     const badge = el("span", ev.state, {className: `state ${ev.state}`});
     badge.dataset.field = "state";
-    const cells = [link, ev.direction || "", ev.from_number || "", ev.to_number || "", ev.agent || "", badge];
+    const direction = ev.direction === "browser" ? "softphone" : ev.direction || "";
+    const cells = [link, direction, ev.from_number || "", ev.to_number || "", ev.agent || "", badge];
     cells.forEach((content) => {
       const td = document.createElement("td");
       if (content instanceof Node) td.appendChild(content); else td.textContent = String(content);
@@ -39,7 +40,13 @@
     last.dataset.field = "last";
     tr.append(duration, last);
     live.appendChild(tr);
-    count.textContent = live.querySelectorAll("tr[data-call]").length;
+    counted();
+  }
+  function counted() {  // the count, and the "no live calls" row when there are none
+    const n = live.querySelectorAll("tr[data-call]").length;
+    count.textContent = n;
+    const empty = document.getElementById("no-live");
+    if (empty) empty.hidden = n > 0;
   }
 
   const events = new EventSource("/dashboard/events");
@@ -53,7 +60,7 @@
     badge.className = `state ${ev.state}`;
     if (ev.state === "ended" || ev.state === "failed") {
       tr.querySelector('[data-field="duration"]').dataset.ended = ev.at;
-      setTimeout(() => { tr.remove(); count.textContent = live.querySelectorAll("tr[data-call]").length; }, 5000);
+      setTimeout(() => { tr.remove(); counted(); }, 5000);
     }
   });
   events.addEventListener("transcript", (e) => {

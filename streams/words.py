@@ -12,9 +12,11 @@ from typing import Any
 END_REASONS = {
     # the caller or the platform ended it
     "hung_up": "the caller hung up",
-    "socket_closed": "the platform closed the audio stream (the caller hung up or the call was transferred)",
+    "socket_closed": "the platform closed the stream (the caller hung up, or the call moved on)",
     "socket_lost": "the audio stream dropped and did not come back",
     "completed": "the platform reported the call complete",
+    "ended": "the platform reported the call ended",
+    "disconnected": "the platform reported the call disconnected",
     "missed": "nobody answered",
     "busy": "the line was busy",
     "no_answer": "nobody took the transfer and the caller was told goodbye",

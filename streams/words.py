@@ -88,6 +88,7 @@ EVENT_KINDS = {
     "turn.unanswered": "no reply could be played; the call ended",
     "voice.switched": "the bot's voice changed",
     "webhook.answer": "the platform asked how to answer the call",
+    "pcmo.answer": "we told the platform how to answer the call",
     "idle.reprompt": "the caller was silent: the bot asked again",
     "idle.goodbye": "the caller stayed silent: the bot said goodbye",
 }
@@ -138,6 +139,13 @@ def _turn(d: dict[str, Any]) -> str:
     return f"The caller said “{d['text']}” ({meaning}, {spoke})."
 
 
+def _who(by: str) -> str:
+    """Who sent a command: ``dashboard:ops`` is "ops on the dashboard", ``api`` "The API"."""
+    if by.startswith("dashboard:"):
+        return f"{by.split(':', 1)[1]} on the dashboard"
+    return "The API" if by == "api" else by[:1].upper() + by[1:]
+
+
 SENTENCES = {
     "state": _state,
     "turn": _turn,
@@ -145,7 +153,8 @@ SENTENCES = {
     "spoken": lambda d: f"The bot said “{d['text']}”.",
     "interrupt": lambda d: f"The bot was cut off ({d.get('why') or 'barge-in'}).",
     "answered": lambda d: f"The call was answered by a {d['by']}." if d.get("by") != "unknown" else "Answered.",
-    "control": lambda d: f"{str(d.get('by') or 'someone').capitalize()} sent “{d['action']}”.",
+    "control": lambda d: f"{_who(str(d.get('by') or 'someone'))} sent “{d['action']}”.",
+    "pcmo.answer": lambda d: f"We told the platform to answer with: {', '.join(map(str, d['actions']))}.",
     "handoff": lambda d: (
         f"Transfer to {', '.join(map(str, d.get('numbers') or [])) or 'a person'}"
         + (f" ({d['why']})." if d.get("why") else ".")

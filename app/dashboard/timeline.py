@@ -14,6 +14,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from streams.words import end_reason, event_kind
+
 LANES = ("caller", "bot", "controls", "handoff")
 COLORS = {"caller": "#2563eb", "wait": "#bfdbfe", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed",
           "handoff": "#dc2626"}  # fmt: skip
@@ -97,7 +99,8 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
         elif entry["kind"] in MARKS:
             out.marks.append((MARKS[entry["kind"]], at, _mark_label(entry)))
         elif entry["kind"] == "state" and detail.get("state") in ("handed_off", "ended"):
-            out.marks.append(("handoff" if detail["state"] == "handed_off" else "controls", at, detail["state"]))
+            said = "transferred" if detail["state"] == "handed_off" else f"ended: {end_reason(detail.get('reason'))}"
+            out.marks.append(("handoff" if detail["state"] == "handed_off" else "controls", at, said.rstrip(": ")))
     ends = [s.end for s in out.spans] + [m[1] for m in out.marks]
     out.length = max([1.0, *ends])
     return out
@@ -131,7 +134,9 @@ def _mark_label(entry: dict[str, Any]) -> str:
         return "caller asked to try again"
     if entry["kind"] == "handoff.declined":
         return f"no retry ({detail.get('why')})"
-    return entry["kind"]
+    if entry["kind"] == "handoff":
+        return "transfer started"
+    return event_kind(entry["kind"])
 
 
 def svg(data: Lanes, width: int = 960) -> Markup:
@@ -152,11 +157,13 @@ def svg(data: Lanes, width: int = 960) -> Markup:
     free: dict[str, float] = {}  # lane -> the first x a new label may start at (labels never overlap)
     drawn = [_span(span, left, top, row, scale, free, width) for span in data.spans]
     parts += [shape for shape, _ in drawn] + [note for _, note in drawn]  # notes on top (a pause span follows a turn)
+    labels = []  # drawn after every tick, so no tick covers a label
     for lane, at, label in data.marks:
         x, y = left + at * scale, top + LANES.index(lane) * row
         parts.append(f'<g><title>{escape(label)}</title><rect x="{x - 2:.1f}" y="{y + 4}" width="4" height="22" '
                      f'fill="{COLORS[lane]}"/></g>')  # fmt: skip
-        parts.append(_label(lane, x + 4, y + 19, _short(label), free, width))
+        labels.append(_label(lane, x + 4, y + 19, _short(label), free, width, before=x - 4))
+    parts += labels
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -165,10 +172,14 @@ def _short(label: str, most: int = 28) -> str:
     return label if len(label) <= most else label[: most - 1] + "…"
 
 
-def _label(lane: str, x: float, y: float, text: str, free: dict[str, float], width: int, size: int = 11) -> str:
-    """A text label at ``x`` if it fits there without covering the lane's previous label, else nothing
-    (the mark's tooltip still says it)."""
+def _label(
+    lane: str, x: float, y: float, text: str, free: dict[str, float], width: int, size: int = 11, before: float = 0
+) -> str:
+    """A text label at ``x`` if it fits there without covering the lane's previous label (or, given
+    ``before``, ending there when the right edge is too near), else nothing (the tooltip still says it)."""
     room = len(text) * size * 0.6  # a generous estimate of the text's width
+    if text and x + room > width - 4 and before:
+        x = before - room  # at the right edge: to the left of the mark instead
     if not text or x < free.get(lane, 0.0) or x + room > width - 4:
         return ""
     free[lane] = x + room + 6

@@ -70,6 +70,7 @@ def shown_transcript(lines: list[dict[str, Any]], timeline: list[dict[str, Any]]
 
 COMMAND_HELP = {
     "pause": "the platform stops sending the caller's audio and playing ours; the call stays up",
+    "resume": "the caller and the bot hear each other again",
     "break": "cut what the bot is saying now",
     "stop": "the bot leaves the call; the call itself goes on on the platform (its next PCMO action)",
     "hangup": "end the call for the caller",

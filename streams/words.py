@@ -78,7 +78,7 @@ EVENT_KINDS = {
     "rejected": "a stream was refused",
     "socket.dropped": "the audio stream dropped",
     "socket.redialled": "the audio stream came back",
-    "stream": "the audio stream opened",
+    "stream": "the platform reported on the stream leg",
     "stream.event": "the platform sent a stream event",
     "stream.metadata": "the platform described the stream",
     "stream.writer_failed": "sending audio to the platform failed",
@@ -150,7 +150,12 @@ SENTENCES = {
     "state": _state,
     "turn": _turn,
     "reply": lambda d: f"The bot began its reply {float(d['latency_ms']):.0f} ms after the caller stopped.",
-    "spoken": lambda d: f"The bot said “{d['text']}”.",
+    "spoken": lambda d: f"The bot said “{d['text']}”",
+    "event": lambda d: (
+        f"The platform sent an event: {str(d['kind']).replace('_', ' ')}"
+        + (f" (leg {d['leg']})." if d.get("leg") and d["leg"] != "a" else ".")
+    ),
+    "stream": lambda d: f"The platform's stream leg reported: {d['status']}.",
     "interrupt": lambda d: f"The bot was cut off ({d.get('why') or 'barge-in'}).",
     "answered": lambda d: f"The call was answered by a {d['by']}." if d.get("by") != "unknown" else "Answered.",
     "control": lambda d: f"{_who(str(d.get('by') or 'someone'))} sent “{d['action']}”.",

@@ -31,13 +31,27 @@ def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     if not detail:
         return CallSchema().dump(call)
     calls = store()
-    call["timeline"] = calls.timeline(call["id"])
+    timeline = calls.timeline(call["id"])
+    call["timeline"] = [{**e, "detail": iso_times(e["detail"])} for e in timeline]
     call["transcript"] = calls.transcript(call["id"])
     call["legs"] = calls.legs(call["id"])
-    call["turns"] = turns_of(call["timeline"])
+    call["turns"] = [iso_times(turn) for turn in turns_of(timeline)]
     call["stats"] = live.stats() if live is not None else call["extra"].get("stream")
     call["recording"] = bool(call["extra"].get("recording"))
     return CallDetailSchema().dump(call)
+
+
+def iso_times(detail: Any) -> Any:
+    """A timeline detail with its epoch ``*_at`` fields (a turn's ended_at, a line's started_at) in ISO 8601,
+    like every other time the API shows."""
+    if not isinstance(detail, dict):
+        return detail
+    return {
+        key: iso_time(value) or value
+        if key.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1e9
+        else value
+        for key, value in detail.items()
+    }
 
 
 OPEN_HANDOFF = ("holding", "ringing", "retrying")

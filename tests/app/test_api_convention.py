@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from app.services import bus, store
-from streams.events import HandoffStarted, StateChanged
+from streams.events import HandoffStarted, Spoken, StateChanged, Turn
 from tests.conftest import api_headers, hook_url
 
 ISO = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
@@ -81,6 +81,19 @@ def test_an_answer_time_ahead_of_the_end_makes_the_end_wait_for_it(client) -> No
     client.post(hook_url("events"), json={"type": "in_missed", "cmiuuid": "skew-ahead"})
     call = shown(client, call_id)
     assert call["state"] == "ended" and in_order(call)
+
+
+def test_times_inside_the_timeline_and_turns_are_iso_8601_too(app, client) -> None:
+    call_id = inbound(client, "inner-times")
+    spoke = time.time()
+    with app.app_context():
+        bus().publish(Turn(call_id=call_id, n=1, text="네", confidence=0.9, intent="yes", ended_at=spoke))
+        bus().publish(Spoken(call_id=call_id, utterance=1, line_kind="reply", text="네.", started_at=spoke + 1, ms=500))
+    call = shown(client, call_id)
+    [turn] = call["turns"]
+    assert re.fullmatch(ISO, turn["ended_at"]) and turn["n"] == 1
+    [spoken] = [e for e in call["timeline"] if e["kind"] == "spoken"]
+    assert re.fullmatch(ISO, spoken["detail"]["started_at"]) and spoken["detail"]["ms"] == 500
 
 
 @pytest.mark.parametrize("direction", ["inbound", "outbound", "browser"])

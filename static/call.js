@@ -73,7 +73,8 @@
   events.addEventListener("state", (e) => {
     const ev = JSON.parse(e.data);
     const badge = document.getElementById("state");
-    badge.textContent = ev.state; badge.className = `state ${ev.state}`;
+    badge.textContent = ev.state === "handed_off" ? "transferred" : ev.state;  // as the server's |badge
+    badge.className = `state ${ev.state}`; badge.dataset.state = ev.state; badge.title = `state: ${ev.state}`;
     if (ev.state === "ended" || ev.state === "failed") {
       document.getElementById("controls-card").hidden = true;
       const ring = document.getElementById("ring");

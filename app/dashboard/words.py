@@ -94,4 +94,6 @@ HANDOFF_STATES = {
     "failed": "could not start",
     "ended": "the call ended before the platform said how the transfer went",
 }
+BADGES = {"handed_off": "transferred", "browser": "softphone"}  # the other states and directions are words already
+FILTERS["badge"] = lambda code: BADGES.get(code, code)
 FILTERS["handoff_state"] = lambda state: HANDOFF_STATES.get(state, state)

@@ -104,7 +104,8 @@ def test_the_live_feed_carries_the_sentence(dash_app) -> None:  # noqa: F811
 def test_empty_states_are_sentences(client) -> None:
     page = client.get("/dashboard/calls").get_data(as_text=True)
     assert "No live calls right now." in page and "No calls yet." in page
-    assert "<option >browser</option>" in page or ">browser</option>" in page  # every stored direction filters
+    assert '<option value="browser" >softphone</option>' in page  # every stored direction filters, in words
+    assert '<option value="handed_off" >transferred</option>' in page
     assert client.get("/dashboard/calls?direction=browser").status_code == 200
 
 

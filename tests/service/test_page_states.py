@@ -124,6 +124,7 @@ def test_3_an_ended_call_not_understood_with_a_handoff(page, setup, tmp_path: Pa
     call_id = ended_call(setup[1])
     page.goto(f"/dashboard/calls/{call_id}")
     assert "softphone call from the dashboard" in page.inner_text("#parties")
+    assert page.inner_text("#state") == "ended" and page.get_attribute("#state", "data-state") == "ended"
     ended = page.locator("#end-reason span")
     assert "the platform closed the stream" in ended.inner_text() and ended.get_attribute("title").endswith(
         "socket_closed"

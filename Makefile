@@ -40,7 +40,7 @@ dev_secret = $$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.arg
 call: setup ## Call the running `make run` service (AGENT=…, SCRIPT=…, AGENTS_DIR=…, ARGS=--json); see docs/emulator.md
 	@[ -f instance/dev-secrets.json ] || [ -n "$$WEBHOOK_TOKEN" ] || \
 		{ echo "make call: no instance/dev-secrets.json: start the service first (make run, in another terminal)" >&2; exit 2; }
-	WEBHOOK_TOKEN="$${WEBHOOK_TOKEN:-$(call dev_secret,WEBHOOK_TOKEN)}" API_KEY="$${API_KEY:-$(call dev_secret,API_KEY)}" \
+	@WEBHOOK_TOKEN="$${WEBHOOK_TOKEN:-$(call dev_secret,WEBHOOK_TOKEN)}" API_KEY="$${API_KEY:-$(call dev_secret,API_KEY)}" \
 		$(BIN)/python -m emulator call --service http://$(HOST):$(PORT) \
 		--agents-dir "$(or $(AGENTS_DIR),agents)" --agent $(or $(AGENT),demo-en) \
 		--script $(or $(SCRIPT),emulator/scripts/demo-en.yaml) --out instance/emulator $(ARGS)

@@ -276,12 +276,12 @@ def _fill_development_values(config: dict[str, Any], missing: list[str]) -> None
     stored: dict[str, str] = {}
     if path.exists():
         stored = json.loads(path.read_text())
-    generated = []
+    generated, reused, used = [], [], []  # logged apart: "generated" only for a secret made on this start
     for name in SECRET_NAMES:
         if not config.get(name):
+            (reused if stored.get(name) else generated).append(name)
             stored.setdefault(name, secrets.token_urlsafe(24))
             config[name] = stored[name]
-            generated.append(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2))
     path.chmod(0o600)
@@ -290,11 +290,13 @@ def _fill_development_values(config: dict[str, Any], missing: list[str]) -> None
     for name, value in defaults.items():
         if not config.get(name):
             config[name] = value
-            generated.append(f"{name}={value}")
+            used.append(f"{name}={value}")
     unset = [name for name in missing if not config.get(name)]
+    said = [f"generated {', '.join(generated)}" if generated else "", f"reused {', '.join(reused)}" if reused else ""]
     log.warning(
-        "development mode: generated %s (the secrets are in %s, never in this log)%s. Never run production like this.",
-        ", ".join(generated),
+        "development mode: %s (the secrets are in %s, never in this log)%s%s. Never run production like this.",
+        " and ".join(s for s in said if s) or "no secret generated",
         path,
-        f"; still unset: {', '.join(unset)} (outbound calls fail until they are set)" if unset else "",
+        f"; defaults {', '.join(used)}" if used else "",
+        f"; still unset: {', '.join(unset)} (outbound calls answer 503 until they are set)" if unset else "",
     )

@@ -74,6 +74,12 @@ class PlatformUnavailable(APIError):
     status, code = 502, "platform_unavailable"
 
 
+class PlatformNotConfigured(APIError):
+    """Outbound calls need Piopiy credentials that are not set: nothing was sent, nothing stored."""
+
+    status, code = 503, "platform_not_configured"
+
+
 class NotImplementedYet(APIError):
     status, code = 501, "not_implemented"
 

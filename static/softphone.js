@@ -8,7 +8,13 @@
   let playing = [], nextAt = 0, heard = 0;
   window.softphone = {state: "idle", framesSent: 0, audioMessages: 0, breaks: 0, pcmo: []};
 
-  function say(text, cls) { status.textContent = text; status.className = cls || "muted"; }
+  function say(text, cls) { status.textContent = text; status.className = cls || "muted"; status.title = ""; }
+  // How the stream socket closed, in words (the code itself is in the status line's tooltip).
+  const ENDED = {
+    1000: "The call ended.", 1005: "The call ended.", 1001: "The service is restarting: the call ended.",
+    1006: "The connection to the service dropped.", 1008: "The service refused the call (the link expired?).",
+    1011: "The service hit an error and ended the call.", 1013: "The service is busy: try again in a moment.",
+  };
 
   const line = (speaker, text) => window.transcriptLine(transcript, speaker, text);
 
@@ -95,7 +101,11 @@
         window.softphone.audioMessages += 1; play(msg.data.audioData, msg.data.sampleRate);
       } else if (msg.action === "break") { interrupt(); }
     };
-    ws.onclose = (e) => { hangupLocal(); say(`Call ended (${e.code}${e.reason ? ": " + e.reason : ""}).`); };
+    ws.onclose = (e) => {
+      hangupLocal();
+      say(ENDED[e.code] || "The call ended.", e.code === 1000 || e.code === 1005 ? "muted" : "error");
+      status.title = `WebSocket close code ${e.code}${e.reason ? ": " + e.reason : ""}`;
+    };
   }
 
   function hangupLocal() {

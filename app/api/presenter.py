@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import send_file
 
-from app.api.schemas import CallDetailSchema, CallSchema
+from app.api.schemas import CallDetailSchema, CallSchema, iso_time
 from app.errors import NotFound
 from app.services import is_live, registry, store
+from app.storage.calls import FINAL_STATES
 
 
 def call_or_404(call_id: str) -> dict[str, Any]:
@@ -25,18 +26,50 @@ def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
         **call,
         "live": live is not None or is_live(call["id"]),
         "answered_by": call["extra"].get("answered_by"),
-        "handoff": call["extra"].get("handoff"),
+        "handoff": handoff_of(call),
     }
     if not detail:
         return CallSchema().dump(call)
     calls = store()
-    call["timeline"] = calls.timeline(call["id"])
+    timeline = calls.timeline(call["id"])
+    call["timeline"] = [{**e, "detail": iso_times(e["detail"])} for e in timeline]
     call["transcript"] = calls.transcript(call["id"])
     call["legs"] = calls.legs(call["id"])
-    call["turns"] = turns_of(call["timeline"])
+    call["turns"] = [iso_times(turn) for turn in turns_of(timeline)]
     call["stats"] = live.stats() if live is not None else call["extra"].get("stream")
     call["recording"] = bool(call["extra"].get("recording"))
     return CallDetailSchema().dump(call)
+
+
+def iso_times(detail: Any) -> Any:
+    """A timeline detail with its epoch ``*_at`` fields (a turn's ended_at, a line's started_at) in ISO 8601,
+    like every other time the API shows."""
+    if not isinstance(detail, dict):
+        return detail
+    return {
+        key: iso_time(value) or value
+        if key.endswith("_at") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 1e9
+        else value
+        for key, value in detail.items()
+    }
+
+
+OPEN_HANDOFF = ("holding", "ringing", "retrying")
+
+
+def handoff_of(call: dict[str, Any]) -> dict[str, Any] | None:
+    """The call's transfer, its time in ISO 8601 like every other time, and closed when the call is.
+
+    A transfer still ``ringing`` (or holding, retrying) on an ended call shows as ``ended``: the call
+    ended before the platform said how the transfer went.
+    """
+    handoff = call["extra"].get("handoff")
+    if not isinstance(handoff, dict):
+        return None
+    handoff = {**handoff, "at": iso_time(handoff.get("at"))}
+    if call["state"] in FINAL_STATES and handoff.get("state") in OPEN_HANDOFF:
+        handoff["state"] = "ended"
+    return handoff
 
 
 def turns_of(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from actions.pipeline import Variables
-from app.storage.calls import STATES
+from app.storage.calls import DIRECTIONS, STATES
 
 
 class ErrorSchema(Schema):
@@ -87,7 +87,7 @@ class QueryInt(fields.Integer):
 
 class CallListQuerySchema(StrictSchema):
     state = fields.String(validate=validate.OneOf(STATES))
-    direction = fields.String(validate=validate.OneOf(("inbound", "outbound")))
+    direction = fields.String(validate=validate.OneOf(DIRECTIONS))
     since = Since(metadata={"description": "ISO 8601 time or epoch seconds: calls created at or after."})
     page = QueryInt(minimum=1, maximum=1_000_000, load_default=1)
     per_page = QueryInt(minimum=1, maximum=200, load_default=50)
@@ -128,7 +128,8 @@ class CallSchema(Schema):
         allow_none=True,
         metadata={
             "description": "The transfer to a person, if any: state (holding, ringing, bridged, unanswered, "
-            "retrying, declined, failed), numbers, why, attempts, by (platform, or timer: the backstop decided), at."
+            "retrying, declined, failed; ended: the call ended before the platform told how the transfer went), "
+            "numbers, why, attempts, by (platform, or timer: the backstop decided), at (ISO 8601 UTC)."
         },
     )
     live = fields.Boolean()

@@ -45,6 +45,7 @@ def create_call():  # type: ignore[no-untyped-def]
     if agent is None:
         raise BadRequest("Unknown agent.", {"agent": [f"No agent named {agent_name!r} is loaded."]})
     caller_id = body.get("caller_id") or config["PIOPIY_NUMBER"]
+    piopiy().require_settings()  # 503 platform_not_configured: no call stored for a call that cannot be placed
     calls = store()
     call = new_call(calls, bus(), direction="outbound", from_number=caller_id, to_number=body["to"], agent=agent_name)
     action_list = pcmo.outbound_pcmo(config, agent, call["id"])

@@ -13,7 +13,7 @@ from app.api import control
 from app.api.presenter import call_or_404, recording_response
 from app.dashboard import bp, listen_in
 from app.dashboard.auth import data, session_ok, sign_in_check
-from app.dashboard.charts import hour_svg, per_minute
+from app.dashboard.charts import hour_svg, latency_axis, per_minute
 from app.dashboard.feed import stream_events
 from app.dashboard.listen_in import LISTEN_MAX_MESSAGE
 from app.dashboard.pages import _detail
@@ -61,10 +61,13 @@ def hour_chart():  # type: ignore[no-untyped-def]
     since = time.time() - 3600
     longest = current_app.config["MAX_CALL_SECONDS"]  # a call live in the last hour started at most this before it
     calls, _ = store().list(since=since - longest, limit=20_000)
-    rows = per_minute(calls, store().timeline_since("reply", since))
+    replies = store().timeline_since("reply", since)
+    rows = per_minute(calls, replies)
+    samples = [r["detail"].get("latency_ms") for r in replies]
+    axis = latency_axis([float(ms) for ms in samples if isinstance(ms, (int, float)) and not isinstance(ms, bool)])
     cluster = services().cluster
     live = len(cluster.live_ids()) if cluster is not None else len(registry())
-    return Response(hour_svg(rows, live), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+    return Response(hour_svg(rows, live, axis), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/dashboard/api/softphone")

@@ -2,7 +2,7 @@
 
 Pages listen for a handful of names: ``call`` (a new call), ``state``,
 ``transcript``, ``transcript.partial``, ``speech.started`` and ``timeline``
-(everything else, as it is stored: kind and detail).
+(everything else, as it is stored: kind and detail, and the sentence the page shows).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from streams.events import (
     TranscriptLine,
 )
 from streams.shedding import SHEDDING
+from streams.words import end_reason, event_sentence
 
 # Shown even when the feed is shed: a page always knows which calls exist, their states and what was said.
 KEPT = (CallCreated, StateChanged, TranscriptLine)
@@ -36,14 +37,14 @@ def feed_form(event: CallEvent) -> tuple[str, dict[str, Any]]:
     if isinstance(event, CallCreated):
         return "call", {**base, **event.detail(), "created_at": event.at}
     if isinstance(event, StateChanged):
-        return "state", {**base, **event.info, "state": event.state, "reason": event.reason}
+        words = {"reason_words": end_reason(event.reason)} if event.reason else {}
+        return "state", {**base, **event.info, "state": event.state, "reason": event.reason, **words}
     if isinstance(event, TranscriptLine):
         return "transcript", {**base, "speaker": event.speaker, "text": event.text}
     if isinstance(event, (PartialTranscript, SpeechStarted)):
         return event.kind, {**base, **event.detail()}
-    if isinstance(event, Note):
-        return "timeline", {**base, "kind": event.what, "detail": event.info}
-    return "timeline", {**base, "kind": event.kind, "detail": event.detail()}
+    kind, detail = (event.what, event.info) if isinstance(event, Note) else (event.kind, event.detail())
+    return "timeline", {**base, "kind": kind, "detail": detail, "sentence": event_sentence(kind, detail)}
 
 
 def stream_events(

@@ -7,18 +7,22 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from app.api.presenter import call_or_404
+from app.api.presenter import call_or_404, handoff_of
 from app.api.schemas import CallListQuerySchema
 from app.config import MEDIA_DIR
 from app.dashboard import bp
 from app.dashboard.auth import page
 from app.dashboard.timeline import lanes, readable, svg
+from app.dashboard.words import COMMAND_HELP, FIELD_HINTS, FILTERS, shown_transcript
 from app.errors import NotFound
+from app.runtime.readiness import has_model_for
 from app.services import agents, is_live, registry, services, store
 from streams.session import commands
 
 LIST_QUERY = CallListQuerySchema()
 bp.add_app_template_filter(readable, "readable")
+for _name, _filter in FILTERS.items():
+    bp.add_app_template_filter(_filter, _name)
 
 
 @bp.get("/")
@@ -66,7 +70,11 @@ def call_page(call_id: str):  # type: ignore[no-untyped-def]
         lanes_svg=svg(picture),
         turns=[s for s in picture.spans if s.lane == "caller" and s.seek is not None],  # pauses have no seek
         brief=brief,
-        commands=[{**vars(c), "fields": c.form_fields()} for c in commands.REGISTRY.values()],
+        commands=[
+            {**vars(c), "fields": c.form_fields(), "help": COMMAND_HELP.get(c.name, "")}
+            for c in commands.REGISTRY.values()
+        ],  # fmt: skip
+        hints=FIELD_HINTS,
         human_numbers=",".join((agent.get("human") or {}).get("numbers", [])),
         media=sorted(p.name for p in MEDIA_DIR.glob("*") if p.is_file()),
     )
@@ -79,6 +87,7 @@ def agents_page():  # type: ignore[no-untyped-def]
     return render_template(
         "agents.html",
         agents=sorted(book.agents.values(), key=lambda a: a["name"]),
+        deaf={name for name, a in book.agents.items() if not has_model_for(services(), a["language"])},
         errors=book.errors,
         default=book.default,
     )
@@ -112,7 +121,8 @@ def _detail(call: dict[str, Any]) -> dict[str, Any]:
     return {
         **_row(call),
         "timeline": timeline,
-        "transcript": calls.transcript(call["id"]),
+        "transcript": shown_transcript(calls.transcript(call["id"]), timeline),
+        "handoff": handoff_of(call),
         "latencies": [e["detail"]["latency_ms"] for e in timeline if e["kind"] == "reply"],
         "recording": bool(call["extra"].get("recording")),
     }

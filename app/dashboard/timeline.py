@@ -14,6 +14,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from streams.words import end_reason, event_kind
+
 LANES = ("caller", "bot", "controls", "handoff")
 COLORS = {"caller": "#2563eb", "wait": "#bfdbfe", "bot": "#059669", "cut": "#b45309", "controls": "#7c3aed",
           "handoff": "#dc2626"}  # fmt: skip
@@ -75,7 +77,8 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
             end = float(detail["ended_at"]) - origin if detail.get("ended_at") else at - 0.3
             start = max(0.0, end - float(detail.get("speech_ms", 0)) / 1000)
             ms = latency.get(detail.get("n"))
-            label = f"{detail.get('text') or '(nothing heard)'} → {detail.get('intent') or 'miss'}"
+            said = detail.get("text") or f"(not understood, {float(detail.get('speech_ms') or 0) / 1000:.1f} s)"
+            label = f"{said} → {detail.get('intent') or 'not understood'}"
             label += f" · {ended(detail)}" if "ended_by" in detail else ""
             note = f"{ms:.0f} ms" if isinstance(ms, (int, float)) else ""
             out.spans.append(Span("caller", start, end, label, seek=start, note=note))
@@ -96,7 +99,8 @@ def lanes(timeline: list[dict[str, Any]]) -> Lanes:
         elif entry["kind"] in MARKS:
             out.marks.append((MARKS[entry["kind"]], at, _mark_label(entry)))
         elif entry["kind"] == "state" and detail.get("state") in ("handed_off", "ended"):
-            out.marks.append(("handoff" if detail["state"] == "handed_off" else "controls", at, detail["state"]))
+            said = "transferred" if detail["state"] == "handed_off" else f"ended: {end_reason(detail.get('reason'))}"
+            out.marks.append(("handoff" if detail["state"] == "handed_off" else "controls", at, said.rstrip(": ")))
     ends = [s.end for s in out.spans] + [m[1] for m in out.marks]
     out.length = max([1.0, *ends])
     return out
@@ -130,7 +134,9 @@ def _mark_label(entry: dict[str, Any]) -> str:
         return "caller asked to try again"
     if entry["kind"] == "handoff.declined":
         return f"no retry ({detail.get('why')})"
-    return entry["kind"]
+    if entry["kind"] == "handoff":
+        return "transfer started"
+    return event_kind(entry["kind"])
 
 
 def svg(data: Lanes, width: int = 960) -> Markup:
@@ -148,18 +154,42 @@ def svg(data: Lanes, width: int = 960) -> Markup:
         x = left + second * scale
         if x <= width - 24:  # a label past the right edge would be clipped
             parts.append(f'<text x="{x:.1f}" y="12" font-size="10" fill="#64748b">{second}s</text>')
-    drawn = [_span(span, left, top, row, scale) for span in data.spans]
+    free: dict[str, float] = {}  # lane -> the first x a new label may start at (labels never overlap)
+    drawn = [_span(span, left, top, row, scale, free, width) for span in data.spans]
     parts += [shape for shape, _ in drawn] + [note for _, note in drawn]  # notes on top (a pause span follows a turn)
+    labels = []  # drawn after every tick, so no tick covers a label
     for lane, at, label in data.marks:
         x, y = left + at * scale, top + LANES.index(lane) * row
         parts.append(f'<g><title>{escape(label)}</title><rect x="{x - 2:.1f}" y="{y + 4}" width="4" height="22" '
                      f'fill="{COLORS[lane]}"/></g>')  # fmt: skip
+        labels.append(_label(lane, x + 4, y + 19, _short(label), free, width, before=x - 4))
+    parts += labels
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def _span(span: Span, left: int, top: int, row: int, scale: float) -> tuple[str, str]:
-    """The span's shape, and its note (drawn after every shape)."""
+def _short(label: str, most: int = 28) -> str:
+    return label if len(label) <= most else label[: most - 1] + "…"
+
+
+def _label(
+    lane: str, x: float, y: float, text: str, free: dict[str, float], width: int, size: int = 11, before: float = 0
+) -> str:
+    """A text label at ``x`` if it fits there without covering the lane's previous label (or, given
+    ``before``, ending there when the right edge is too near), else nothing (the tooltip still says it)."""
+    room = len(text) * size * 0.6  # a generous estimate of the text's width
+    if text and x + room > width - 4 and before:
+        x = before - room  # at the right edge: to the left of the mark instead
+    if not text or x < free.get(lane, 0.0) or x + room > width - 4:
+        return ""
+    free[lane] = x + room + 6
+    return f'<text x="{x:.1f}" y="{y}" font-size="{size}" fill="#0f172a">{escape(text)}</text>'
+
+
+def _span(
+    span: Span, left: int, top: int, row: int, scale: float, free: dict[str, float], width: int
+) -> tuple[str, str]:
+    """The span's shape, and its note (drawn after every shape, only where it overlaps no other label)."""
     x, y = left + span.start * scale, top + LANES.index(span.lane) * row
     w = max(3.0, (span.end - span.start) * scale)
     color = COLORS["cut"] if span.cut else COLORS["wait"] if span.wait else COLORS[span.lane]
@@ -167,8 +197,7 @@ def _span(span: Span, left: int, top: int, row: int, scale: float) -> tuple[str,
     title = escape(
         span.label + (" (cut: heard up to here)" if span.cut else "") + (f" · reply {span.note}" if span.note else "")
     )
-    note = (f'<text x="{x + w + 3:.1f}" y="{y + 19}" font-size="11" fill="#0f172a">{escape(span.note)}</text>'
-            if span.note else "")  # fmt: skip
+    note = _label(span.lane, x + w + 3, y + 19, span.note, free, width)
     return (f'<g{seek}><title>{title}</title><rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="22" rx="3" '
             f'fill="{color}"/></g>'), note  # fmt: skip
 

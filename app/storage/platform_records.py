@@ -20,6 +20,21 @@ from app.storage.tables import call_legs, calls
 ENRICHED = ("answered_at", "talk_seconds", "billed_seconds", "call_rate", "balance")
 
 
+def in_order(answered: float, call: sa.Row) -> dict[str, float]:
+    """The platform's answer time, kept as sent, with our own times moved to bracket it (created ≤ answered ≤ ended).
+
+    The answer time is the CDR's, what the platform bills and what a customer reconciles against, so it is
+    never rewritten. Our created_at and ended_at come from another clock (or, for a call first heard of
+    through a late event, from when we heard): when skew puts the answer outside them, they move to it.
+    """
+    values = {"answered_at": answered}
+    if call.created_at is not None and answered < call.created_at:
+        values["created_at"] = answered
+    if call.ended_at is not None and answered > call.ended_at:
+        values["ended_at"] = answered
+    return values
+
+
 class PlatformRecords:
     db: Database
 
@@ -49,15 +64,18 @@ class PlatformRecords:
             return []
 
         def work(conn: sa.Connection) -> list[str]:
-            row = conn.execute(sa.select(*[calls.c[k] for k in wanted]).where(calls.c.id == call_id).with_for_update())
+            columns = {*wanted, "created_at", "ended_at"}
+            row = conn.execute(sa.select(*[calls.c[k] for k in columns]).where(calls.c.id == call_id).with_for_update())
             current = row.first()
             if current is None:
                 return []
             values = {k: v for k, v in wanted.items() if current._mapping[k] is None}
+            if "answered_at" in values:
+                values.update(in_order(values["answered_at"], current))
             if values:
                 change = sa.update(calls).where(calls.c.id == call_id)
                 conn.execute(change.values({**values, "updated_at": time.time()}))
-            return sorted(values)
+            return sorted(k for k in values if k in wanted)
 
         return self.db.write(work)
 

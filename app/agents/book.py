@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from app.agents.default_lines import fill_default_lines
+from app.agents.pacing import FillerSchema
+from app.agents.tools import ToolsSchema, check_tools
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +181,8 @@ class AgentSchema(StrictSchema):
     dtmf_menu = fields.Nested(MenuSchema)
     policy = fields.String(load_default="scripted", validate=validate.OneOf(("scripted", "llm")))
     instructions = StrictStr(metadata={"description": "System prompt for the LLM policy."})
+    filler = fields.Nested(FillerSchema, metadata={"description": "Said while a slow policy thinks."})
+    tools = fields.Nested(ToolsSchema, metadata={"description": "The LLM's tools: built-ins and HTTP tools."})
     min_confidence = fields.Float(
         validate=validate.Range(min=0, max=1),
         metadata={"description": "Mean word confidence below which a turn is a miss."},
@@ -224,7 +229,7 @@ class AgentBook:
         return self.agents.get(name or "")
 
 
-def parse_agent(path: Path) -> dict[str, Any]:
+def parse_agent(path: Path, tool_hosts: Sequence[str] = ()) -> dict[str, Any]:
     """Read and validate one agent file; ValidationError carries field messages."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -238,10 +243,12 @@ def parse_agent(path: Path) -> dict[str, Any]:
         raise ValidationError({"_file": [f"Not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]}) from None
     if not isinstance(raw, dict):
         raise ValidationError({"_file": ["An agent file holds one mapping (name, greeting, intents…)."]})
-    return fill_default_lines(AgentSchema().load(raw), path.name)
+    agent = AgentSchema().load(raw)
+    check_tools(agent, tool_hosts)
+    return fill_default_lines(agent, path.name)
 
 
-def load_agents(directory: str | Path, default: str) -> AgentBook:
+def load_agents(directory: str | Path, default: str, tool_hosts: Sequence[str] = ()) -> AgentBook:
     book = AgentBook(default=default)
     folder = Path(directory)
     if not folder.is_dir():
@@ -251,7 +258,7 @@ def load_agents(directory: str | Path, default: str) -> AgentBook:
         if path.suffix not in (".yaml", ".yml", ".json"):
             continue
         try:
-            agent = parse_agent(path)
+            agent = parse_agent(path, tool_hosts)
         except ValidationError as exc:
             book.errors.append(AgentError(path.name, exc.messages))  # type: ignore[arg-type]
             log.error("agent file %s is invalid and was skipped: %s", path.name, exc.messages)

@@ -23,9 +23,11 @@ from streams.turns.rules import TurnDetector, TurnRule
 from streams.turns.vad import EnergyVad
 from streams.voice.amd import AmdRule, Screening
 from streams.voice.dialogue import Decision, Policy, ScriptedPolicy
+from streams.voice.filler import Filler
 from streams.voice.hearing import Heard, Hearing, stt_rate
 from streams.voice.idle import IdleRule, IdleWatch
 from streams.voice.port import CallPort
+from streams.voice.reply_watch import watch_reply
 from streams.voice.ring_back import RingBack
 from streams.voice.services import VoiceServices, grammar_phrases
 
@@ -39,6 +41,9 @@ class VoicePipeline:
         self.services = services
         self.log = port.log
         self.policy: Policy = (services.make_policy or (lambda a: ScriptedPolicy(a, services.min_confidence)))(agent)
+        if hasattr(self.policy, "on_note"):  # the LLM's tools: on the timeline, and a line while one is slow
+            self.policy.on_note = lambda what, info: port.publish(ev.Note(call_id=port.call_id, what=what, info=info))
+            self.policy.on_wait = lambda text: self.say(text, "filler")
         self.voice = TtsVoice(agent.get("voice", "en-us"), int(agent.get("rate", 160)))
         self.turn_rule = TurnRule.of(agent)
         self.turns = TurnDetector(port.rate, TurnRule(), EnergyVad(services.vad_threshold))  # set when hearing starts
@@ -54,6 +59,7 @@ class VoicePipeline:
         self.screening = (
             Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
         )
+        self.filler = Filler(agent)
         self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
 
     # -- what the call tells the pipeline ------------------------------------------------------
@@ -201,7 +207,8 @@ class VoicePipeline:
         if self.ring_back.pending:  # the answer to "shall I try again?"
             decision = self.ring_back.answer(heard.text, heard.confidence)
         else:
-            decision = self.policy.on_turn(heard.text, heard.confidence)
+            on_turn, say = self.policy.on_turn, self.say
+            decision = self.filler.decide(lambda: on_turn(heard.text, heard.confidence), lambda t: say(t, "filler"))
         self.port.publish(
             ev.Turn(
                 call_id=call_id,
@@ -228,7 +235,7 @@ class VoicePipeline:
             self.port.publish(ev.Note(call_id=self.port.call_id, what="voice.switched", info=info))
         reply = self.say(decision.reply, "reply", timed=(self.turn_count, speech_end)) if decision.reply else None
         if reply is not None:
-            self.port.spawn(self._watch_reply, reply, self.turn_count)
+            self.port.spawn(watch_reply, self.port, reply, self.turn_count, self.services.reply_deadline, self)
         if decision.action == "transfer":
             self._hand_off(decision.reason or "intent", turn=self.turn_count, speech_end=speech_end)
         elif decision.action == "hangup":
@@ -266,25 +273,6 @@ class VoicePipeline:
         if utterance is not None and timed is not None:
             utterance.on_start = lambda u: self._timed(u, *timed)
         return utterance
-
-    def _watch_reply(self, reply: Utterance, turn: int) -> None:
-        """A turn heard and answered in words must be answered in sound: a call that cannot speak ends, loudly.
-
-        Whatever stops the reply (a TTS pool with no worker left, a dead writer, a wedged link), a call that
-        hears the caller and never answers must not look healthy: the turn goes on the timeline as
-        ``turn.unanswered`` (counted in /metrics), the log says so, and the call ends as ``reply_failed``.
-        """
-        limit = self.services.reply_deadline
-        if self.port.wait_started(reply, limit) or self.closing:
-            return
-        state = self.port.diagnose()
-        self.log.error(
-            "turn %d was heard but its reply did not start within %.1fs (reply: %d bytes ready, complete %s; %s): "
-            "ending the call", turn, limit, len(reply.pcm), reply.complete, state,
-        )  # fmt: skip
-        info = {"n": turn, "reply": reply.text[:200], "waited_s": limit, "audio_ready": bool(reply.pcm), "link": state}
-        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.unanswered", info=info))
-        self.port.end("reply_failed")
 
     def _timed(self, utterance: Utterance, turn: int, speech_end: float) -> None:
         """End of the caller's speech -> the reply's first audio on the wire."""

@@ -20,7 +20,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from app.agents.default_lines import fill_default_lines
-from app.agents.pacing import FillerSchema
+from app.agents.pacing import FillerSchema, Interruptible, line_modes
 from app.agents.tools import ToolsSchema, check_tools
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class IntentSchema(StrictSchema):
     action = fields.String(load_default="none", validate=validate.OneOf(INTENT_ACTIONS))
     file = StrictStr(non_empty=True)
     voice = StrictStr(non_empty=True)
+    interruptible = Interruptible(metadata={"description": "false or dtmf: speech cannot cut the reply."})
 
     @validates_schema
     def _needs(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -181,6 +182,7 @@ class AgentSchema(StrictSchema):
     dtmf_menu = fields.Nested(MenuSchema)
     policy = fields.String(load_default="scripted", validate=validate.OneOf(("scripted", "llm")))
     instructions = StrictStr(metadata={"description": "System prompt for the LLM policy."})
+    interruptible = line_modes()
     filler = fields.Nested(FillerSchema, metadata={"description": "Said while a slow policy thinks."})
     tools = fields.Nested(ToolsSchema, metadata={"description": "The LLM's tools: built-ins and HTTP tools."})
     min_confidence = fields.Float(

@@ -225,12 +225,14 @@ class Call(Transfers):
         self.end(reason, hangup=hangup)
 
     # -- the voice pipeline's port ------------------------------------------------------------
-    def say(self, text: str, kind: str = "speech", voice: TtsVoice | None = None) -> Utterance | None:
+    def say(
+        self, text: str, kind: str = "speech", voice: TtsVoice | None = None, interruptible: str = "true"
+    ) -> Utterance | None:
         if self.speaker is None:
             raise CommandUnavailable("Speech needs the TTS engine, which this call does not have.")
         if self._ending:
             raise CallNotLive("The call's stream has ended.")
-        utterance = self.speaker.say(text, kind, voice)
+        utterance = self.speaker.say(text, kind, voice, interruptible)
         utterance.on_sent = lambda u: self.publish(spoken(self.call_id, u, self.clock(), self.link.out_rate))
         self.publish(ev.TranscriptLine(call_id=self.call_id, speaker="bot", text=text, line_kind=kind))
         return utterance
@@ -245,6 +247,9 @@ class Call(Transfers):
 
     def audible(self) -> bool:
         return self.link.playback.audible(self.clock())
+
+    def guarded(self) -> bool:
+        return self.speaker is not None and self.speaker.guarded(self.clock())
 
     def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
         return self.link.wait_heard(utterance, limit)

@@ -2,7 +2,8 @@
 
 The utterance is queued at once and filled as the TTS pool synthesises each
 sentence, so the first sentence plays while the next is still being made.
-The speaker keeps the call's current voice: the last one asked for.
+The speaker keeps the call's current voice: the last one asked for, and the lines speech may not cut
+(``interruptible: false | dtmf``, #23.3) until the caller has heard them.
 """
 
 from __future__ import annotations
@@ -49,12 +50,22 @@ class Speaker:
         self._wake = link.wake
         self._tasks = tasks
         self._on_failure = on_failure
+        self._guarded: list[Utterance] = []  # lines speech may not cut, queued or playing
 
-    def say(self, text: str, kind: str = "speech", voice: TtsVoice | None = None) -> Utterance:
+    def guarded(self, now: float) -> bool:
+        """True while a line that speech may not cut is queued or playing (a cut one no longer is)."""
+        self._guarded = [u for u in self._guarded if not u.heard_by(now)]
+        return bool(self._guarded)
+
+    def say(
+        self, text: str, kind: str = "speech", voice: TtsVoice | None = None, interruptible: str = "true"
+    ) -> Utterance:
         """Queue ``text`` now (raises CallNotLive/CallBusy from the link); audio follows as it is made."""
         if voice is not None:
             self.voice = voice
         utterance = self._enqueue(Utterance(text=text, kind=kind, complete=False))
+        if interruptible != "true":
+            self._guarded.append(utterance)
         self._tasks.spawn(self._synthesise, utterance, self.voice)
         return utterance
 

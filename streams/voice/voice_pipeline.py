@@ -24,6 +24,7 @@ from streams.turns.vad import EnergyVad
 from streams.voice.amd import AmdRule, Screening
 from streams.voice.dialogue import Decision, Policy, ScriptedPolicy
 from streams.voice.filler import Filler
+from streams.voice.guard import SpeechGuard
 from streams.voice.hearing import Heard, Hearing, stt_rate
 from streams.voice.idle import IdleRule, IdleWatch
 from streams.voice.port import CallPort
@@ -60,6 +61,7 @@ class VoicePipeline:
             Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
         )
         self.filler = Filler(agent)
+        self.guard = SpeechGuard(agent)
         self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
 
     # -- what the call tells the pipeline ------------------------------------------------------
@@ -84,6 +86,7 @@ class VoicePipeline:
         hearing = self.hearing
         if hearing is None:
             return
+        self.guard.now = now
         hearing.feed(pcm, now)
         if self.turns.in_speech and not self._barged and not self.handed_off:
             self._maybe_barge_in(hearing)
@@ -183,11 +186,12 @@ class VoicePipeline:
 
     def _speech_started(self) -> None:
         self._barged = False
+        self.guard.speech_started(self.port.guarded())
         self.port.publish(ev.SpeechStarted(call_id=self.port.call_id))
 
     def _maybe_barge_in(self, hearing: Hearing) -> None:
         strategy = self.interruption
-        if not strategy.get("enabled", True) or not self.port.audible():
+        if not strategy.get("enabled", True) or not self.port.audible() or self.port.guarded():
             return
         if self.turns.speech_ms < 1000 * float(strategy.get("min_duration", 0.1)):
             return
@@ -199,6 +203,11 @@ class VoicePipeline:
     # -- deciding ----------------------------------------------------------------------------------
     def _on_turn(self, heard: Heard) -> None:
         call_id = self.port.call_id
+        if self.guard.ignores(heard):  # spoken over a line that cannot be cut: heard, not a turn
+            self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text))
+            info = {"text": heard.text, "why": "uninterruptible"}
+            self.port.publish(ev.Note(call_id=call_id, what="turn.ignored", info=info))
+            return
         self.turn_count += 1
         confidence = round(heard.confidence, 3)
         self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text, confidence=confidence))
@@ -233,7 +242,8 @@ class VoicePipeline:
             self.voice = TtsVoice(chosen.get("voice", self.voice.name), int(chosen.get("rate", self.voice.rate)))
             info = {"to": decision.voice, "voice": self.voice.name, "rate": self.voice.rate}
             self.port.publish(ev.Note(call_id=self.port.call_id, what="voice.switched", info=info))
-        reply = self.say(decision.reply, "reply", timed=(self.turn_count, speech_end)) if decision.reply else None
+        timed = (self.turn_count, speech_end)
+        reply = self.say(decision.reply, "reply", timed, decision.interruptible) if decision.reply else None
         if reply is not None:
             self.port.spawn(watch_reply, self.port, reply, self.turn_count, self.services.reply_deadline, self)
         if decision.action == "transfer":
@@ -261,12 +271,14 @@ class VoicePipeline:
             self.log.info("no %s transfer: %s", why, exc.message)
 
     # -- speaking ------------------------------------------------------------------------------------
-    def say(self, text: str, kind: str, timed: tuple[int, float] | None = None) -> Utterance | None:
+    def say(
+        self, text: str, kind: str, timed: tuple[int, float] | None = None, interruptible: str | None = None
+    ) -> Utterance | None:
         """Queue ``text``; with ``timed`` (turn, end of speech) its reply latency is published."""
         if self.closing or (self.handed_off and kind not in ("hold", "speech")):
             return None
         try:
-            utterance = self.port.say(text, kind, self.voice)
+            utterance = self.port.say(text, kind, self.voice, self.guard.mode(kind, interruptible))
         except CallError as exc:
             self.log.info("cannot say %s: %s", kind, exc.message)
             return None

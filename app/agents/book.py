@@ -20,7 +20,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from app.agents.default_lines import fill_default_lines
-from app.agents.pacing import FillerSchema, Interruptible, line_modes
+from app.agents.pacing import FillerSchema, Interruptible, ResumeSchema, line_modes
 from app.agents.tools import ToolsSchema, check_tools
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class InterruptionSchema(StrictSchema):
     enabled = StrictBool(load_default=True)
     min_words = StrictInt(minimum=0, load_default=0)
     min_duration = fields.Float(load_default=0.1, validate=validate.Range(min=0, max=5))
+    resume = fields.Nested(ResumeSchema, metadata={"description": "A false interruption: the cut line goes on."})
 
 
 class MenuOptionSchema(StrictSchema):

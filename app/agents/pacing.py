@@ -38,6 +38,17 @@ def line_modes() -> fields.Dict:
     )
 
 
+class ResumeSchema(StrictSchema):
+    """False interruptions resume (#23.5): a barge-in that was no words, a backchannel or shorter than min_ms."""
+
+    backchannels = fields.List(
+        StrictStr(non_empty=True, max_length=40),
+        validate=validate.Length(min=1),
+        metadata={"description": "What is not a turn after a barge-in (default by language: uh-huh, ok; 네, 응)."},
+    )
+    min_ms = StrictInt(minimum=0, maximum=5000, load_default=0)
+
+
 class FillerSchema(StrictSchema):
     """A short line said when the policy has not answered within ``after_ms``; the reply follows it."""
 

@@ -30,7 +30,7 @@ from streams.session.briefing import Memory, Summarizer
 from streams.session.media_files import MediaFiles
 from streams.session.player import Player
 from streams.session.settings import CallSettings
-from streams.session.speaker import Speaker, spoken
+from streams.session.speaker import Speaker, SpeechPort, spoken
 from streams.session.transfer import Transfers
 from streams.speech.tts import TTSPool, TtsVoice
 from streams.voice.port import VoiceFactory, VoiceHandler
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 MAX_STORED_EVENT = 2000  # characters of a platform text event kept on the timeline
 
 
-class Call(Transfers):
+class Call(Transfers, SpeechPort):
     def __init__(
         self,
         call_id: str,
@@ -244,18 +244,6 @@ class Call(Transfers):
         cuts = self.link.interrupt()
         self.publish(ev.Interrupted(call_id=self.call_id, why=why, cuts=cuts))
         return cuts
-
-    def audible(self) -> bool:
-        return self.link.playback.audible(self.clock())
-
-    def guarded(self) -> bool:
-        return self.speaker is not None and self.speaker.guarded(self.clock())
-
-    def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
-        return self.link.wait_heard(utterance, limit)
-
-    def wait_started(self, utterance: Utterance, limit: float) -> bool:
-        return self.link.wait_started(utterance, limit)
 
     def diagnose(self) -> dict[str, Any]:
         tts = self.speaker.tts if self.speaker is not None else None

@@ -146,7 +146,7 @@ class SayParameters(StrictSchema):
 
 @command("say", "Speak text to the caller with the agent's voice.", "Say", SayParameters)
 def _say(call: Call, params: Mapping[str, Any], by: str) -> dict[str, Any]:
-    utterance = call.say(params["text"], "speech", interruptible=params["interruptible"])
+    utterance = call.say(params["text"], "speech", interruptible=params.get("interruptible", "true"))
     return {"queued": "say", "utterance": utterance.id if utterance else None}
 
 

@@ -49,6 +49,9 @@ class CallPort(Protocol):
     def guarded(self) -> bool:
         """True while a line speech may not cut is queued or playing: no barge-in, speech is not a turn."""
 
+    def resume_line(self, cut: dict[str, Any]) -> Utterance | None:
+        """Play the rest of a line that ``interrupt`` cut (one of its ``cuts``), from where it was cut."""
+
     def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
         """Block this greenlet until the caller has heard ``utterance`` (bounded)."""
 

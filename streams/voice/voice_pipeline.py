@@ -29,6 +29,7 @@ from streams.voice.hearing import Heard, Hearing, stt_rate
 from streams.voice.idle import IdleRule, IdleWatch
 from streams.voice.port import CallPort
 from streams.voice.reply_watch import watch_reply
+from streams.voice.resumption import FalseInterruption
 from streams.voice.ring_back import RingBack
 from streams.voice.services import VoiceServices, grammar_phrases
 
@@ -62,6 +63,7 @@ class VoicePipeline:
         )
         self.filler = Filler(agent)
         self.guard = SpeechGuard(agent)
+        self.false_interruption = FalseInterruption(agent)
         self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
 
     # -- what the call tells the pipeline ------------------------------------------------------
@@ -198,7 +200,7 @@ class VoicePipeline:
         if int(strategy.get("min_words", 0)) > hearing.partial_words:
             return
         self._barged = True
-        self.port.interrupt("barge_in")
+        self.false_interruption.barged(self.port.interrupt("barge_in"))
 
     # -- deciding ----------------------------------------------------------------------------------
     def _on_turn(self, heard: Heard) -> None:
@@ -207,6 +209,8 @@ class VoicePipeline:
             self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text))
             info = {"text": heard.text, "why": "uninterruptible"}
             self.port.publish(ev.Note(call_id=call_id, what="turn.ignored", info=info))
+            return
+        if self.false_interruption.resume(self.port, heard):  # a cough, an "uh-huh": the cut line goes on
             return
         self.turn_count += 1
         confidence = round(heard.confidence, 3)

@@ -71,3 +71,27 @@ def test_the_model_looks_something_up_then_ends_the_call(tmp_path: Path) -> None
     # playback clock queues the reply after the filler's last frame, so the two never overlap.
     assert -0.25 < gap < 1.0
     assert done["end_reason"] == "agent_hangup"
+
+
+def test_the_model_transfers_to_the_agents_people_with_the_brief(tmp_path: Path) -> None:
+    with chat_double([{"tools": [("transfer", {"summary": "Wants a refund."})]}]) as chat:
+        agent = demo_ko(
+            name="transfer-ko", numbers=["918000000126"], dtmf_menu=None, policy="llm", grammar=False, intents=[],
+            tools={"builtin": ["transfer"]},
+        )  # fmt: skip
+        (tmp_path / "agents").mkdir()
+        agents = agents_folder(tmp_path / "agents", agent, shipped=False)
+        with voice_service(tmp_path / "svc", agents, LLM_URL=chat.url) as service:
+            steps = [{"listen": "reply"}, {"say": "환불해 주세요"}, {"listen": 8}]
+            script = write_script(tmp_path, {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 60})
+            report = run_emulator(*call_args(service, script, "transfer-ko", agents, out=tmp_path / "out"))
+            assert report["errors"] == [], report["errors"]
+            done = wait_for(lambda: (c := get_call(service, report["call_id"]))["state"] == "ended" and c, timeout=20)
+    assert [t["function"]["name"] for t in chat.requests[0]["tools"]] == ["transfer"]
+    bridge = report["transfers"][0]["action"]  # the same bridge as an intent's: the agent's human numbers
+    assert bridge["connect"] == [{"type": "pstn", "number": int(agent["human"]["numbers"][0])}]
+    assert kinds(done, "handoff")[0] == {"numbers": agent["human"]["numbers"], "why": "tool"}
+    assert [c["name"] for c in kinds(done, "tool.call")] == ["transfer"]
+    assert kinds(done, "turn")[0]["intent"] == "transfer" and kinds(done, "turn")[0]["action"] == "transfer"
+    brief = kinds(done, "handoff.brief")[0]["context"]  # the brief the person gets, as for any transfer
+    assert brief["why"] == "tool" and brief["summary"] and brief["lines"][1]["speaker"] == "caller"

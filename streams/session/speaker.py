@@ -55,6 +55,7 @@ class Speaker:
         self.rate = link.out_rate
         self.voice = voice
         self._enqueue = link.enqueue
+        self._playback = link.playback
         self._wake = link.wake
         self._tasks = tasks
         self._on_failure = on_failure
@@ -62,8 +63,13 @@ class Speaker:
         self._recent: deque[Utterance] = deque(maxlen=8)  # what a false interruption may resume
 
     def guarded(self, now: float) -> bool:
-        """True while a line that speech may not cut is queued or playing (a cut one no longer is)."""
-        self._guarded = [u for u in self._guarded if not u.heard_by(now)]
+        """True while a line that speech may not cut is queued or playing (cut or dropped ones no longer are)."""
+        playback = self._playback
+        self._guarded = [
+            u for u in self._guarded
+            if not u.cut
+            and (u is playback.current or any(q is u for q in playback.queue) or (u.end_time() or 0.0) > now)
+        ]  # fmt: skip
         return bool(self._guarded)
 
     def say(

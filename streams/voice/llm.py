@@ -119,6 +119,8 @@ class LLMPolicy:
                 return Decision(reply=self.fallback, intent="llm")
             asked = {"role": "assistant", "content": message.get("content"), "tool_calls": message["tool_calls"]}
             messages.append(asked)
+            if content and not self.tools.is_builtin(calls[0].name):
+                self.on_wait(content)  # "let me look that up": said while the tool runs
             decided = self._tool_round(calls, content, messages, round_ + 1)
             if decided is not None:
                 return decided

@@ -76,3 +76,39 @@ def test_a_false_interruption_gives_the_cut_line_back(service, tmp_path: Path, n
     rest = greetings[-1]  # the rest of the greeting, from where the caller stopped hearing it
     assert rest["text"] and cut["text"].endswith(rest["text"])
     assert abs(cut["heard_ms"] + rest["ms"] - cut["total_ms"]) <= 40  # nothing lost, nothing said twice
+
+
+def test_say_over_rest_may_be_uninterruptible_and_a_break_still_cuts_it() -> None:
+    """The say command's line is guarded until heard (no barge-in); a supervisor's break ends the guard."""
+    import gevent
+
+    from streams.events import EventBus
+    from streams.link.media_link import MediaLink
+    from streams.link.settings import LinkSettings
+    from streams.session.call import Call
+    from streams.session.media_files import MediaFiles
+    from streams.session.settings import CallSettings
+    from streams.speech.tts import TTSPool
+    from tests.support.memsocket import MemorySocket
+
+    pool = TTSPool(1, 10.0)
+    pool.start()
+    sock = MemorySocket()
+    call = Call(
+        "g1", agent={"voice": "en-us"}, settings=CallSettings(caller_id="919000000000"),
+        link=MediaLink(LinkSettings()), bus=EventBus(), media=MediaFiles(Path("media"), "https://svc.test"), tts=pool,
+    )  # fmt: skip
+    try:
+        call.attach(sock)
+        call.start()
+        gevent.spawn(call.serve, sock)
+        sock.push(b"\x01\x00" * 160)
+        call.handle("say", {"text": "Calls are recorded.", "interruptible": "true"}, "test")
+        assert not call.guarded()
+        call.handle("say", {"text": "This notice must be heard.", "interruptible": "false"}, "test")
+        assert call.guarded()
+        call.handle("break", {}, "test")
+        assert not call.guarded()
+    finally:
+        call.end("test_over", hangup=False)
+        pool.close()

@@ -182,3 +182,11 @@ def test_bad_tools_name_the_field(tmp_path: Path, tools: Any, agent: dict[str, A
     for key in where:
         assert key in messages, (where, caught.value.messages)
         messages = messages[key]
+
+
+def test_the_models_words_beside_a_tool_call_are_said_while_it_runs() -> None:
+    answers = [{"tools": [("order_status", {"order": "1"})], "content": "Let me look."}, "It shipped."]
+    with chat_double(answers) as chat:
+        made, seen = policy(chat)
+        assert made.on_turn("where is it", 1.0).reply == "It shipped."
+    assert seen[0] == ("said", "Let me look.")

@@ -104,8 +104,11 @@ class Speaker:
             return None
         frame = frame_bytes(self.rate)
         offset = int(heard_ms * self.rate / 1000) * 2 // frame * frame
+        if original.complete and offset >= len(original.pcm):
+            return None  # it had all been heard
         words = original.text.split()
         rest = self._enqueue(Utterance(text=" ".join(words[heard_words:]), kind=original.kind, complete=False))
+        self._recent.append(rest)  # a resumed line cut by another false interruption resumes too
         self._tasks.spawn(self._follow, original, rest, offset)
         return rest
 

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from app.agents.book import parse_agent
 from streams.voice.hearing import Heard
 from streams.voice.resumption import FalseInterruption
+from streams.voice.services import grammar_phrases
 
 CUT = [{"utterance": 7, "kind": "reply", "heard_ms": 900, "total_ms": 2400, "heard_text": "one two"}]
 
@@ -53,3 +54,10 @@ def test_the_agent_file_sets_backchannels_and_min_ms(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_agent(path)
     assert "min_ms" in caught.value.messages["interruption"]["resume"]
+
+
+def test_the_backchannels_an_agent_names_are_in_vosks_grammar() -> None:
+    intents = [{"name": "yes", "phrases": ["yes", "ok"]}]
+    agent = {"grammar": True, "intents": intents, "interruption": {"resume": {"backchannels": ["uh-huh", "ok"]}}}
+    assert grammar_phrases(agent) == ["yes", "ok", "uh-huh"]
+    assert grammar_phrases({**agent, "interruption": {"resume": {}}}) == ["yes", "ok"]  # defaults are not added

@@ -153,7 +153,14 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "LLM_MODEL": env.get("LLM_MODEL", "gpt-4o-mini"),
         "LLM_API_KEY": env.get("LLM_API_KEY", ""),
         "LLM_TIMEOUT": env_number(env, "LLM_TIMEOUT", 5, minimum=0.1, cast=float),
+        # #23.1: the hosts an agent's HTTP tools may call (exact names; empty: no HTTP tools load).
+        "TOOL_HOSTS": env_list(env, "TOOL_HOSTS"),
     }
+
+
+def tool_secret(name: str) -> str:
+    """The value of an agent tool's secret header: the environment variable the agent file names (#23.1)."""
+    return os.environ.get(name, "")
 
 
 def _cluster(env: Mapping[str, str]) -> dict[str, Any]:

@@ -46,7 +46,9 @@ class Services:
     warming: bool = False  # True while app.live.warmup fills the TTS cache and warms recognisers
 
     def reload_agents(self) -> AgentBook:
-        self.agents = load_agents(self.config["AGENTS_DIR"], self.config["DEFAULT_AGENT"])
+        self.agents = load_agents(
+            self.config["AGENTS_DIR"], self.config["DEFAULT_AGENT"], self.config.get("TOOL_HOSTS", ())
+        )
         return self.agents
 
 

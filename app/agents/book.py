@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from actions import StrictSchema
 from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from app.agents.default_lines import fill_default_lines
+from app.agents.pacing import FillerSchema, Interruptible, ResumeSchema, line_modes
+from app.agents.tools import ToolsSchema, check_tools
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class IntentSchema(StrictSchema):
     action = fields.String(load_default="none", validate=validate.OneOf(INTENT_ACTIONS))
     file = StrictStr(non_empty=True)
     voice = StrictStr(non_empty=True)
+    interruptible = Interruptible(metadata={"description": "false or dtmf: speech cannot cut the reply."})
 
     @validates_schema
     def _needs(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -117,6 +121,7 @@ class InterruptionSchema(StrictSchema):
     enabled = StrictBool(load_default=True)
     min_words = StrictInt(minimum=0, load_default=0)
     min_duration = fields.Float(load_default=0.1, validate=validate.Range(min=0, max=5))
+    resume = fields.Nested(ResumeSchema, metadata={"description": "A false interruption: the cut line goes on."})
 
 
 class MenuOptionSchema(StrictSchema):
@@ -178,6 +183,9 @@ class AgentSchema(StrictSchema):
     dtmf_menu = fields.Nested(MenuSchema)
     policy = fields.String(load_default="scripted", validate=validate.OneOf(("scripted", "llm")))
     instructions = StrictStr(metadata={"description": "System prompt for the LLM policy."})
+    interruptible = line_modes()
+    filler = fields.Nested(FillerSchema, metadata={"description": "Said while a slow policy thinks."})
+    tools = fields.Nested(ToolsSchema, metadata={"description": "The LLM's tools: built-ins and HTTP tools."})
     min_confidence = fields.Float(
         validate=validate.Range(min=0, max=1),
         metadata={"description": "Mean word confidence below which a turn is a miss."},
@@ -224,7 +232,7 @@ class AgentBook:
         return self.agents.get(name or "")
 
 
-def parse_agent(path: Path) -> dict[str, Any]:
+def parse_agent(path: Path, tool_hosts: Sequence[str] = ()) -> dict[str, Any]:
     """Read and validate one agent file; ValidationError carries field messages."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -238,10 +246,12 @@ def parse_agent(path: Path) -> dict[str, Any]:
         raise ValidationError({"_file": [f"Not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"]}) from None
     if not isinstance(raw, dict):
         raise ValidationError({"_file": ["An agent file holds one mapping (name, greeting, intents…)."]})
-    return fill_default_lines(AgentSchema().load(raw), path.name)
+    agent = AgentSchema().load(raw)
+    check_tools(agent, tool_hosts)
+    return fill_default_lines(agent, path.name)
 
 
-def load_agents(directory: str | Path, default: str) -> AgentBook:
+def load_agents(directory: str | Path, default: str, tool_hosts: Sequence[str] = ()) -> AgentBook:
     book = AgentBook(default=default)
     folder = Path(directory)
     if not folder.is_dir():
@@ -251,7 +261,7 @@ def load_agents(directory: str | Path, default: str) -> AgentBook:
         if path.suffix not in (".yaml", ".yml", ".json"):
             continue
         try:
-            agent = parse_agent(path)
+            agent = parse_agent(path, tool_hosts)
         except ValidationError as exc:
             book.errors.append(AgentError(path.name, exc.messages))  # type: ignore[arg-type]
             log.error("agent file %s is invalid and was skipped: %s", path.name, exc.messages)

@@ -40,6 +40,7 @@ def agent_lines(agent: Mapping[str, Any]) -> Iterator[str]:
     texts = [agent.get("greeting") if agent.get("greeting_mode", "tts") == "tts" else None]
     texts += [intent.get("reply") for intent in agent.get("intents", [])]
     texts += [agent.get(key) for key in LINE_KEYS]
+    texts += list((agent.get("filler") or {}).get("lines", ())) + [(agent.get("tools") or {}).get("waiting")]
     for text in texts:
         if text:
             yield from sentences(text)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.config import tool_secret
 from streams.speech.stt import HOW_TO_GET_ONE, SpeechModels, find_models
 from streams.speech.tts import TTSPool
 from streams.turns.models import TurnModels
@@ -14,6 +15,7 @@ from streams.voice.dialogue import Policy, ScriptedPolicy
 from streams.voice.llm import LLMPolicy
 from streams.voice.port import CallPort, VoiceFactory
 from streams.voice.services import VoiceServices
+from streams.voice.tools import HttpTool, ToolBox
 from streams.voice.voice_pipeline import VoicePipeline
 
 log = logging.getLogger(__name__)
@@ -29,12 +31,24 @@ def make_policy_factory(config: Mapping[str, Any]):  # type: ignore[no-untyped-d
                 api_key=config["LLM_API_KEY"],
                 timeout=config["LLM_TIMEOUT"],
                 min_confidence=config["STT_MIN_CONFIDENCE"],
+                tools=tool_box(agent, config.get("TOOL_HOSTS", ())),
             )
         if agent.get("policy") == "llm":
             log.warning("agent %s asks for the LLM policy but LLM_URL is not set: using its script", agent["name"])
         return ScriptedPolicy(agent, config["STT_MIN_CONFIDENCE"])
 
     return make
+
+
+def tool_box(agent: Mapping[str, Any], hosts: Any) -> ToolBox:
+    """The agent's tools (#23.1), secret headers read from the environment variables its file names."""
+    tools = agent.get("tools") or {}
+    for spec in tools.get("http", ()):
+        missing = [v for v in (spec.get("secret_headers") or {}).values() if not tool_secret(v)]
+        if missing:
+            log.warning("agent %s tool %s: environment variable(s) %s not set", agent["name"], spec["name"], missing)
+    http = [HttpTool.of(spec, tool_secret) for spec in tools.get("http", ())]
+    return ToolBox(tools.get("builtin", ()), http, tuple(hosts))
 
 
 def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:

@@ -30,7 +30,7 @@ from streams.session.briefing import Memory, Summarizer
 from streams.session.media_files import MediaFiles
 from streams.session.player import Player
 from streams.session.settings import CallSettings
-from streams.session.speaker import Speaker, spoken
+from streams.session.speaker import Speaker, SpeechPort, spoken
 from streams.session.transfer import Transfers
 from streams.shedding import SHEDDING
 from streams.speech.tts import TTSPool, TtsVoice
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_STORED_EVENT = 2000  # characters of a platform text event kept on the timeline
 
 
-class Call(Transfers):
+class Call(Transfers, SpeechPort):
     def __init__(
         self,
         call_id: str,
@@ -226,12 +226,14 @@ class Call(Transfers):
         self.end(reason, hangup=hangup)
 
     # -- the voice pipeline's port ------------------------------------------------------------
-    def say(self, text: str, kind: str = "speech", voice: TtsVoice | None = None) -> Utterance | None:
+    def say(
+        self, text: str, kind: str = "speech", voice: TtsVoice | None = None, interruptible: str = "true"
+    ) -> Utterance | None:
         if self.speaker is None:
             raise CommandUnavailable("Speech needs the TTS engine, which this call does not have.")
         if self._ending:
             raise CallNotLive("The call's stream has ended.")
-        utterance = self.speaker.say(text, kind, voice)
+        utterance = self.speaker.say(text, kind, voice, interruptible)
         utterance.on_sent = lambda u: self.publish(spoken(self.call_id, u, self.clock(), self.link.out_rate))
         self.publish(ev.TranscriptLine(call_id=self.call_id, speaker="bot", text=text, line_kind=kind))
         return utterance
@@ -243,15 +245,6 @@ class Call(Transfers):
         cuts = self.link.interrupt()
         self.publish(ev.Interrupted(call_id=self.call_id, why=why, cuts=cuts))
         return cuts
-
-    def audible(self) -> bool:
-        return self.link.playback.audible(self.clock())
-
-    def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
-        return self.link.wait_heard(utterance, limit)
-
-    def wait_started(self, utterance: Utterance, limit: float) -> bool:
-        return self.link.wait_started(utterance, limit)
 
     def diagnose(self) -> dict[str, Any]:
         tts = self.speaker.tts if self.speaker is not None else None

@@ -122,15 +122,31 @@ def _hangup(call: Call, params: Mapping[str, Any], by: str) -> dict[str, Any]:
     return {"sent": "hangup"}
 
 
+class Interruptible(fields.Field):
+    """``true``, ``false`` or ``dtmf`` (JSON booleans too): may the caller's speech cut the line (#23.3)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if value is True or value is False:
+            return "true" if value else "false"
+        if value in ("true", "false", "dtmf"):
+            return str(value)
+        raise ValidationError("Give true, false or dtmf.")
+
+
 class SayParameters(StrictSchema):
     text = StrictStr(
         required=True, non_empty=True, max_length=2000, metadata={"description": "What the bot says.", "input": "text"}
+    )
+    interruptible = Interruptible(
+        load_default="true",
+        validate=validate.OneOf(("true", "false", "dtmf")),
+        metadata={"description": "false or dtmf: speech cannot cut this line (default true; booleans too)."},
     )
 
 
 @command("say", "Speak text to the caller with the agent's voice.", "Say", SayParameters)
 def _say(call: Call, params: Mapping[str, Any], by: str) -> dict[str, Any]:
-    utterance = call.say(params["text"], "speech")
+    utterance = call.say(params["text"], "speech", interruptible=params.get("interruptible", "true"))
     return {"queued": "say", "utterance": utterance.id if utterance else None}
 
 

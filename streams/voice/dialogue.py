@@ -25,6 +25,7 @@ class Decision:
     voice: str | None = None
     miss: bool = False
     reason: str | None = None
+    interruptible: str | None = None  # true | false | dtmf: may the caller's speech cut the reply (#23.3)
 
 
 class Policy(Protocol):
@@ -71,15 +72,20 @@ class ScriptedPolicy:
         if action == "hangup" and not reply:
             reply = self.agent.get("goodbye")
         return Decision(
-            reply=reply, action=action, intent=intent["name"], file=intent.get("file"), voice=intent.get("voice")
-        )
+            reply=reply, action=action, intent=intent["name"], file=intent.get("file"), voice=intent.get("voice"),
+            interruptible=intent.get("interruptible"),
+        )  # fmt: skip
 
     def miss(self) -> Decision:
         self.misses += 1
         if self.misses >= int(self.agent.get("max_misses", 3)):
             self.misses = 0
             return Decision(action="transfer", miss=True, reason="misses")
-        return Decision(reply=self.agent.get("fallback"), miss=True)
+        return Decision(
+            reply=self.agent.get("fallback"),
+            miss=True,
+            interruptible=(self.agent.get("interruptible") or {}).get("fallback"),
+        )
 
 
 # Yes and no to "shall I ring again?", by language; an agent may give its own (human.retry_yes / retry_no).

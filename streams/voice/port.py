@@ -22,8 +22,13 @@ class CallPort(Protocol):
     rate: int
     log: logging.LoggerAdapter
 
-    def say(self, text: str, kind: str = "speech", voice: TtsVoice | None = None) -> Utterance | None:
-        """Queue speech for the caller; None when the call cannot speak (no TTS, ended)."""
+    def say(
+        self, text: str, kind: str = "speech", voice: TtsVoice | None = None, interruptible: str = "true"
+    ) -> Utterance | None:
+        """Queue speech for the caller; None when the call cannot speak (no TTS, ended).
+
+        ``interruptible``: ``true``, or ``false`` / ``dtmf``: the caller's speech may not cut it (#23.3).
+        """
 
     def play(self, file: str) -> None: ...
 
@@ -40,6 +45,12 @@ class CallPort(Protocol):
 
     def audible(self) -> bool:
         """True while the caller is hearing (or about to hear) something of ours."""
+
+    def guarded(self) -> bool:
+        """True while a line speech may not cut is queued or playing: no barge-in, speech is not a turn."""
+
+    def resume_line(self, cut: dict[str, Any]) -> Utterance | None:
+        """Play the rest of a line that ``interrupt`` cut (one of its ``cuts``), from where it was cut."""
 
     def wait_heard(self, utterance: Utterance | None, limit: float = 30.0) -> bool:
         """Block this greenlet until the caller has heard ``utterance`` (bounded)."""

@@ -1,4 +1,5 @@
-"""What every call's voice pipeline shares (models, the TTS pool, tuning), and what an agent lets vosk hear."""
+"""What every call's voice pipeline shares (models, the TTS pool, tuning), and what an agent lets vosk hear
+(its intents' phrases, yes and no to a retry offer, the backchannels it names for false interruptions)."""
 
 from __future__ import annotations
 
@@ -33,4 +34,6 @@ def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:
     phrases = [p for i in agent.get("intents", []) for p in i["phrases"]]
     if agent.get("human"):
         phrases += [p for words in retry_words(agent) for p in words if p not in phrases]
+    resume = (agent.get("interruption") or {}).get("resume") or {}
+    phrases += [p for p in resume.get("backchannels", ()) if p not in phrases]  # so vosk can hear an "uh-huh"
     return phrases

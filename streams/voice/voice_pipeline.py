@@ -23,9 +23,13 @@ from streams.turns.rules import TurnDetector, TurnRule
 from streams.turns.vad import EnergyVad
 from streams.voice.amd import AmdRule, Screening
 from streams.voice.dialogue import Decision, Policy, ScriptedPolicy
+from streams.voice.filler import Filler
+from streams.voice.guard import SpeechGuard
 from streams.voice.hearing import Heard, Hearing, stt_rate
 from streams.voice.idle import IdleRule, IdleWatch
 from streams.voice.port import CallPort
+from streams.voice.reply_watch import watch_reply
+from streams.voice.resumption import FalseInterruption
 from streams.voice.ring_back import RingBack
 from streams.voice.services import VoiceServices, grammar_phrases
 
@@ -39,6 +43,9 @@ class VoicePipeline:
         self.services = services
         self.log = port.log
         self.policy: Policy = (services.make_policy or (lambda a: ScriptedPolicy(a, services.min_confidence)))(agent)
+        if hasattr(self.policy, "on_note"):  # the LLM's tools: on the timeline, and a line while one is slow
+            self.policy.on_note = lambda what, info: port.publish(ev.Note(call_id=port.call_id, what=what, info=info))
+            self.policy.on_wait = lambda text: self.say(text, "filler")
         self.voice = TtsVoice(agent.get("voice", "en-us"), int(agent.get("rate", 160)))
         self.turn_rule = TurnRule.of(agent)
         self.turns = TurnDetector(port.rate, TurnRule(), EnergyVad(services.vad_threshold))  # set when hearing starts
@@ -54,6 +61,9 @@ class VoicePipeline:
         self.screening = (
             Screening(amd, port, self._greet, self.say, agent.get("goodbye") or "") if amd is not None else None
         )
+        self.filler = Filler(agent)
+        self.guard = SpeechGuard(agent)
+        self.false_interruption = FalseInterruption(agent)
         self.ring_back = RingBack(port, agent, self.say, lambda: self.turns.in_speech, services.min_confidence)
 
     # -- what the call tells the pipeline ------------------------------------------------------
@@ -78,6 +88,7 @@ class VoicePipeline:
         hearing = self.hearing
         if hearing is None:
             return
+        self.guard.now = now
         hearing.feed(pcm, now)
         if self.turns.in_speech and not self._barged and not self.handed_off:
             self._maybe_barge_in(hearing)
@@ -177,22 +188,30 @@ class VoicePipeline:
 
     def _speech_started(self) -> None:
         self._barged = False
+        self.guard.speech_started(self.port.guarded())
         self.port.publish(ev.SpeechStarted(call_id=self.port.call_id))
 
     def _maybe_barge_in(self, hearing: Hearing) -> None:
         strategy = self.interruption
-        if not strategy.get("enabled", True) or not self.port.audible():
+        if not strategy.get("enabled", True) or not self.port.audible() or self.port.guarded():
             return
         if self.turns.speech_ms < 1000 * float(strategy.get("min_duration", 0.1)):
             return
         if int(strategy.get("min_words", 0)) > hearing.partial_words:
             return
         self._barged = True
-        self.port.interrupt("barge_in")
+        self.false_interruption.barged(self.port.interrupt("barge_in"))
 
     # -- deciding ----------------------------------------------------------------------------------
     def _on_turn(self, heard: Heard) -> None:
         call_id = self.port.call_id
+        if self.guard.ignores(heard):  # spoken over a line that cannot be cut: heard, not a turn
+            self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text))
+            info = {"text": heard.text, "why": "uninterruptible"}
+            self.port.publish(ev.Note(call_id=call_id, what="turn.ignored", info=info))
+            return
+        if self.false_interruption.resume(self.port, heard):  # a cough, an "uh-huh": the cut line goes on
+            return
         self.turn_count += 1
         confidence = round(heard.confidence, 3)
         self.port.publish(ev.TranscriptLine(call_id=call_id, speaker="caller", text=heard.text, confidence=confidence))
@@ -201,7 +220,8 @@ class VoicePipeline:
         if self.ring_back.pending:  # the answer to "shall I try again?"
             decision = self.ring_back.answer(heard.text, heard.confidence)
         else:
-            decision = self.policy.on_turn(heard.text, heard.confidence)
+            on_turn, say = self.policy.on_turn, self.say
+            decision = self.filler.decide(lambda: on_turn(heard.text, heard.confidence), lambda t: say(t, "filler"))
         self.port.publish(
             ev.Turn(
                 call_id=call_id,
@@ -226,9 +246,10 @@ class VoicePipeline:
             self.voice = TtsVoice(chosen.get("voice", self.voice.name), int(chosen.get("rate", self.voice.rate)))
             info = {"to": decision.voice, "voice": self.voice.name, "rate": self.voice.rate}
             self.port.publish(ev.Note(call_id=self.port.call_id, what="voice.switched", info=info))
-        reply = self.say(decision.reply, "reply", timed=(self.turn_count, speech_end)) if decision.reply else None
+        timed = (self.turn_count, speech_end)
+        reply = self.say(decision.reply, "reply", timed, decision.interruptible) if decision.reply else None
         if reply is not None:
-            self.port.spawn(self._watch_reply, reply, self.turn_count)
+            self.port.spawn(watch_reply, self.port, reply, self.turn_count, self.services.reply_deadline, self)
         if decision.action == "transfer":
             self._hand_off(decision.reason or "intent", turn=self.turn_count, speech_end=speech_end)
         elif decision.action == "hangup":
@@ -254,37 +275,20 @@ class VoicePipeline:
             self.log.info("no %s transfer: %s", why, exc.message)
 
     # -- speaking ------------------------------------------------------------------------------------
-    def say(self, text: str, kind: str, timed: tuple[int, float] | None = None) -> Utterance | None:
+    def say(
+        self, text: str, kind: str, timed: tuple[int, float] | None = None, interruptible: str | None = None
+    ) -> Utterance | None:
         """Queue ``text``; with ``timed`` (turn, end of speech) its reply latency is published."""
         if self.closing or (self.handed_off and kind not in ("hold", "speech")):
             return None
         try:
-            utterance = self.port.say(text, kind, self.voice)
+            utterance = self.port.say(text, kind, self.voice, self.guard.mode(kind, interruptible))
         except CallError as exc:
             self.log.info("cannot say %s: %s", kind, exc.message)
             return None
         if utterance is not None and timed is not None:
             utterance.on_start = lambda u: self._timed(u, *timed)
         return utterance
-
-    def _watch_reply(self, reply: Utterance, turn: int) -> None:
-        """A turn heard and answered in words must be answered in sound: a call that cannot speak ends, loudly.
-
-        Whatever stops the reply (a TTS pool with no worker left, a dead writer, a wedged link), a call that
-        hears the caller and never answers must not look healthy: the turn goes on the timeline as
-        ``turn.unanswered`` (counted in /metrics), the log says so, and the call ends as ``reply_failed``.
-        """
-        limit = self.services.reply_deadline
-        if self.port.wait_started(reply, limit) or self.closing:
-            return
-        state = self.port.diagnose()
-        self.log.error(
-            "turn %d was heard but its reply did not start within %.1fs (reply: %d bytes ready, complete %s; %s): "
-            "ending the call", turn, limit, len(reply.pcm), reply.complete, state,
-        )  # fmt: skip
-        info = {"n": turn, "reply": reply.text[:200], "waited_s": limit, "audio_ready": bool(reply.pcm), "link": state}
-        self.port.publish(ev.Note(call_id=self.port.call_id, what="turn.unanswered", info=info))
-        self.port.end("reply_failed")
 
     def _timed(self, utterance: Utterance, turn: int, speech_end: float) -> None:
         """End of the caller's speech -> the reply's first audio on the wire."""

@@ -8,16 +8,15 @@ what ``make run`` sets), fills missing secrets with generated values kept in
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import secrets
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.dev_secrets import fill_development_values
 from app.environment import (  # noqa: F401  (re-exported: ConfigError, parse_rate, load_env_file)
     ConfigError,
     env_bool,
@@ -39,7 +38,6 @@ HOME = ROOT if FILES == ROOT else Path.cwd()  # what it writes (instance/, model
 MEDIA_DIR = FILES / "media"  # audio we ship and serve to the platform (hold music, prompts)
 PLATFORM_URLS = {"v2": "https://rest.telecmi.com", "v3": "https://rest.piopiy.com/v3"}
 CDR_URL = "https://piopiy.telecmi.com"  # TeleCMI's documented CDR pull API (/v1/piopiy/cmiuuid_cdr, …/requestid_cdr)
-SECRET_NAMES = ("SECRET_KEY", "WEBHOOK_TOKEN", "API_KEY", "DASHBOARD_PASSWORD")
 
 
 def _multiple_of_20(env: Mapping[str, str], name: str, default: int) -> int:
@@ -266,7 +264,7 @@ def finalize(config: dict[str, Any]) -> None:
         config["PIOPIY_API_URL"] = PLATFORM_URLS[config["PIOPIY_API_VERSION"]]
     missing = [name for name in required_settings(config) if not config.get(name)]
     if config["CALLSTREAM_ENV"] == "development":
-        _fill_development_values(config, missing + ([] if config.get("DASHBOARD_PASSWORD") else ["DASHBOARD_PASSWORD"]))
+        fill_development_values(config, missing + ([] if config.get("DASHBOARD_PASSWORD") else ["DASHBOARD_PASSWORD"]))
         return
     if missing:
         raise ConfigError(
@@ -274,36 +272,3 @@ def finalize(config: dict[str, Any]) -> None:
             + ", ".join(missing)
             + " (set them in the environment; see .env.example, or set CALLSTREAM_ENV=development for local defaults)"
         )
-
-
-def _fill_development_values(config: dict[str, Any], missing: list[str]) -> None:
-    if not missing:
-        return
-    path = Path(config["INSTANCE_DIR"]) / "dev-secrets.json"
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
-    generated, reused, used = [], [], []  # logged apart: "generated" only for a secret made on this start
-    for name in SECRET_NAMES:
-        if not config.get(name):
-            (reused if stored.get(name) else generated).append(name)
-            stored.setdefault(name, secrets.token_urlsafe(24))
-            config[name] = stored[name]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(stored, indent=2))
-    path.chmod(0o600)
-    port = os.environ.get("PORT") or "5000"  # the port `make run` serves on, so stream URLs reach us
-    defaults = {"PUBLIC_URL": f"http://127.0.0.1:{port}", "PIOPIY_NUMBER": "919000000000"}
-    for name, value in defaults.items():
-        if not config.get(name):
-            config[name] = value
-            used.append(f"{name}={value}")
-    unset = [name for name in missing if not config.get(name)]
-    said = [f"generated {', '.join(generated)}" if generated else "", f"reused {', '.join(reused)}" if reused else ""]
-    log.warning(
-        "development mode: %s (the secrets are in %s, never in this log)%s%s. Never run production like this.",
-        " and ".join(s for s in said if s) or "no secret generated",
-        path,
-        f"; defaults {', '.join(used)}" if used else "",
-        f"; still unset: {', '.join(unset)} (outbound calls answer 503 until they are set)" if unset else "",
-    )

@@ -10,6 +10,7 @@ from flask import send_file
 from app.api.schemas import CallDetailSchema, CallSchema
 from app.errors import NotFound
 from app.services import is_live, registry, store
+from app.storage.outbox import Outbox
 
 
 def call_or_404(call_id: str) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     call["turns"] = turns_of(call["timeline"])
     call["stats"] = live.stats() if live is not None else call["extra"].get("stream")
     call["recording"] = bool(call["extra"].get("recording"))
+    call["webhooks"] = Outbox(calls.db).for_call(call["id"])  # the post-call webhook's delivery (#23.2)
     return CallDetailSchema().dump(call)
 
 

@@ -15,6 +15,7 @@ from app.dashboard.auth import page
 from app.dashboard.timeline import lanes, readable, svg
 from app.errors import NotFound
 from app.services import agents, is_live, registry, services, store
+from app.storage.outbox import Outbox
 from streams.session import commands
 
 LIST_QUERY = CallListQuerySchema()
@@ -115,4 +116,5 @@ def _detail(call: dict[str, Any]) -> dict[str, Any]:
         "transcript": calls.transcript(call["id"]),
         "latencies": [e["detail"]["latency_ms"] for e in timeline if e["kind"] == "reply"],
         "recording": bool(call["extra"].get("recording")),
+        "webhooks": [w for w in Outbox(calls.db).for_call(call["id"]) if w["state"] != "skipped"],  # #23.2
     }

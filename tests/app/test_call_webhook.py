@@ -172,3 +172,35 @@ def test_the_call_page_shows_the_delivery(make_app, tmp_path: Path) -> None:
     sign_in(client)
     page = client.get(f"/dashboard/calls/{call_id}").get_data(as_text=True)
     assert 'id="webhooks"' in page and "call.ended pending (503)" in page
+
+
+def test_the_summary_is_the_llms_when_one_is_configured(make_app, tmp_path: Path) -> None:
+    """An OpenAI-compatible server on 127.0.0.1 at the edge answers the summary."""
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.support.processes import http_server
+
+    asked: list[dict] = []
+
+    class Llm(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            asked.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"choices": [{"message": {"content": "The caller asked for their balance."}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http_server(Llm) as llm, receiver(SECRET, [200]) as (url, got):
+        llm_url = f"http://127.0.0.1:{llm.server_address[1]}/v1/chat/completions"
+        app = make_app(CALL_WEBHOOK_URL=url, WEBHOOK_SIGNING_SECRET=SECRET, LLM_URL=llm_url)
+        ended_call(app, tmp_path)
+        assert deliver_due(app.extensions["callstream"], "n1", now=time.time() + LATER) == ["delivered"]
+    data = got[0]["payload"]["data"]
+    assert (data["summary"], data["summary_by"]) == ("The caller asked for their balance.", "llm")
+    assert "I want my balance" in asked[0]["messages"][1]["content"]

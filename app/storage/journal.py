@@ -95,7 +95,7 @@ class Journal:
         if call is not None:
             state = handoff_state(event, call["extra"].get("handoff"))
             self.store.update(event.call_id, extra={"handoff": state})
-            if state is not None and state["state"] in TRANSFER_EVENTS:  # the outgoing webhook (#23.2)
+            if state is not None and state["state"] in TRANSFER_EVENTS and self.store.announce():  # webhook (#23.2)
                 Outbox(self.store.db).add(event.call_id, TRANSFER_EVENTS[state["state"]], {"handoff": state})
 
 

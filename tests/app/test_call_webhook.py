@@ -209,3 +209,22 @@ def test_the_summary_is_the_llms_when_one_is_configured(make_app, tmp_path: Path
     data = got[0]["payload"]["data"]
     assert (data["summary"], data["summary_by"]) == ("The caller asked for their balance.", "llm")
     assert "I want my balance" in asked[0]["messages"][1]["content"]
+
+
+def test_two_workers_delivering_at_once_send_each_event_once(make_app, tmp_path: Path) -> None:
+    """Two apps (two engines) on one database run their delivery passes at the same time, in threads."""
+    import threading
+
+    with receiver(SECRET, [200]) as (url, got):
+        apps = [make_app(CALL_WEBHOOK_URL=url, WEBHOOK_SIGNING_SECRET=SECRET) for _ in range(2)]
+        ids = [ended_call(apps[n % 2], tmp_path) for n in range(8)]
+        later = time.time() + LATER
+        passes = [
+            threading.Thread(target=deliver_due, args=(app.extensions["callstream"], f"w{n}"), kwargs={"now": later})
+            for n, app in enumerate(apps)
+        ]
+        for thread in passes:
+            thread.start()
+        for thread in passes:
+            thread.join(timeout=60)
+    assert sorted(r["payload"]["data"]["call_id"] for r in got) == sorted(ids)  # each once, none twice

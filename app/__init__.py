@@ -62,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.http import security
     from app.live import socket as stream_socket
     from app.openapi import document as openapi
+    from app.outbox import recordings
     from app.runtime import health, metrics
     from app.storage.db import is_transient
     from app.webhooks import views as webhooks
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(recordings.bp)  # the signed recording URL of the post-call webhook (#23.2)
     dashboard.init_app(app)
     stream_socket.init_app(app)
     logging.getLogger(__name__).info(

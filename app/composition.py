@@ -58,7 +58,14 @@ def build(app: Flask) -> Services:
         load=load,
     )
     built.reload_agents()
+    store.announce = lambda: _call_webhook_set(built)  # no URL anywhere: no outbox rows to write
     return built
+
+
+def _call_webhook_set(built: Services) -> bool:
+    """Is a post-call webhook configured: CALL_WEBHOOK_URL, or any agent's call_webhook_url (#23.2)?"""
+    agents = built.agents.agents.values()
+    return bool(built.config["CALL_WEBHOOK_URL"]) or any(a.get("call_webhook_url") for a in agents)
 
 
 def _cluster(config: dict[str, Any], calls: CallRegistry, bus: EventBus, load: Load) -> Cluster | None:

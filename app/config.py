@@ -72,6 +72,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         **_platform_records(env),
         **_webhooks(env),
         **_admission(env),
+        **_call_webhook(env),
         # Agents
         "AGENTS_DIR": env.get("AGENTS_DIR") or str(FILES / "agents"),
         "DEFAULT_AGENT": env.get("DEFAULT_AGENT") or "demo-en",
@@ -246,6 +247,18 @@ def _webhooks(env: Mapping[str, str]) -> dict[str, Any]:
     if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/]{22,}={0,2}", secret):
         raise ConfigError("WEBHOOK_SIGNING_SECRET (or HANDOFF_SECRET) must be whsec_ + base64 of 16+ random bytes")
     return {"WEBHOOK_SIGNING_SECRET": secret, "WEBHOOK_RETRIES": env_number(env, "WEBHOOK_RETRIES", 3)}
+
+
+def _call_webhook(env: Mapping[str, str]) -> dict[str, Any]:
+    """The post-call webhook (#23.2, docs/webhooks-outgoing.md): call.ended and transfer.* from the outbox."""
+    url = (env.get("CALL_WEBHOOK_URL") or "").strip()
+    if url and not re.match(r"https?://[^/\s]+", url):
+        raise ConfigError("CALL_WEBHOOK_URL must be an http:// or https:// URL")
+    return {
+        "CALL_WEBHOOK_URL": url,  # an agent's call_webhook_url overrides it
+        "CALL_WEBHOOK_ATTEMPTS": env_number(env, "CALL_WEBHOOK_ATTEMPTS", 10, minimum=1),  # over about 17 minutes
+        "RECORDING_URL_TTL": env_number(env, "RECORDING_URL_TTL", 7 * 86400, minimum=60),  # the signed link's life
+    }
 
 
 def required_settings(config: Mapping[str, Any]) -> list[str]:

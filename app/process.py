@@ -17,6 +17,7 @@ from flask import Flask
 
 from app.dashboard import listen_in
 from app.live import warmup
+from app.outbox import delivery
 from app.runtime import shutdown
 from app.runtime.cluster import lost_calls_sweeper
 from app.services import Services
@@ -56,6 +57,7 @@ def start_serving(worker: Any) -> None:
     if services.load is not None:
         services.load.start()  # the measured load that admission follows (#21.1)
     pull.start(app)  # issue #20.4: calls a lost webhook left open are settled by the platform's CDR pull API
+    delivery.start(app)  # issue #23.2: the outbox's webhooks (call.ended, transfer.*), signed and retried
 
 
 def stop_serving(worker: Any) -> None:

@@ -21,7 +21,7 @@ from simple_websocket import Client, ConnectionClosed
 
 from emulator import human
 from emulator.script import step_audio
-from streams.audio import frame_bytes, resample, silence
+from streams.audio import Resampler, frame_bytes, silence
 from streams.link import websocket
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class StreamLeg:
         self.call = call
         self.ws = ws
         self.rate = rate
+        self._to_rate: dict[int, Resampler] = {}  # replies heard at a 32 kHz stream's rate, state kept (#23.7)
         self.frame = frame_bytes(rate)
         self.paused = False
         self.stopped = False
@@ -218,7 +219,7 @@ class StreamLeg:
             pcm = base64.b64decode(data["data"]["audioData"])
             sent_at = int(data["data"].get("sampleRate") or self.rate)
             if sent_at != self.rate:  # replies come at 8 or 16 kHz; a 32 kHz stream hears them resampled
-                pcm = resample(pcm, sent_at, self.rate)
+                pcm = self._to_rate.setdefault(sent_at, Resampler(sent_at, self.rate))(pcm)
             call.counters["audio_messages"] += 1
             call.counters["audio_bytes_received"] += len(pcm)
             now = time.monotonic() - call.t0

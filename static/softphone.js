@@ -1,5 +1,6 @@
 // The browser as a caller: microphone -> 8/16 kHz L16 20 ms frames -> the stream socket; streamAudio -> speakers.
 (function () {
+  const worklet = new URL("capture-worklet.js", document.currentScript.src).href;  // beside this file
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const status = document.getElementById("status");
   const transcript = document.getElementById("transcript");
@@ -58,7 +59,9 @@
     link.href = `/dashboard/calls/${encodeURIComponent(call.call_id)}`; link.textContent = call.call_id.slice(0, 8);
     document.getElementById("call-line").hidden = false;
     window.softphone.callId = call.call_id;
-    ctx = new AudioContext();
+    try {  // at the call's rate: the browser then resamples the microphone with its own filter
+      ctx = new AudioContext({sampleRate: call.rate});
+    } catch (err) { ctx = new AudioContext(); }  // a browser that refuses the rate: the worklet filters instead
     try {
       mic = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true, noiseSuppression: true}});
     } catch (err) { buttons(false); say(`No microphone: ${err.message}`, "error"); return; }
@@ -68,26 +71,18 @@
 
     ws = new WebSocket(call.ws_url);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => {
+    ws.onopen = async () => {
       say("Connected: speak.", "muted"); window.softphone.state = "live";
       const source = ctx.createMediaStreamSource(mic);
-      processor = ctx.createScriptProcessor(2048, 1, 1);
-      const step = ctx.sampleRate / call.rate;
-      const frame = call.rate / 50;  // 20 ms
-      let out = new Int16Array(frame), filled = 0, pos = 0;
-      processor.onaudioprocess = (e) => {
-        const input = e.inputBuffer.getChannelData(0);
-        for (; pos < input.length; pos += step) {  // decimate (the mic path is band-limited by the browser)
-          const s = Math.max(-1, Math.min(1, input[Math.floor(pos)]));
-          out[filled++] = s * 32767;
-          if (filled === frame) {
-            if (ws.readyState === WebSocket.OPEN) { ws.send(out.buffer); window.softphone.framesSent += 1; }
-            out = new Int16Array(frame); filled = 0;
-          }
-        }
-        pos -= input.length;
+      try {  // capture off the main thread (static/capture-worklet.js): 20 ms L16 frames at the call's rate
+        await ctx.audioWorklet.addModule(worklet);
+      } catch (err) { say(`This browser cannot capture audio here: ${err.message}`, "error"); hangupLocal(); return; }
+      processor = new AudioWorkletNode(ctx, "callstream-capture", {processorOptions: {targetRate: call.rate}});
+      window.softphone.contextRate = ctx.sampleRate;
+      processor.port.onmessage = (e) => {
+        if (ws.readyState === WebSocket.OPEN) { ws.send(e.data); window.softphone.framesSent += 1; }
       };
-      source.connect(processor); processor.connect(ctx.destination);
+      source.connect(processor); processor.connect(ctx.destination);  // pulled by the graph; its output is silence
     };
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);

@@ -178,6 +178,10 @@ class AgentSchema(StrictSchema):
         metadata={"description": "When the service stops: say shutdown_message and hang up, or hand to a person."},
     )
     human = fields.Nested(HumanSchema)
+    call_webhook_url = StrictStr(
+        validate=validate.URL(schemes={"http", "https"}, require_tld=False),
+        metadata={"description": "call.ended and transfer.* go here instead of CALL_WEBHOOK_URL (#23.2)."},
+    )
     no_stt = fields.String(load_default="handoff", validate=validate.OneOf(("handoff", "hangup")))
     max_duration = StrictInt(minimum=10, load_default=1800)
     dtmf_menu = fields.Nested(MenuSchema)

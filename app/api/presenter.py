@@ -11,6 +11,7 @@ from app.api.schemas import CallDetailSchema, CallSchema, iso_time
 from app.errors import NotFound
 from app.services import is_live, registry, store
 from app.storage.calls import FINAL_STATES
+from app.storage.outbox import Outbox
 
 
 def call_or_404(call_id: str) -> dict[str, Any]:
@@ -38,6 +39,7 @@ def dump_call(call: dict[str, Any], detail: bool = False) -> dict[str, Any]:
     call["turns"] = [iso_times(turn) for turn in turns_of(timeline)]
     call["stats"] = live.stats() if live is not None else call["extra"].get("stream")
     call["recording"] = bool(call["extra"].get("recording"))
+    call["webhooks"] = Outbox(calls.db).for_call(call["id"])  # the post-call webhook's delivery (#23.2)
     return CallDetailSchema().dump(call)
 
 

@@ -177,6 +177,13 @@ class CallDetailSchema(CallSchema):
     )
     stats = fields.Dict(allow_none=True, metadata={"description": "Stream counters: frames in/out, drops, seconds."})
     recording = fields.Boolean(metadata={"description": "True when GET …/recording has a WAV."})
+    webhooks = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "Outgoing webhooks about the call (call.ended, transfer.*): event, state (pending, "
+            "sending, delivered, failed, skipped: no URL), attempts, last_status, created_at, done_at, msg_id."
+        },
+    )
 
 
 class CallPageSchema(Schema):

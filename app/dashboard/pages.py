@@ -17,6 +17,7 @@ from app.dashboard.words import COMMAND_HELP, FIELD_HINTS, FILTERS, shown_transc
 from app.errors import NotFound
 from app.runtime.readiness import has_model_for
 from app.services import agents, is_live, registry, services, store
+from app.storage.outbox import Outbox
 from streams.session import commands
 
 LIST_QUERY = CallListQuerySchema()
@@ -125,4 +126,5 @@ def _detail(call: dict[str, Any]) -> dict[str, Any]:
         "handoff": handoff_of(call),
         "latencies": [e["detail"]["latency_ms"] for e in timeline if e["kind"] == "reply"],
         "recording": bool(call["extra"].get("recording")),
+        "webhooks": [w for w in Outbox(calls.db).for_call(call["id"]) if w["state"] != "skipped"],  # #23.2
     }

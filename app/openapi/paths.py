@@ -95,6 +95,9 @@ def call_operations() -> dict[str, dict[str, Any]]:
     }
 
 
+BINARY = {"type": "string", "format": "binary"}
+
+
 def recording_operations() -> dict[str, dict[str, Any]]:
     return {
         "/api/v1/calls/{call_id}/recording": {
@@ -109,6 +112,22 @@ def recording_operations() -> dict[str, dict[str, Any]]:
                     },
                     "404": error("No such call, or it has no recording (yet)."),
                     **COMMON,
+                },
+            }
+        },
+        "/recordings/{call_id}.wav": {  # the link in the post-call webhook (#23.2): its signature is the credential
+            "get": {
+                "summary": "The recording_url of a call.ended webhook: the WAV without an API key, until it expires.",
+                "security": [],
+                "parameters": [
+                    CALL_ID,
+                    {"name": "exp", "in": "query", "required": True, "schema": {"type": "integer"}},
+                    {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "The recording.", "content": {"audio/wav": {"schema": BINARY}}},
+                    "403": error("A wrong or expired signature."),
+                    "404": error("No such call, or it has no recording."),
                 },
             }
         },

@@ -44,3 +44,20 @@ def verify(secret: str, call_id: str, expires: str | None, sig: str | None, now:
     if int(expires) < (now if now is not None else time.time()):
         return "expired"
     return None
+
+
+# Recordings (#23.2): the post-call webhook links the call's WAV through a signed URL that expires. The
+# signed text names what it opens ("recording:<call id>"), so a stream URL's signature never opens it.
+RECORDING = "recording:"
+
+
+def recording_url(public_url: str, secret: str, call_id: str, ttl: int, now: float | None = None) -> str:
+    """The http(s) URL of ``call_id``'s recording, valid for ``ttl`` seconds, without any other credential."""
+    expires = int((now if now is not None else time.time()) + ttl)
+    query = urlencode({"exp": expires, "sig": signature(secret, RECORDING + call_id, expires)})
+    return f"{public_url}/recordings/{call_id}.wav?{query}"
+
+
+def verify_recording(secret: str, call_id: str, expires: str | None, sig: str | None) -> str | None:
+    """None when a recording URL is good, else why not ("bad signature", "expired")."""
+    return verify(secret, RECORDING + call_id, expires, sig)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.storage import tables
 from app.storage.db import Database
+from app.storage.outbox import END_DELAY, enqueue
 from app.storage.platform_records import PlatformRecords
 from app.storage.tables import call_events, call_legs, calls, timeline, transcript
 
@@ -64,6 +65,7 @@ class CallStore(PlatformRecords):
     def __init__(self, db: Database, settle: Callable[[], None] | None = None) -> None:
         self.db = db
         self.settle = settle  # waits for this node's queued writes before a read (app/storage/writes.py)
+        self.announce: Callable[[], bool] = lambda: True  # is a call webhook configured? (the outbox, #23.2)
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
         if self.settle is not None:
@@ -209,6 +211,8 @@ class CallStore(PlatformRecords):
             conn.execute(sa.update(calls).where(calls.c.id == call_id).values(values))
             body = {"state": state, "from": row.state, **({"reason": reason} if reason else {}), **detail}
             conn.execute(sa.insert(timeline).values(call_id=call_id, at=now, kind="state", detail=json.dumps(body)))
+            if state in FINAL_STATES and self.announce():  # the post-call webhook, in the end's transaction (#23.2)
+                enqueue(conn, call_id, "call.ended", {"state": state, "reason": reason}, delay=END_DELAY)
             return True
 
         return self.db.write(work)

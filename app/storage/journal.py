@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from app.storage.calls import STREAM_STATES, CallStore
+from app.storage.outbox import Outbox
 from app.storage.writes import Writes
 from streams.events import (
     Answered,
@@ -32,6 +33,9 @@ LIVE_ONLY = (CallCreated, PartialTranscript, SpeechStarted)
 HANDOFF_STATES = {"handoff": "holding", "handoff.failed": "failed", "handoff.answered": "bridged",
                   "handoff.unanswered": "unanswered", "handoff.retry": "retrying",
                   "handoff.declined": "declined"}  # fmt: skip
+
+# A transfer's states that are announced to CALL_WEBHOOK_URL, as the event that announces them.
+TRANSFER_EVENTS = {"holding": "transfer.started", "bridged": "transfer.answered", "unanswered": "transfer.unanswered"}
 
 
 def handoff_state(event: CallEvent, before: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -89,7 +93,10 @@ class Journal:
             return  # cheap: most events never touch a transfer
         call = self.store.get(event.call_id)
         if call is not None:
-            self.store.update(event.call_id, extra={"handoff": handoff_state(event, call["extra"].get("handoff"))})
+            state = handoff_state(event, call["extra"].get("handoff"))
+            self.store.update(event.call_id, extra={"handoff": state})
+            if state is not None and state["state"] in TRANSFER_EVENTS and self.store.announce():  # webhook (#23.2)
+                Outbox(self.store.db).add(event.call_id, TRANSFER_EVENTS[state["state"]], {"handoff": state})
 
 
 def create_call(store: CallStore, bus: EventBus, **fields: Any) -> dict[str, Any]:

@@ -122,3 +122,28 @@ sign_ins = sa.Table(
     sa.Column("ended_at", sa.Double),
     sa.Index("sign_ins_expires_at", "expires_at"),
 )
+
+# Outgoing webhooks waiting to be sent (app/storage/outbox.py, migration 0005): written with what they
+# announce (a call's end, a transfer), sent by one delivery greenlet somewhere, kept across restarts.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("call_id", Text, nullable=False),
+    sa.Column("event", Text, nullable=False),  # call.ended, transfer.started, transfer.answered, transfer.unanswered
+    sa.Column("msg_id", Text, nullable=False),  # webhook-id: the same on every attempt
+    sa.Column("state", Text, nullable=False),  # pending, sending, delivered, failed, skipped
+    sa.Column("data", Text, nullable=False, server_default="{}"),  # what was known when it was written
+    sa.Column("payload", Text),  # the body, made at the first attempt and sent unchanged after
+    sa.Column("url", Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_status", Text),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("next_at", sa.Double, nullable=False),
+    sa.Column("claimed_by", Text),
+    sa.Column("claimed_at", sa.Double),
+    sa.Column("done_at", sa.Double),
+    sa.Index("outbox_state_next", "state", "next_at"),
+    sa.Index("outbox_call", "call_id"),
+    sqlite_autoincrement=True,
+)

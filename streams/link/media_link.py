@@ -21,7 +21,7 @@ import gevent
 from gevent.event import Event
 
 from actions import AudioMessages, encode, interrupt
-from streams.audio import resample
+from streams.audio import Resampler  # 32 kHz streams: listen-in's caller, the recording's bot leg (#23.7)
 from streams.errors import CallBusy, CallNotLive
 from streams.link import protocol, report
 from streams.link.intake import Intake, heard_by_recogniser
@@ -44,8 +44,8 @@ class MediaLink:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.rate = settings.rate
-        self.out_rate = settings.out_rate
+        self.rate, self.out_rate = settings.rate, settings.out_rate
+        self._heard_at_out, self._bot_at_in = Resampler(self.rate, self.out_rate), Resampler(self.out_rate, self.rate)
         self.log = log
         self.recorder = recorder
         self.clock = clock
@@ -146,7 +146,7 @@ class MediaLink:
             if self.recorder is not None and not SHEDDING.sheds("recording", self.counters):
                 self.recorder.caller_audio(pcm, now)
             if self.taps and not SHEDDING.sheds("listen_in", self.counters):  # both legs, at our audio's rate
-                heard = pcm if self.rate == self.out_rate else resample(pcm, self.rate, self.out_rate)
+                heard = self._heard_at_out(pcm)
                 for tap in tuple(self.taps):
                     tap("caller", heard)
             receiver.on_audio(heard_by_recogniser(pcm, self.settings.audio, self.playback.audible(now)), now)
@@ -266,8 +266,8 @@ class MediaLink:
             return
         self.counters["audio_out"] += 1
         self.counters["audio_bytes_out"] += len(chunk)
-        if self.recorder is not None and not SHEDDING.sheds("recording", self.counters):  # at the stream's rate
-            leg = chunk if self.rate == self.out_rate else resample(chunk, self.out_rate, self.rate)
+        if self.recorder is not None and not SHEDDING.sheds("recording", self.counters):  # the stream's rate
+            leg = self._bot_at_in(chunk)
             self.recorder.bot_audio(leg, plays_at)
         if self.taps and not SHEDDING.sheds("listen_in", self.counters):
             for tap in tuple(self.taps):

@@ -67,7 +67,8 @@ def signed_headers(secret: str, msg_id: str, body: bytes, now: float | None = No
     return headers
 
 
-def _final(status: int) -> bool:
+def final(status: int) -> bool:
+    """An answer not worth retrying (anything but 429 and 5xx)."""
     return status != 429 and status < 500
 
 
@@ -80,10 +81,14 @@ def post_signed(
     backoff: float = 0.5,
     timeout: float = 5.0,
     sleep: Callable[[float], Any] = gevent.sleep,
+    msg_id: str | None = None,
 ) -> tuple[int | str, int]:
-    """POST ``payload`` to ``url``; return (the last status, or the error's name; the attempts made)."""
+    """POST ``payload`` to ``url``; return (the last status, or the error's name; the attempts made).
+
+    ``msg_id``: the ``webhook-id`` of a message sent before (the outbox retries across attempts of its own).
+    """
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    msg_id = f"msg_{uuid.uuid4().hex}"
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
     outcome: int | str = "not sent"
     for attempt in range(retries + 1):
         if attempt:
@@ -94,6 +99,6 @@ def post_signed(
             outcome = type(exc).__name__
             continue
         outcome = response.status_code
-        if _final(outcome):
+        if final(outcome):
             break
     return outcome, attempt + 1

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from streams.audio import duration_ms, resample, rms
+from streams.audio import Resampler, duration_ms, rms
 
 QUIET_RESET_MS = 300
 
@@ -75,6 +75,7 @@ class SileroVad:
         self.model = model
         self.stream_rate = rate
         self.rate = 8000 if rate == 8000 else 16000  # 32 kHz is resampled to 16 kHz
+        self.resampler = Resampler(rate, self.rate)  # frame by frame, its filter's state kept (#23.7)
         self.window = 256 if self.rate == 8000 else 512
         self.context_size = 32 if self.rate == 8000 else 64
         self.threshold, self.off, self.floor = threshold, off, floor
@@ -88,7 +89,7 @@ class SileroVad:
 
     def is_speech(self, pcm: bytes) -> bool:
         if self.stream_rate != self.rate:
-            pcm = resample(pcm, self.stream_rate, self.rate)
+            pcm = self.resampler(pcm)
         if self.floor and rms(pcm) < self.floor:
             return self._quiet(duration_ms(pcm, self.rate))
         self._quiet_ms = 0.0

@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 from gevent.queue import Queue
 
-from streams.audio import resample
+from streams.audio import Resampler
 from streams.loopwatch import STT_LAG
 from streams.offload import run_blocking
 from streams.speech.stt import Recognizer, SpeechModels
@@ -67,6 +67,7 @@ class Hearing:
         spawn: Callable[..., Any] = gevent.spawn,
     ) -> None:
         self.turns = turns
+        self.to_stt = Resampler(turns.rate, STT_MAX_RATE)  # 32 kHz streams, frame by frame with kept state (#23.7)
         self.recognizer = recognizer
         self.models = models
         self.chunk_bytes = chunk_bytes
@@ -157,7 +158,7 @@ class Hearing:
 
     def _accept(self, pcm: bytes, queued_at: float) -> None:
         if self.turns.rate > STT_MAX_RATE:  # 32 kHz streams: vosk models are 8-16 kHz
-            pcm = resample(pcm, self.turns.rate, STT_MAX_RATE)
+            pcm = self.to_stt(pcm)
         partial = self._blocking(self.recognizer.accept, pcm)
         STT_LAG.add(time.monotonic() - queued_at)  # audio in -> its result out
         if partial:

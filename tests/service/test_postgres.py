@@ -80,7 +80,7 @@ def schema_differences(db: Database) -> list:
 
 def test_migrations_make_exactly_the_schema_the_code_uses(database_url: str) -> None:
     db = Database(database_url)
-    assert current(db.engine) == head() == "0004"
+    assert current(db.engine) == head() == "0005"
     assert schema_differences(db) == []
     Database(database_url).close()  # a second start finds nothing to do
     db.close()

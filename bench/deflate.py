@@ -3,8 +3,8 @@
 FreeSWITCH's mod_audio_stream offers permessage-deflate by default. The service declines it on stream sockets
 (20 ms of PCM does not compress, and an accepted extension switches the frame fast path off), so a caller whose
 socket offers it must cost exactly what one that does not costs. One service, one run: phrase-grammar steps of
-``calls`` calls, alternately without the offer and with it (twice each, so drift on the box shows as a
-difference between rounds, not between modes), each judged as the capacity bench judges a step.
+``calls`` calls, alternately without the offer and with it (so drift on the box shows as a
+difference between rounds, not between modes), three rounds each, each judged as the capacity bench judges a step.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bench.harness import bench_agents, voice_service
 MODES = (("plain", ("--no-deflate",)), ("deflate offered", ()))
 
 
-def bench_deflate(tmp: Path, calls: int, seconds: float, rounds: int = 2) -> dict[str, Any]:
+def bench_deflate(tmp: Path, calls: int, seconds: float, rounds: int = 3) -> dict[str, Any]:
     """Service CPU and reply latency with and without the offer; ``ratio``: offered / plain mean CPU."""
     agents = bench_agents(tmp)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in MODES}

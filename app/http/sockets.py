@@ -88,6 +88,9 @@ def _shown(name: str) -> str:
     return request.headers.get(name, "")[:100]
 
 
+OFFERED_EXTENSIONS = "callstream.offered_extensions"  # the environ key the offer is kept under (app/capture.py)
+
+
 def _check_handshake() -> Any:
     rule = request.url_rule
     if rule is None or not getattr(rule, "websocket", False):
@@ -96,6 +99,13 @@ def _check_handshake() -> Any:
     if problem:
         log.warning("WebSocket upgrade of %s refused: %s", request.path, problem)
         raise BadRequest("Not a WebSocket handshake.", {"headers": [problem]})
+    # No extension on any socket: simple-websocket builds its answer from the environ, so without the offer it
+    # accepts none. The stream's 20 ms of PCM does not compress (and deflate switched its fast path off, #20.5);
+    # a browser's listen-in sends nothing worth compressing, and a deflated message could inflate to megabytes
+    # before its size is checked (#25).
+    offered = request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    if offered is not None:
+        request.environ[OFFERED_EXTENSIONS] = offered
     return None
 
 

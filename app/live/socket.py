@@ -10,8 +10,8 @@ Extensions: none. FreeSWITCH's mod_audio_stream (what Piopiy's stream almost
 certainly is) offers permessage-deflate by default; 20 ms of PCM does not
 compress, inflating every frame costs CPU and switches the frame fast path off
 (streams/link/frames.py), so the offer is declined: the header is taken out of
-the handshake before simple-websocket answers it (kept as ``OFFERED_EXTENSIONS``
-in the environ for logs and captures).
+the handshake before simple-websocket answers it, on every socket route
+(app/http/sockets.py; the offer is kept in the environ for logs and captures).
 """
 
 from __future__ import annotations
@@ -37,16 +37,7 @@ from streams.link.websocket import WebSocket
 log = logging.getLogger(__name__)
 bp = Blueprint("stream", __name__)
 sock = Sock()
-OFFERED_EXTENSIONS = "callstream.offered_extensions"
 LINGER = 1.0  # seconds to wait for the peer's close after ours
-
-
-@bp.before_request
-def decline_extensions() -> None:
-    """simple-websocket builds its handshake from the environ's headers: without the offer it accepts none."""
-    offered = request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    if offered is not None:
-        request.environ[OFFERED_EXTENSIONS] = offered
 
 
 @sock.route("/stream/<call_id>", bp=bp)

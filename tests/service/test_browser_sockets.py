@@ -94,6 +94,25 @@ def test_listen_in_takes_only_this_services_own_pages(service: Service) -> None:
         platform.close()
 
 
+def test_listen_in_declines_permessage_deflate(service: Service) -> None:
+    """Browsers offer permessage-deflate: accepted, a 4 KB message could inflate to megabytes before the 4 KB
+    bound saw it. Declined, as on the stream."""
+    call_id, platform = live_call(service.url)
+    cookie = signed_in(service.url)
+    try:
+        head = raw_request(
+            service.url,
+            f"GET /dashboard/calls/{call_id}/listen HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            f"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+            f"Origin: {service.url}\r\nCookie: {cookie}\r\n\r\n",
+        )
+        assert head.startswith("HTTP/1.1 101"), head[:200]
+        assert "sec-websocket-extensions" not in head.split("\r\n\r\n")[0].lower(), head[:400]
+    finally:
+        platform.close()
+
+
 def test_listen_in_reads_what_the_browser_sends_and_bounds_it(service: Service) -> None:
     call_id, platform = live_call(service.url)
     cookie = signed_in(service.url)

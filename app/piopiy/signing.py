@@ -36,8 +36,12 @@ def stream_url(public_url: str, secret: str, call_id: str, ttl: int, now: float 
 
 def verify(secret: str, call_id: str, expires: str | None, sig: str | None, now: float | None = None) -> str | None:
     """None when the URL is good, else the reason it is not ("bad signature", "expired")."""
-    # ASCII digits only (str.isdigit and int() also take e.g. Arabic-Indic digits), and a sane length.
+    # ASCII digits only (str.isdigit and int() also take e.g. Arabic-Indic digits), and a sane length; an ASCII
+    # signature (hmac.compare_digest raises TypeError on other text: a 500 on /recordings/<id>.wav, found by
+    # the API fuzzer).
     if not expires or not sig or not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
+        return "bad signature"
+    if not sig.isascii():
         return "bad signature"
     if not hmac.compare_digest(signature(secret, call_id, int(expires)), sig):
         return "bad signature"

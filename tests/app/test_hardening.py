@@ -351,3 +351,11 @@ def test_the_events_webhook_refuses_a_list_or_object_where_one_value_belongs(cli
     many = client.post(url, json=[{"cmiuuid": "ok-1", "status": "in_answered"}, {"cmiuuid": True}])
     assert many.status_code == 400 and set(many.get_json()["errors"]) == {"1.cmiuuid"}
     assert client.get("/api/v1/calls", headers=api_headers()).get_json()["total"] == 0  # nothing stored
+
+
+def test_a_signature_that_is_not_ascii_is_a_bad_signature_not_a_500(client) -> None:
+    """hmac.compare_digest raises TypeError on non-ASCII text: /recordings/<id>.wav answered 500 (API fuzzer)."""
+    assert signing.verify(SECRET_KEY, "c-1", "99999999999", "ñ\x9f") == "bad signature"
+    assert signing.verify_recording(SECRET_KEY, "c-1", "99999999999", "𢝙") == "bad signature"
+    answer = client.get("/recordings/c-1.wav", query_string={"exp": "99999999999", "sig": "Û.%Ï"})
+    assert answer.status_code == 403 and answer.get_json()["code"] == "forbidden"

@@ -95,9 +95,16 @@ def test_a_complete_utterance_is_answered_when_the_model_says_so(done_call: dict
 
 
 def test_the_call_page_says_what_ended_each_turn(done_call: dict[str, Any]) -> None:
-    # The page draws from stored entries (epoch seconds); the API gives ISO times.
+    # The page draws from stored entries (epoch seconds); the API gives ISO times, in details too (#24.5).
+    def epoch(value: Any) -> Any:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if isinstance(value, str) else value
+
     stored = [
-        {**e, "at": datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp()}
+        {
+            **e,
+            "at": epoch(e["at"]),
+            "detail": {k: epoch(v) if k.endswith("_at") else v for k, v in e["detail"].items()},
+        }
         for e in done_call["call"]["timeline"]
     ]
     spans = [s for s in lanes(stored).spans if s.lane == "caller"]

@@ -4,6 +4,7 @@ model's ``end_call``; a model slower than the agent's ``filler.after_ms`` gets a
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,9 @@ def test_the_model_looks_something_up_then_ends_the_call(tmp_path: Path) -> None
     order = [said.index(line) for line in ("음, 잠시만요.", "주문이 오늘 발송됩니다.", "감사합니다. 안녕히 계세요.")]
     assert order == sorted(order) and not kinds(done, "interrupt")
     filler, reply = spoken[order[0]], spoken[order[1]]
-    gap = reply["started_at"] - (filler["started_at"] + filler["ms"] / 1000)
+    started = {k: datetime.fromisoformat(v["started_at"].replace("Z", "+00:00")).timestamp()  # ISO in the API
+               for k, v in (("filler", filler), ("reply", reply))}  # fmt: skip
+    gap = started["reply"] - (started["filler"] + filler["ms"] / 1000)
     # started_at is when a line's first audio was sent, up to the link's 200 ms lead before it plays; the
     # playback clock queues the reply after the filler's last frame, so the two never overlap.
     assert -0.25 < gap < 1.0

@@ -45,3 +45,12 @@ def test_secrets_are_logged_as_generated_only_when_generated(tmp_path: Path, cap
     assert "generated SECRET_KEY" in first and "reused" not in first
     assert "generated" not in second and "reused SECRET_KEY" in second
     assert "outbound calls answer 503" in second  # no Piopiy credentials here
+
+
+def test_the_sign_in_page_points_at_dev_secrets_only_in_development(make_app) -> None:
+    """Review D9: production's sign-in page said the password was in instance/dev-secrets.json, which only
+    `make run` (development) writes."""
+    production = make_app().test_client().get("/login").get_data(as_text=True)
+    assert "DASHBOARD_PASSWORD" in production and "dev-secrets.json" not in production
+    development = make_app(CALLSTREAM_ENV="development").test_client().get("/login").get_data(as_text=True)
+    assert "instance/dev-secrets.json" in development

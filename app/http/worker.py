@@ -8,7 +8,10 @@ from being accepted at all (#25.1). So, before the app sees a request, this work
 - counts a body as slow once it has to wait on the network after FAST (half a second): a slow
   one is refused with 429 when its client already has ``REQUEST_BODIES_PER_CLIENT`` slow bodies,
   and 503 when half the pool holds slow bodies (the other half stays free for everyone else);
-  when three quarters of the pool is in use, a body that has to wait is refused at once (503);
+  when three quarters of the pool is in use, a body still waiting after FAST is refused (503).
+  FAST holds whatever the load: a client sends its body in a second segment after the head
+  (urllib3 does; Nagle's algorithm then waits one round trip, 100-300 ms from the platform's
+  cloud), and a webhook must not be refused for that when the pool is crowded;
 - and, when three quarters of the pool is in use, gives a request head (or an idle kept-alive
   connection) one second instead of ``keepalive``, and turns away new connections from an address
   that already has ``REQUEST_BODIES_PER_CLIENT`` connections waiting for their heads.
@@ -228,8 +231,7 @@ class GuardedWorker(GeventWorker):
             admitted.append(client)
 
         try:
-            fast = 0.0 if self._crowded() else FAST
-            req.body = io.BytesIO(read_body(req.body, length, self.limits, admit, fast))
+            req.body = io.BytesIO(read_body(req.body, length, self.limits, admit))
         finally:
             if admitted:
                 self.reading[client] -= 1

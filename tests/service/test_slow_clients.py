@@ -8,6 +8,7 @@ trickles; when they hold them all, nothing else is accepted. The pool is scaled 
 
 from __future__ import annotations
 
+import json
 import selectors
 import socket
 import time
@@ -142,6 +143,10 @@ def _round(service: str, ws: Any, call_id: str, n: int) -> float:
     body = {"from": "919876543210", "to": "919111111111", "time": "now", "cmiuuid": f"s-{started}"}
     pcmo = requests.post(f"{service}/webhooks/piopiy/answer", params={"token": WEBHOOK_TOKEN}, json=body, timeout=3)
     assert health.status_code == 200 and pcmo.status_code == 200, (health.text, pcmo.text)
+    # the platform's head, then its body one round trip later (Nagle over ~200 ms): never refused as slow
+    port = int(service.rsplit(":", 1)[1])
+    split = _answer_in_two_segments(port, f"s2-{started}", gap=0.2)
+    assert split.startswith(b"HTTP/1.1 200"), split[:300]
     command = "pause" if n % 2 == 0 else "resume"
     assert act(service, call_id, action=command).status_code == 200
     heard: list[Any] = []
@@ -150,6 +155,19 @@ def _round(service: str, ws: Any, call_id: str, n: int) -> float:
         heard += drain(ws, 0.02)
     assert {"action": command} in heard, f"the live call never heard {command}"
     return time.monotonic() - started
+
+
+def _answer_in_two_segments(port: int, cmiuuid: str, gap: float) -> bytes:
+    """The answer webhook with its JSON body sent ``gap`` seconds after its head, as a separate segment."""
+    body = json.dumps({"from": "919876543210", "to": "919111111111", "time": "now", "cmiuuid": cmiuuid}).encode()
+    head = f"POST /webhooks/piopiy/answer?token={WEBHOOK_TOKEN} HTTP/1.1\r\nHost: x\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(head.encode())
+        time.sleep(gap)
+        sock.sendall(body)
+        return _until_closed(sock)
 
 
 def _exchange(port: int, request: bytes, *, trickle: float = 0.0, wait: float = 10.0) -> tuple[bytes, float]:

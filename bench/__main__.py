@@ -17,6 +17,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
            callers that do not: same service, same run, --steps N calls (default 50); the ratio must be ~1.0
   calibrate  (its own options: python -m bench calibrate --help) 2-3 minutes: the phrase and free-speech calls
            this machine holds and the ADMIT_* settings that follow (bench/calibrate.py)
+  heard    vosk's recognition of our own TTS lines as the caller hears them through real calls (#23.7);
+           --tree PATH runs the service from another checkout (before/after a change), see bench/heard.py
   turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
            (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
 
@@ -35,10 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.audio_quality import LINES
 from bench.capacity import bench_capacity
 from bench.deflate import bench_deflate
 from bench.dialogue import duty_cycle
 from bench.harness import GOALS
+from bench.heard import bench_heard
 from bench.report import commit, cpu_model, table
 from bench.steps import bench_answer, bench_bargein, bench_latency
 from bench.turns import bench_turns
@@ -61,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--every-step", action="store_true", help="run every call step, also after one fails (cost figures)"
     )
+    parser.add_argument("--tree", type=Path, default=ROOT, help="heard: the checkout whose service makes the audio")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return parser
 
@@ -79,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
-    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns", "deflate"}
+    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns", "deflate", "heard"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     if "all" in what:
@@ -120,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             calls = int(args.steps.split(",")[0]) if args.steps else (5 if args.quick else 50)
             print(f"deflate offered vs not, {calls} phrase calls …", flush=True)
             results["deflate"] = bench_deflate(tmp, calls, seconds)
+        if "heard" in what:
+            print(f"our TTS lines through calls, service from {args.tree} …", flush=True)
+            results["heard"] = bench_heard(tmp, args.tree.resolve(), 3 if args.quick else len(LINES))
+            print(f"mean character error rate: {results['heard']['mean']}", flush=True)
         if "turns" in what:
             print("turn-taking …", flush=True)
             results["turns"] = bench_turns(tmp, live=not args.quick)

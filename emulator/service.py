@@ -59,8 +59,12 @@ class Service:
 
 
 @contextmanager
-def service_process(config: dict[str, Any], *, startup: float = 30.0, app: str = "wsgi:app") -> Iterator[Service]:
-    """Start `gunicorn -c gunicorn.conf.py <app>` with ``config`` as its environment; stop it afterwards.
+def service_process(
+    config: dict[str, Any], *, startup: float = 30.0, app: str = "wsgi:app", root: Path = ROOT
+) -> Iterator[Service]:
+    """Start `gunicorn -c gunicorn.conf.py <app>` in ``root`` with ``config`` as its environment; stop it afterwards.
+
+    ``root`` is this checkout unless a bench compares another one (an older commit's worktree).
 
     ``PUBLIC_URL="auto"`` becomes the server's own address, so the stream URLs it hands out work.
     """
@@ -74,7 +78,7 @@ def service_process(config: dict[str, Any], *, startup: float = 30.0, app: str =
     logfile = tempfile.NamedTemporaryFile(prefix="callstream-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [str(gunicorn), "-c", "gunicorn.conf.py", app],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=logfile,
         stderr=subprocess.STDOUT,

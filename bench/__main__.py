@@ -65,7 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--every-step", action="store_true", help="run every call step, also after one fails (cost figures)"
     )
-    parser.add_argument("--tree", type=Path, default=ROOT, help="heard: the checkout whose service makes the audio")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="heard, phrase, free: run the service from this checkout (another commit's worktree), not this one",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return parser
 
@@ -114,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             if mode in what:
                 print(f"capacity, {mode} ({'phrase grammar' if mode == 'phrase' else 'free speech'}) …", flush=True)
                 steps = [int(n) for n in args.steps.split(",")] if args.steps else ([5, 10] if args.quick else default)
-                results[f"calls_{mode}"] = bench_capacity(tmp, mode, steps, seconds, args.every_step)
+                results[f"calls_{mode}"] = bench_capacity(
+                    tmp, mode, steps, seconds, args.every_step, args.tree.resolve()
+                )
         if "latency" in what:
             print("reply latency …", flush=True)
             results["latency"] = bench_latency(tmp, [1, 3] if args.quick else [1, 10, 50])

@@ -35,6 +35,7 @@ from bench.harness import (
     voice_service,
     wait_idle,
 )
+from emulator.service import ROOT
 
 REPLY_P95_MS = 450
 STT_P95_MS = 150
@@ -101,14 +102,16 @@ def pct(values: list[float], p: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)
 
 
-def bench_capacity(tmp: Path, mode: str, steps: list[int], seconds: float, every_step: bool = False) -> dict[str, Any]:
+def bench_capacity(
+    tmp: Path, mode: str, steps: list[int], seconds: float, every_step: bool = False, tree: Path = ROOT
+) -> dict[str, Any]:
     """Steps of ``n`` calls until one fails (a VOID step is run once more, then ends the run too); with
     ``every_step``, on through every step, for the cost figures (the capacity is still the last step held
     before the first that did not)."""
     agents = bench_agents(tmp)
     agent = "bench-phrase" if mode == "phrase" else "bench-free"
     rows: list[dict[str, Any]] = []
-    with voice_service(tmp, agents) as svc:
+    with voice_service(tmp, agents, tree) as svc:
         idle_rss = Sampler(svc).rss_now()
         # First, on the just-started service: the first step's calls all at once, with no warm-up load
         # before it (issue 26: a cold burst once left half its calls mute while warmed steps held).

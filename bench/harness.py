@@ -117,9 +117,9 @@ def load(
 
 
 @contextmanager
-def voice_service(tmp: Path, agents: Path) -> Iterator[Service]:
-    """The service with the bench agents, once its speech model has loaded."""
-    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60) as svc:
+def voice_service(tmp: Path, agents: Path, root: Path = ROOT) -> Iterator[Service]:
+    """The service (from the checkout ``root``) with the bench agents, once its speech model has loaded."""
+    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60, root=root) as svc:
         while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
             time.sleep(0.5)
         yield svc

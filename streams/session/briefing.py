@@ -32,6 +32,7 @@ class Memory:
         self.lines: deque[dict[str, str]] = deque(maxlen=lines)
         self.intents: list[str] = []
         self.not_understood = 0  # caller turns heard but with no words recognised
+        self.model_summary: str | None = None  # the call's LLM, in its transfer tool call (#23.1)
 
     def observe(self, event: CallEvent) -> None:
         if isinstance(event, TranscriptLine) and event.text.strip():
@@ -40,6 +41,10 @@ class Memory:
             self.not_understood += 1
         elif isinstance(event, Turn) and event.intent and event.intent not in self.intents:
             self.intents.append(event.intent)
+        elif isinstance(event, Note) and event.what == "transfer.summary":
+            given = event.info.get("summary")
+            text = " ".join(given.split())[:500] if isinstance(given, str) else ""
+            self.model_summary = text or self.model_summary
 
 
 def _times(n: int) -> str:
@@ -61,14 +66,21 @@ def plain_summary(memory: Memory, why: str) -> str:
 
 
 def brief(memory: Memory, why: str, numbers: list[str], summarize: Summarizer | None = None) -> dict[str, Any]:
-    """The context for the person taking the call (blocking: the LLM is asked, with its own timeout)."""
+    """The context for the person taking the call (blocking: the LLM is asked, with its own timeout).
+
+    The summary the call's own model gave with its ``transfer`` tool call comes first (it heard the
+    whole call, and asking again costs a round trip while the caller waits); then ``summarize``; then
+    one made from the transcript.
+    """
     lines = list(memory.lines)[-8:]
-    summary = summarize(lines) if summarize is not None and lines else None
+    summary, by = memory.model_summary, "model"
+    if not summary:
+        summary, by = (summarize(lines) if summarize is not None and lines else None), "llm"
     return {
         "why": why,
         "numbers": numbers,
         "summary": summary or plain_summary(memory, why),
-        "summary_by": "llm" if summary else "transcript",
+        "summary_by": by if summary else "transcript",
         "intents": list(memory.intents),
         "not_understood": memory.not_understood,
         "lines": lines,

@@ -57,7 +57,10 @@ class LLMPolicy:
         self.api_key = api_key
         self.timeout = timeout
         self.max_history = history
-        self.history: list[dict[str, str]] = []
+        # One list of messages per exchange (a greeting, a turn: the caller's words, the tool calls the
+        # model made and their results, its answer), trimmed by whole exchanges: a tool result never
+        # loses the assistant message that asked for it, which the chat API would refuse.
+        self.exchanges: list[list[dict[str, Any]]] = []
         self.http = session or requests.Session()
         self.failures = 0
         self.tools = tools or ToolBox()
@@ -75,29 +78,39 @@ class LLMPolicy:
     def greeting(self) -> Decision:
         decision = self.script.greeting()
         if decision.reply:
-            self.history.append({"role": "assistant", "content": decision.reply})
+            self.exchanges.append([{"role": "assistant", "content": decision.reply}])
         return decision
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The messages of the last ``max_history`` exchanges, oldest first."""
+        return [message for exchange in self.exchanges[-self.max_history :] for message in exchange]
 
     def on_turn(self, text: str, confidence: float) -> Decision:
         scripted = self.script.match(text) if text.strip() and confidence >= self.script.min_confidence else None
+        tools_used: list[dict[str, Any]] = []
         if scripted is not None or not text.strip():
             decision = self.script.on_turn(text, confidence)
         else:
-            answer = self._converse(text)
+            answer = self._converse(text, tools_used)
             if answer is None:
                 decision = self.script.miss()
             else:
                 self.script.misses = 0
                 decision = answer
-        self.history.append({"role": "user", "content": text})
+        exchange: list[dict[str, Any]] = [{"role": "user", "content": text}, *tools_used]
         if decision.reply:
-            self.history.append({"role": "assistant", "content": decision.reply})
-        self.history = self.history[-2 * self.max_history :]
+            exchange.append({"role": "assistant", "content": decision.reply})
+        self.exchanges = [*self.exchanges, exchange][-self.max_history :]
         return decision
 
     # -- one turn: the model, and its tools ----------------------------------------------------
-    def _converse(self, text: str) -> Decision | None:
-        """The model's answer to ``text`` after at most ``max_rounds`` tool rounds; None if it never answered."""
+    def _converse(self, text: str, tools_used: list[dict[str, Any]]) -> Decision | None:
+        """The model's answer to ``text`` after at most ``max_rounds`` tool rounds; None if it never answered.
+
+        Each round of HTTP tools that ran to the end (the model's request and every result) is appended
+        to ``tools_used``, so later turns know what was looked up; a round a built-in ended is not.
+        """
         system = self.agent.get("instructions") or (
             "You are a phone assistant. Answer in one or two short spoken sentences, "
             f"in the language with code {self.agent.get('language', 'en')}."
@@ -121,9 +134,11 @@ class LLMPolicy:
             messages.append(asked)
             if content and not self.tools.is_builtin(calls[0].name):
                 self.on_wait(content)  # "let me look that up": said while the tool runs
+            before = len(messages) - 1
             decided = self._tool_round(calls, content, messages, round_ + 1)
             if decided is not None:
                 return decided
+            tools_used.extend(messages[before:])
         return Decision(reply=self.fallback, intent="llm")  # pragma: no cover - the loop returns
 
     def _tool_round(
@@ -145,6 +160,9 @@ class LLMPolicy:
             goodbye = content or self.agent.get("goodbye") or "Goodbye."
             return Decision(reply=goodbye, action="hangup", intent="end_call")
         if call.name == "transfer":  # the hold line is the handoff's own: the model's words would say it twice
+            summary = (call.arguments or {}).get("summary")
+            if isinstance(summary, str) and summary.strip():  # for the brief (streams/session/briefing.py)
+                self.on_note("transfer.summary", {"summary": summary[:500]})
             return Decision(action="transfer", intent="transfer", reason="tool")
         return Decision(reply=content or None, action="play", file=self.hold_file, intent="hold")
 

@@ -97,4 +97,5 @@ def test_the_model_transfers_to_the_agents_people_with_the_brief(tmp_path: Path)
     assert [c["name"] for c in kinds(done, "tool.call")] == ["transfer"]
     assert kinds(done, "turn")[0]["intent"] == "transfer" and kinds(done, "turn")[0]["action"] == "transfer"
     brief = kinds(done, "handoff.brief")[0]["context"]  # the brief the person gets, as for any transfer
-    assert brief["why"] == "tool" and brief["summary"] and brief["lines"][1]["speaker"] == "caller"
+    assert brief["why"] == "tool" and brief["lines"][1]["speaker"] == "caller"
+    assert (brief["summary"], brief["summary_by"]) == ("Wants a refund.", "model")  # the model's, from its call

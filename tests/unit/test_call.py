@@ -333,3 +333,18 @@ def test_the_brief_uses_the_llm_summary_when_there_is_one() -> None:
     memory.observe(TranscriptLine(call_id="c", speaker="caller", text="I want to cancel"))
     assert brief(memory, "intent", ["1"], lambda lines: "Wants to cancel.")["summary_by"] == "llm"
     assert brief(memory, "intent", ["1"], lambda lines: None)["summary_by"] == "transcript"  # the LLM failed
+
+
+def test_the_brief_takes_the_summary_the_model_gave_its_transfer_call_first() -> None:
+    from streams.events import Note, TranscriptLine
+    from streams.session.briefing import Memory, brief
+
+    memory = Memory()
+    memory.observe(TranscriptLine(call_id="c", speaker="caller", text="I want to cancel"))
+    memory.observe(Note(call_id="c", what="transfer.summary", info={"summary": "  Wants to\ncancel order 12. "}))
+    asked: list[object] = []
+    context = brief(memory, "tool", ["1"], lambda lines: asked.append(lines) or "Another summary.")
+    assert (context["summary"], context["summary_by"]) == ("Wants to cancel order 12.", "model")
+    assert asked == []  # no second round trip to the LLM while the caller waits
+    memory.observe(Note(call_id="c", what="transfer.summary", info={"summary": ["not", "text"]}))
+    assert brief(memory, "tool", ["1"])["summary"] == "Wants to cancel order 12."  # a bad one changes nothing

@@ -54,6 +54,24 @@ def test_an_http_tool_is_called_and_its_result_goes_back_to_the_model() -> None:
     assert seen[1][1]["ok"] and seen[1][1]["status"] == 200 and "s3cret" not in str(seen)
 
 
+def test_later_turns_know_what_a_tool_looked_up_and_history_keeps_whole_exchanges() -> None:
+    answers = [{"tools": [("order_status", {"order": "42"})]}, "It ships today.", "Yes, order 42.", "Bye."]
+    with chat_double(answers) as chat:
+        chat.tool_answers["order_status"] = {"body": {"order": "42", "state": "shipped"}}
+        made, _ = policy(chat)
+        made.on_turn("where is my order", 1.0)
+        made.on_turn("the same order?", 1.0)
+        third = chat.requests[2]["messages"]  # the second turn's request: the lookup is still there
+        made.max_history = 1
+        made.on_turn("thanks", 1.0)
+        fourth = chat.requests[3]["messages"]  # one exchange kept: the first (with its tool) is gone whole
+    roles = [m["role"] for m in third]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"], roles
+    assert third[2]["tool_calls"][0]["id"] == third[3]["tool_call_id"] and "shipped" in third[3]["content"]
+    assert [m["role"] for m in fourth] == ["system", "user", "assistant", "user"]
+    assert fourth[1]["content"] == "the same order?"  # never a tool message without the call that asked for it
+
+
 def test_a_get_tool_sends_its_arguments_as_the_query() -> None:
     with chat_double([{"tools": [("order_status", {"order": "7"})]}, "Done."]) as chat:
         made, _ = policy(chat, method="GET")

@@ -39,7 +39,7 @@ def build(app: Flask) -> Services:
     store = CallStore(db, settle=writes.settle)  # a read first waits for this node's queued writes
     bus = EventBus()
     calls = CallRegistry(config["MAX_CALLS"])
-    load = Load(Limits.from_config(config), workers=config["CALLSTREAM_WORKERS"])
+    load = Load(Limits.from_config(config), workers=config["CALLSTREAM_WORKERS"], active=calls.__len__)
     metrics = Metrics(calls, writes, load)
     bus.on_local(Journal(store, writes, config["NODE_NAME"]))
     bus.on_local(metrics.observe)

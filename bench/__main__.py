@@ -19,6 +19,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
            this machine holds and the ADMIT_* settings that follow (bench/calibrate.py)
   heard    vosk's recognition of our own TTS lines as the caller hears them through real calls (#23.7);
            --tree PATH runs the service from another checkout (before/after a change), see bench/heard.py
+  overload offered --steps N calls (default 150) with admission on at its defaults, as deployed: the admitted
+           calls must meet the goals, the rest hear the busy message (#21.1); see bench/overload.py
   turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
            (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
 
@@ -43,6 +45,7 @@ from bench.deflate import bench_deflate
 from bench.dialogue import duty_cycle
 from bench.harness import GOALS
 from bench.heard import bench_heard
+from bench.overload import bench_overload
 from bench.report import commit, cpu_model, table
 from bench.steps import bench_answer, bench_bargein, bench_latency
 from bench.turns import bench_turns
@@ -71,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         default=ROOT,
         help="heard, phrase, free: run the service from this checkout (another commit's worktree), not this one",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="phrase, free, overload: gunicorn workers (> 1: on a private Redis, as make run on as many cores)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return parser
 
@@ -89,7 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     what = set(args.what or ["all"])
-    unknown = what - {"all", "answer", "calls", "phrase", "free", "latency", "bargein", "turns", "deflate", "heard"}
+    unknown = what - {
+        "all",
+        "answer",
+        "calls",
+        "phrase",
+        "free",
+        "latency",
+        "bargein",
+        "turns",
+        "deflate",
+        "heard",
+        "overload",
+    }
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     if "all" in what:
@@ -99,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = args.seconds or (8 if args.quick else 30)
     results: dict[str, Any] = {
         "commit": commit(),
+        "tree": str(args.tree.resolve()),  # the checkout whose service ran (another commit's, with --tree)
         "cores": os.cpu_count(),
         "cpu_model": cpu_model(),
         "when": time.strftime("%Y-%m-%d %H:%M"),
@@ -111,34 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     results["conditions"] = _conditions(results)
     print(results["conditions"], flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        if "answer" in what:
-            print("answer webhook …", flush=True)
-            results["answer"] = bench_answer(tmp, args.quick)
-        for mode, default in (("phrase", PHRASE_STEPS), ("free", FREE_STEPS)):
-            if mode in what:
-                print(f"capacity, {mode} ({'phrase grammar' if mode == 'phrase' else 'free speech'}) …", flush=True)
-                steps = [int(n) for n in args.steps.split(",")] if args.steps else ([5, 10] if args.quick else default)
-                results[f"calls_{mode}"] = bench_capacity(
-                    tmp, mode, steps, seconds, args.every_step, args.tree.resolve()
-                )
-        if "latency" in what:
-            print("reply latency …", flush=True)
-            results["latency"] = bench_latency(tmp, [1, 3] if args.quick else [1, 10, 50])
-        if "bargein" in what:
-            print("barge-in …", flush=True)
-            results["bargein"] = bench_bargein(tmp, 4 if args.quick else 20)
-        if "deflate" in what:
-            calls = int(args.steps.split(",")[0]) if args.steps else (5 if args.quick else 50)
-            print(f"deflate offered vs not, {calls} phrase calls …", flush=True)
-            results["deflate"] = bench_deflate(tmp, calls, seconds)
-        if "heard" in what:
-            print(f"our TTS lines through calls, service from {args.tree} …", flush=True)
-            results["heard"] = bench_heard(tmp, args.tree.resolve(), 3 if args.quick else len(LINES))
-            print(f"mean character error rate: {results['heard']['mean']}", flush=True)
-        if "turns" in what:
-            print("turn-taking …", flush=True)
-            results["turns"] = bench_turns(tmp, live=not args.quick)
+        _measure(Path(tmp_name), what, args, seconds, results)
     report = table(results)
     print("\n" + report)
     out = Path(args.out)
@@ -147,6 +142,41 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(results, indent=2))
     print(f"\nJSON: {path}")
     return 0
+
+
+def _measure(tmp: Path, what: set[str], args: argparse.Namespace, seconds: float, results: dict[str, Any]) -> None:
+    """Run each benchmark asked for, in this order, adding its figures to ``results``."""
+    if "answer" in what:
+        print("answer webhook …", flush=True)
+        results["answer"] = bench_answer(tmp, args.quick)
+    for mode, default in (("phrase", PHRASE_STEPS), ("free", FREE_STEPS)):
+        if mode in what:
+            print(f"capacity, {mode} ({'phrase grammar' if mode == 'phrase' else 'free speech'}) …", flush=True)
+            steps = [int(n) for n in args.steps.split(",")] if args.steps else ([5, 10] if args.quick else default)
+            results[f"calls_{mode}"] = bench_capacity(
+                tmp, mode, steps, seconds, args.every_step, args.tree.resolve(), args.workers
+            )
+    if "latency" in what:
+        print("reply latency …", flush=True)
+        results["latency"] = bench_latency(tmp, [1, 3] if args.quick else [1, 10, 50])
+    if "bargein" in what:
+        print("barge-in …", flush=True)
+        results["bargein"] = bench_bargein(tmp, 4 if args.quick else 20)
+    if "deflate" in what:
+        calls = int(args.steps.split(",")[0]) if args.steps else (5 if args.quick else 50)
+        print(f"deflate offered vs not, {calls} phrase calls …", flush=True)
+        results["deflate"] = bench_deflate(tmp, calls, seconds)
+    if "overload" in what:
+        offered = [int(n) for n in args.steps.split(",")] if args.steps else [150]
+        print(f"overload: {offered} calls offered, admission on …", flush=True)
+        results["overload"] = bench_overload(tmp, offered, seconds, args.tree.resolve(), args.workers)
+    if "heard" in what:
+        print(f"our TTS lines through calls, service from {args.tree} …", flush=True)
+        results["heard"] = bench_heard(tmp, args.tree.resolve(), 3 if args.quick else len(LINES))
+        print(f"mean character error rate: {results['heard']['mean']}", flush=True)
+    if "turns" in what:
+        print("turn-taking …", flush=True)
+        results["turns"] = bench_turns(tmp, live=not args.quick)
 
 
 def _conditions(results: dict[str, Any]) -> str:

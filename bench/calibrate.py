@@ -38,9 +38,19 @@ from bench.harness import Sampler, bench_agents, voice_service
 from bench.report import commit, cpu_model
 from emulator.service import ROOT
 
-SIGNALS = {"loop_lag_ms": "ADMIT_LOOP_LAG_MS", "stt_wait_ms": "ADMIT_STT_WAIT_MS", "cpu": "ADMIT_CPU"}
+SIGNALS = {
+    "loop_lag_ms": "ADMIT_LOOP_LAG_MS",
+    "stt_wait_ms": "ADMIT_STT_WAIT_MS",
+    "cpu": "ADMIT_CPU",
+    "loop_cpu": "ADMIT_LOOP_CPU",
+}
 DEFAULTS = Limits()
-DEFAULT_LEVELS = {"loop_lag_ms": DEFAULTS.loop_lag * 1000, "stt_wait_ms": DEFAULTS.stt_wait * 1000, "cpu": DEFAULTS.cpu}
+DEFAULT_LEVELS = {
+    "loop_lag_ms": DEFAULTS.loop_lag * 1000,
+    "stt_wait_ms": DEFAULTS.stt_wait * 1000,
+    "cpu": DEFAULTS.cpu,
+    "loop_cpu": DEFAULTS.loop_cpu,
+}
 RISE = 1.25  # a signal whose failing figure is not this much above the held one did not cause the failure
 
 
@@ -90,7 +100,7 @@ def admission_settings(held: list[dict[str, float]], failed: list[dict[str, floa
         level = DEFAULT_LEVELS[name]
         if ok is not None and bad is not None and bad > ok * RISE and bad > 0:
             level = (ok + bad) / 2 / high
-        settings[setting] = round(level, 2 if name == "cpu" else 0)
+        settings[setting] = round(level, 2 if name in ("cpu", "loop_cpu") else 0)
     return settings
 
 

@@ -103,7 +103,13 @@ def pct(values: list[float], p: float) -> float | None:
 
 
 def bench_capacity(
-    tmp: Path, mode: str, steps: list[int], seconds: float, every_step: bool = False, tree: Path = ROOT
+    tmp: Path,
+    mode: str,
+    steps: list[int],
+    seconds: float,
+    every_step: bool = False,
+    tree: Path = ROOT,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Steps of ``n`` calls until one fails (a VOID step is run once more, then ends the run too); with
     ``every_step``, on through every step, for the cost figures (the capacity is still the last step held
@@ -111,7 +117,7 @@ def bench_capacity(
     agents = bench_agents(tmp)
     agent = "bench-phrase" if mode == "phrase" else "bench-free"
     rows: list[dict[str, Any]] = []
-    with voice_service(tmp, agents, tree) as svc:
+    with voice_service(tmp, agents, tree, workers) as svc:
         idle_rss = Sampler(svc).rss_now()
         # First, on the just-started service: the first step's calls all at once, with no warm-up load
         # before it (issue 26: a cold burst once left half its calls mute while warmed steps held).

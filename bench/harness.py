@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,30 +117,41 @@ def load(
 
 
 @contextmanager
-def voice_service(tmp: Path, agents: Path, root: Path = ROOT) -> Iterator[Service]:
-    """The service (from the checkout ``root``) with the bench agents, once its speech model has loaded."""
-    with service_process(config(tmp, AGENTS_DIR=str(agents)), startup=60, root=root) as svc:
+def voice_service(tmp: Path, agents: Path, root: Path = ROOT, workers: int = 1) -> Iterator[Service]:
+    """The service (from the checkout ``root``) with the bench agents, once its speech model has loaded.
+
+    With ``workers`` > 1: that many gunicorn workers on a redis-server of their own, as ``make run``
+    starts on a box with as many cores (app/runtime/launcher.py)."""
+    with ExitStack() as stack:
+        extra: dict[str, Any] = {}
+        if workers > 1:
+            from tests.support.redis_server import redis_server
+
+            extra = {"REDIS_URL": stack.enter_context(redis_server(tmp)), "WEB_CONCURRENCY": workers}
+        svc = stack.enter_context(service_process(config(tmp, AGENTS_DIR=str(agents), **extra), startup=60, root=root))
         while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
             time.sleep(0.5)
         yield svc
 
 
 class Sampler:
-    """CPU% and RSS of the gunicorn worker, once a second, in a thread."""
+    """CPU% and RSS of the gunicorn workers (summed, when there are several), once a second, in a thread."""
 
     def __init__(self, service: Service) -> None:
         master = psutil.Process(service.master_pid)
-        self.worker = master.children()[0]
+        self.workers = master.children()
+        self.worker = self.workers[0]
         self.cpu: list[float] = []
         self.rss: list[int] = []
         self._stop = threading.Event()
-        self.worker.cpu_percent(None)
+        for worker in self.workers:
+            worker.cpu_percent(None)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
-            self.cpu.append(self.worker.cpu_percent(None))
-            self.rss.append(self.worker.memory_info().rss)
+            self.cpu.append(sum(worker.cpu_percent(None) for worker in self.workers))
+            self.rss.append(sum(worker.memory_info().rss for worker in self.workers))
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -151,7 +162,7 @@ class Sampler:
         self._thread.join()
 
     def rss_now(self) -> int:
-        return self.worker.memory_info().rss
+        return sum(worker.memory_info().rss for worker in self.workers)
 
 
 def runtime(url: str, reset: bool = False) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import redis
 from gevent.queue import Full, Queue
 
 from app.runtime.load import Load
+from app.runtime.placement import choose_address
 from app.storage.db import is_transient
 from app.urls import safe_url
 from streams.errors import CallError, CallNotLive, error_from_dict
@@ -147,14 +148,11 @@ class Cluster:
         return self.accepting and not self.calls.full() and not (self.load is not None and self.load.refusing)
 
     def pick_node(self) -> str | None:
-        """The node with room least loaded (load in bands of 0.2: it is noisy; then calls; then us), or None."""
+        """The address to place a call on, or None (busy): app/runtime/placement.py decides."""
         try:
-            nodes = [n for n in self.nodes() if n.get("room")]
+            return choose_address(self.redis, self.nodes(), self.node_url, self.load)
         except redis.RedisError:
             return self.node_url if self.has_room() else None  # on our own: our room
-        if not nodes:
-            return None
-        return min(nodes, key=lambda n: (int(n.get("load", 0.0) * 5), n["live"], n["id"] != self.node_id))["url"]
 
     def leave_rotation(self) -> None:
         """Draining (SIGTERM): no node places a new call here from now on; our live calls stay ours."""
@@ -171,6 +169,8 @@ class Cluster:
         info["accepting"] = self.accepting
         info["room"] = self.has_room()
         info["load"] = self.load.figures.load if self.load is not None else 0.0
+        if self.load is not None:  # what a burst placed here would add (pick_node)
+            info["linear"], info["per_call"] = self.load.figures.linear, self.load.figures.per_call
         pipe.set(f"{PREFIX}node:{self.node_id}", json.dumps(info), px=int(self.ttl * 1000))
         for call_id in self.calls.ids():
             pipe.set(f"{PREFIX}call:{call_id}", self.node_id, px=int(self.ttl * 1000))

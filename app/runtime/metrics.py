@@ -114,6 +114,7 @@ def _load_metrics(load: Load | None) -> Iterator[Metric]:
         ("callstream_loop_lag_seconds", figures.loop_lag, "Event-loop lag, averaged over the window."),
         ("callstream_stt_wait_seconds", figures.stt_wait, "Caller audio's wait for its STT result, averaged."),
         ("callstream_cpu_share", figures.cpu, "The process's CPU over the cores it may use, averaged."),
+        ("callstream_loop_cpu_share", figures.loop_cpu, "The event loop thread's CPU over one core, averaged."),
         ("callstream_taking_calls", 0.0 if load.refusing else 1.0, "1 while the load lets this node take calls."),
     ):
         gauge = GaugeMetricFamily(name, what)

@@ -94,8 +94,9 @@ def _choose_node(svc: Services) -> tuple[str | None, str]:
         return url, "no_node_with_room"
     if svc.calls.full():
         return None, "max_calls"
-    if svc.load is not None and svc.load.refusing:
-        return None, "load"
+    reason = svc.load.admit() if svc.load is not None else ""
+    if reason:
+        return None, reason  # "load" (measured) or "burst" (projected), app/runtime/load.py
     return public_url(svc.config), ""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.runtime.load import Limits, Sample, headroom, refusing_next, usable_cores
+from app.runtime.load import Limits, Load, Sample, headroom, refusing_next, usable_cores
 from streams.loopwatch import Samples
 
 LIMITS = Limits(loop_lag=0.1, stt_wait=0.5, cpu=0.8, high=0.8, low=0.5, window=2.0)
@@ -57,3 +57,30 @@ def test_a_reservoir_counts_what_it_was_given_past_its_size() -> None:
     for value in range(5):
         samples.add(value)
     assert samples.count == 5 and list(samples.values) == [2, 3, 4]
+
+
+def test_the_loop_threads_cpu_is_a_signal_and_teaches_what_one_call_costs() -> None:
+    limits = Limits(loop_lag=0.1, stt_wait=0.5, cpu=0.8, loop_cpu=0.8, high=0.8, low=0.5, window=2.0)
+    # one worker on many cores: its share of them stays low while its loop's thread nears one core
+    busy = [Sample(1.0, 0.01, 0.05, 0.3, loop_cpu=0.76, active=60), Sample(1.5, 0.01, 0.05, 0.3, 0.76, 60)]
+    figures = headroom(busy, now=2.0, limits=limits)
+    assert round(figures.load, 3) == 0.95 and round(figures.linear, 3) == 0.95  # 0.76 / 0.8, not 0.3 / 0.8
+    assert figures.per_call is not None and round(figures.per_call, 5) == round(0.95 / 60, 5)
+    few = headroom([Sample(1.0, 0.0, 0.0, 0.01, 0.02, active=2)], now=1.5, limits=limits)
+    assert few.per_call is None  # two calls say little about what one costs
+
+
+def test_a_burst_is_refused_before_its_load_shows() -> None:
+    """150 calls offered within seconds were all admitted: their load showed only once they talked (#21)."""
+    limits = Limits(high=0.8, low=0.6, window=5.0, burst=10)
+    load = Load(limits, cores=2)
+    taken = [load.admit(now=100.0 + i * 0.05) for i in range(15)]  # a fresh node: nothing measured yet
+    assert taken == [""] * 10 + ["burst"] * 5  # ADMIT_BURST calls at once, then wait for a measurement
+    assert load.admit(now=106.0) == ""  # the burst left the window
+    # measured: 40 live calls make a linear load of 0.4, so 0.01 a call: room for 40 more, in any burst
+    load.figures = headroom([Sample(110.0, 0.0, 0.0, 0.1, 0.34, 40)], now=110.0, limits=limits)
+    assert round(load.figures.linear, 3) == 0.4
+    taken = [load.admit(now=120.0 + i * 0.05) for i in range(45)]
+    assert taken.count("") == 40 and taken[40:] == ["burst"] * 5
+    load.refusing = True  # measured past ADMIT_HIGH: refused as "load" whatever the projection says
+    assert load.admit(now=200.0) == "load"

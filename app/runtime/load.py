@@ -229,6 +229,8 @@ class Load:
             self.admitted.popleft()
         if self.refusing:
             return "load"
+        if self.limits.high > 1:  # ADMIT_HIGH above 1: admission is off (the load never passes 1)
+            return ""
         figures = self.figures
         if projected(figures.linear, figures.per_call, len(self.admitted) + 1, self.limits) > self.limits.high:
             return "burst"

@@ -48,7 +48,7 @@ def choose_address(client: redis.Redis, nodes: list[dict[str, Any]], ours: str, 
     choices = []
     for url, group in by_address(with_room).items():
         expected = 0.0  # without a load to follow (none measured here), the announced room decides
-        if load is not None:
+        if load is not None and limits.high <= 1:  # ADMIT_HIGH above 1: admission off
             expected = ahead(group, int(client.zcount(f"{PLACED}{url}", now - limits.window, "+inf")), limits)
             if expected > limits.high:
                 continue

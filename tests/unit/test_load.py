@@ -84,3 +84,9 @@ def test_a_burst_is_refused_before_its_load_shows() -> None:
     assert taken.count("") == 40 and taken[40:] == ["burst"] * 5
     load.refusing = True  # measured past ADMIT_HIGH: refused as "load" whatever the projection says
     assert load.admit(now=200.0) == "load"
+
+
+def test_admit_high_above_one_turns_the_projection_off_too() -> None:
+    """The suite and the capacity bench run with ADMIT_HIGH=2 to measure what the node carries."""
+    load = Load(Limits(high=2.0, low=0.6, window=5.0, burst=10), cores=2)
+    assert {load.admit(now=100.0 + i * 0.01) for i in range(200)} == {""}

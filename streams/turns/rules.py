@@ -91,6 +91,11 @@ class TurnDetector:
         return self._speech_ms if self.in_speech else 0.0
 
     @property
+    def silence_ms(self) -> float:
+        """How long the caller has been quiet within the current speech (0 outside speech or while talking)."""
+        return self._silence_ms if self.in_speech else 0.0
+
+    @property
     def hangover_ms(self) -> int:
         return self.rule.hangover_ms
 

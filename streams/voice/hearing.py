@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 STT_MAX_RATE = 16000
 BACKLOG_SECONDS = 120  # caller audio waiting for vosk beyond this is dropped (counted: dropped_stt_backlog)
 JUDGED_FRAMES = 400  # the last 8 s of 20 ms frames: what the turn model reads
+# Quiet after the caller's last loud frame that vosk still hears (#21.4). The rest of a pause is held back
+# and fed only if speech resumes; a turn's final result does not need it: on demo-ko's phrases (espeak-ng,
+# three speeds) 100 ms of tail gave the same words as the whole 300 ms hangover, at 15% less vosk CPU.
+STT_TAIL_MS = 100
 Judge = Callable[[bytes, int], float]  # (L16 audio, its rate) -> P(complete); blocking
 
 
@@ -80,6 +84,7 @@ class Hearing:
         self._queued = 0  # bytes of audio in the queue
         self._backlog = int(BACKLOG_SECONDS * turns.rate * 2)
         self._buffer = bytearray()
+        self._tail: list[bytes] = []  # quiet frames past STT_TAIL_MS, held back from vosk (fed if speech resumes)
         self._preroll: deque[bytes] = deque(maxlen=10)  # ~200 ms before speech is declared
         self._busy = False
         self._judge, self._spawn = judge, spawn
@@ -92,9 +97,15 @@ class Hearing:
         if not self.turns.in_speech and not self._buffer:
             self._preroll.append(pcm)
         if self.turns.in_speech or self._buffer:
-            self._buffer.extend(pcm)
             if self._judge is not None:
                 self._recent.append(pcm)
+            if self.turns.silence_ms > STT_TAIL_MS:
+                self._tail.append(pcm)  # a long pause's quiet: vosk hears it only if the caller goes on
+                return
+            if self._tail:
+                self._buffer.extend(b"".join(self._tail))
+                self._tail.clear()
+            self._buffer.extend(pcm)
             if len(self._buffer) >= self.chunk_bytes:
                 self._push_audio()
 
@@ -109,6 +120,7 @@ class Hearing:
             if self._judge is not None:
                 self._spawn(self._ask, b"".join(self._recent), event.n)
         elif isinstance(event, TurnEnded):
+            self._tail.clear()
             self._push_audio()
             self._push(("end", event))
 

@@ -18,6 +18,7 @@ from app.piopiy import pcmo
 from app.piopiy.client import platform_call_id
 from app.services import agents, bus, piopiy, registry, store
 from app.storage.journal import create_call as new_call
+from app.storage.outbox import Outbox
 from streams.events import Note, StateChanged
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,18 @@ def call_action(call_id: str):  # type: ignore[no-untyped-def]
 def call_recording(call_id: str):  # type: ignore[no-untyped-def]
     """The call's stereo WAV (caller left, bot right), when RECORD_CALLS is on."""
     return recording_response(call_or_404(call_id))
+
+
+@bp.post("/calls/<call_id>/webhooks/redeliver")
+def redeliver_webhooks(call_id: str):  # type: ignore[no-untyped-def]
+    """Send a call's failed outgoing webhooks again (the same bodies and ids), e.g. once a receiver is fixed."""
+    call_or_404(call_id)
+    outbox = Outbox(store().db)
+    count = outbox.redeliver(call_id)
+    if not count:
+        raise APIError("This call has no failed webhook to send again.", status=409)
+    log.info("call %s: %d failed webhook(s) queued again", call_id, count)
+    return jsonify({"redelivered": count, "webhooks": outbox.for_call(call_id)}), 202
 
 
 @bp.get("/runtime")

@@ -115,6 +115,19 @@ def recording_operations() -> dict[str, dict[str, Any]]:
                 },
             }
         },
+        "/api/v1/calls/{call_id}/webhooks/redeliver": {
+            "post": {
+                "summary": "Send the call's failed outgoing webhooks again: the same bodies and webhook-ids.",
+                "security": AUTH,
+                "parameters": [CALL_ID],
+                "responses": {
+                    "202": json(ANY_OBJECT, "How many were queued again, and the call's webhooks now."),
+                    "404": error("No such call."),
+                    "409": error("The call has no failed webhook."),
+                    **COMMON,
+                },
+            }
+        },
         "/recordings/{call_id}.wav": {  # the link in the post-call webhook (#23.2): its signature is the credential
             "get": {
                 "summary": "The recording_url of a call.ended webhook: the WAV without an API key, until it expires.",

@@ -106,6 +106,18 @@ class Outbox:
         change = sa.update(outbox).where(outbox.c.id == row_id, outbox.c.state == SENDING, outbox.c.claimed_by == node)
         self.db.write(lambda conn: conn.execute(change.values(values)))
 
+    def redeliver(self, call_id: str, now: float | None = None) -> int:
+        """A call's failed webhooks back to pending, due now, with their attempts counted afresh; how many.
+
+        The stored body and ``webhook-id`` stay: a receiver that did handle one after all drops the repeat.
+        """
+        change = (
+            sa.update(outbox)
+            .where(outbox.c.call_id == call_id, outbox.c.state == FAILED)
+            .values(state=PENDING, attempts=0, next_at=time.time() if now is None else now, done_at=None)
+        )
+        return int(self.db.write(lambda conn: conn.execute(change).rowcount))
+
     def for_call(self, call_id: str) -> list[dict[str, Any]]:
         """A call's outgoing webhooks, oldest first: what the API and the call page show."""
         columns = (outbox.c.event, outbox.c.state, outbox.c.attempts, outbox.c.last_status, outbox.c.created_at,

@@ -98,6 +98,25 @@ def test_a_failing_receiver_is_retried_with_the_same_id_and_body_then_delivered(
     assert (row["state"], row["attempts"], row["last_status"]) == ("delivered", 3, "204")
 
 
+def test_failed_webhooks_can_be_sent_again_once_the_receiver_is_fixed(make_app, tmp_path: Path) -> None:
+    with receiver(SECRET, [410, 204]) as (url, got):
+        app = make_app(CALL_WEBHOOK_URL=url, WEBHOOK_SIGNING_SECRET=SECRET)
+        services, client = app.extensions["callstream"], app.test_client()
+        call_id = ended_call(app, tmp_path)
+        redeliver = f"/api/v1/calls/{call_id}/webhooks/redeliver"
+        assert client.post(redeliver, headers=AUTH).status_code == 409  # nothing failed yet: said so
+        assert deliver_due(services, "n1", now=time.time() + 10) == ["failed"]
+        again = client.post(redeliver, headers=AUTH)
+        assert again.status_code == 202 and again.get_json()["redelivered"] == 1
+        assert [(w["state"], w["attempts"]) for w in again.get_json()["webhooks"]] == [("pending", 0)]
+        assert deliver_due(services, "n1", now=time.time() + 20) == ["delivered"]
+        assert client.post(redeliver, headers=AUTH).status_code == 409  # delivered: nothing to send again
+        assert client.post(f"/api/v1/calls/{'0' * 32}/webhooks/redeliver", headers=AUTH).status_code == 404
+        assert client.post(redeliver).status_code == 401
+    assert len(got) == 2 and got[0]["headers"]["webhook-id"] == got[1]["headers"]["webhook-id"]
+    assert got[0]["body"] == got[1]["body"] and got[1]["verified"]
+
+
 def test_a_client_error_is_final_and_attempts_are_bounded(make_app, tmp_path: Path) -> None:
     with receiver(SECRET, [410]) as (url, _got):
         app = make_app(CALL_WEBHOOK_URL=url, WEBHOOK_SIGNING_SECRET=SECRET)

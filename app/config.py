@@ -260,6 +260,8 @@ def _call_webhook(env: Mapping[str, str]) -> dict[str, Any]:
         "CALL_WEBHOOK_URL": url,  # an agent's call_webhook_url overrides it
         "CALL_WEBHOOK_ATTEMPTS": env_number(env, "CALL_WEBHOOK_ATTEMPTS", 10, minimum=1),  # over about 17 minutes
         "RECORDING_URL_TTL": env_number(env, "RECORDING_URL_TTL", 7 * 86400, minimum=60),  # the signed link's life
+        # finished rows (delivered, failed, skipped) hold transcripts and numbers: deleted this long after
+        "OUTBOX_KEEP_DAYS": env_number(env, "OUTBOX_KEEP_DAYS", 30.0, minimum=0.01, cast=float),
     }
 
 

@@ -28,6 +28,7 @@ from streams.session.signed_post import final, post_signed
 log = logging.getLogger(__name__)
 
 POLL = 1.0  # seconds between looks at the outbox
+FORGET_EVERY = 3600.0  # seconds between deletions of finished rows past OUTBOX_KEEP_DAYS
 FIRST_DELAY, MAX_DELAY = 2.0, 300.0
 
 
@@ -92,6 +93,15 @@ def deliver_due(services: Services, node: str, limit: int = 20, now: float | Non
     return [deliver(services, outbox, row_id, node, now) for row_id in outbox.due(limit, now)]
 
 
+def forget_finished(services: Services, now: float | None = None) -> int:
+    """Delete finished rows older than OUTBOX_KEEP_DAYS (they hold transcripts and phone numbers)."""
+    keep = float(services.config["OUTBOX_KEEP_DAYS"]) * 86400
+    gone = Outbox(services.db).forget((time.time() if now is None else now) - keep)
+    if gone:
+        log.info("outbox: %d finished webhook row(s) older than %g days deleted", gone, keep / 86400)
+    return gone
+
+
 def start(app: Flask) -> None:
     """In a serving process: the delivery greenlet, for ever (a failed pass is logged, not fatal)."""
     import gevent
@@ -100,10 +110,14 @@ def start(app: Flask) -> None:
     node = node_name(services.config)
 
     def forever() -> None:
+        forgot_at = 0.0
         while True:
             try:
                 with app.app_context():
                     deliver_due(services, node)
+                    if time.monotonic() - forgot_at >= FORGET_EVERY:
+                        forgot_at = time.monotonic()
+                        forget_finished(services)
             except Exception:  # noqa: BLE001 - the next pass may find the database or the receiver back
                 log.exception("outbox delivery pass failed")
             gevent.sleep(POLL)

@@ -118,6 +118,11 @@ class Outbox:
         )
         return int(self.db.write(lambda conn: conn.execute(change).rowcount))
 
+    def forget(self, older_than: float) -> int:
+        """Delete the rows that finished (delivered, failed, skipped) before ``older_than``; how many."""
+        done = sa.delete(outbox).where(outbox.c.state.in_((DELIVERED, FAILED, SKIPPED)), outbox.c.done_at < older_than)
+        return int(self.db.write(lambda conn: conn.execute(done).rowcount))
+
     def for_call(self, call_id: str) -> list[dict[str, Any]]:
         """A call's outgoing webhooks, oldest first: what the API and the call page show."""
         columns = (outbox.c.event, outbox.c.state, outbox.c.attempts, outbox.c.last_status, outbox.c.created_at,

@@ -117,6 +117,22 @@ def test_failed_webhooks_can_be_sent_again_once_the_receiver_is_fixed(make_app, 
     assert got[0]["body"] == got[1]["body"] and got[1]["verified"]
 
 
+def test_finished_rows_are_forgotten_after_outbox_keep_days_and_pending_ones_never(make_app, tmp_path: Path) -> None:
+    from app.outbox.delivery import forget_finished
+
+    with receiver(SECRET, [204]) as (url, _got):
+        app = make_app(CALL_WEBHOOK_URL=url, WEBHOOK_SIGNING_SECRET=SECRET, OUTBOX_KEEP_DAYS=2)
+        services = app.extensions["callstream"]
+        sent, waiting = ended_call(app, tmp_path), ended_call(app, tmp_path)
+        outbox = Outbox(services.db)
+        assert outbox.redeliver(waiting) == 0
+        assert deliver_due(services, "n1", now=time.time() + 10, limit=1) == ["delivered"]
+        assert forget_finished(services, now=time.time() + 86400) == 0  # a day on: kept
+        assert [r["state"] for r in outbox.for_call(sent) + outbox.for_call(waiting)] == ["delivered", "pending"]
+        assert forget_finished(services, now=time.time() + 3 * 86400) == 1  # past two days: the delivered one
+        assert outbox.for_call(sent) == [] and [r["state"] for r in outbox.for_call(waiting)] == ["pending"]
+
+
 def test_a_client_error_is_final_and_attempts_are_bounded(make_app, tmp_path: Path) -> None:
     with receiver(SECRET, [410]) as (url, _got):
         app = make_app(CALL_WEBHOOK_URL=url, WEBHOOK_SIGNING_SECRET=SECRET)

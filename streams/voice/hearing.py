@@ -87,7 +87,9 @@ class Hearing:
 
     # -- the reader's side ---------------------------------------------------------------
     def feed(self, pcm: bytes, now: float) -> None:
-        for event in self.turns.feed(pcm, now):
+        events = self.turns.feed(pcm, now)
+        pcm = self.turns.frame  # denoised with the agent's noise filter (#23.4): vosk hears what the VAD heard
+        for event in events:
             self._handle(event)
         if not self.turns.in_speech and not self._buffer:
             self._preroll.append(pcm)

@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--every-step", action="store_true", help="run every call step, also after one fails (cost figures)"
     )
+    parser.add_argument(
+        "--only", choices=["noise"], help="turns: only the rows with and without the noise filter, and its figures"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return parser
 
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             results["deflate"] = bench_deflate(tmp, calls, seconds)
         if "turns" in what:
             print("turn-taking …", flush=True)
-            results["turns"] = bench_turns(tmp, live=not args.quick)
+            results["turns"] = bench_turns(tmp, live=not args.quick, only=args.only)
     report = table(results)
     print("\n" + report)
     out = Path(args.out)

@@ -13,7 +13,7 @@ Two rules (the agent's ``turn.end``):
 Durations are counted in audio time (frame lengths), timestamps come from the
 caller (``now``), so network jitter does not stretch a pause. With the agent's
 noise filter (``noise: rnnoise``, streams/turns/noise.py) each frame is denoised
-before the VAD hears it, and ``frame`` is what it heard (what STT hears too).
+before the VAD hears it, and ``frame`` is what it heard (vosk hears the original).
 """
 
 from __future__ import annotations

@@ -60,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "what", nargs="*", help="all (default), answer, calls (= phrase + free), phrase, free, latency, bargein, turns"
+        "what",
+        nargs="*",
+        help="all (default), answer, calls (= phrase + free), phrase, free, latency, bargein, turns, deflate, heard, "
+        "overload",
     )
     parser.add_argument("--quick", action="store_true", help="short runs and few steps (a smoke test, not figures)")
     parser.add_argument("--seconds", type=float, help="seconds each concurrent call streams (default 30)")
@@ -79,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="phrase, free, overload: gunicorn workers (> 1: on a private Redis, as make run on as many cores)",
+    )
+    parser.add_argument(
+        "--only", choices=["noise"], help="turns: only the rows with and without the noise filter, and its figures"
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     return parser
@@ -176,7 +182,7 @@ def _measure(tmp: Path, what: set[str], args: argparse.Namespace, seconds: float
         print(f"mean character error rate: {results['heard']['mean']}", flush=True)
     if "turns" in what:
         print("turn-taking …", flush=True)
-        results["turns"] = bench_turns(tmp, live=not args.quick)
+        results["turns"] = bench_turns(tmp, live=not args.quick, only=args.only)
 
 
 def _conditions(results: dict[str, Any]) -> str:

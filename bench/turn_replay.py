@@ -6,7 +6,8 @@ stream rate. When the smart rule asks about a pause, the model runs there and
 then (timed), and its verdict reaches the detector that many milliseconds of
 audio later, as it would on a live call. Figures per detector: when complete
 turns are ended (after the true end of speech), paused utterances cut at the
-pause, noise taken for speech, and the CPU it costs.
+pause, noise taken for speech, and the CPU it costs (with ``noise: rnnoise``, the
+filter's too: the detector denoises each frame before its VAD, as on a call).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from emulator.turnset import Clip
 from streams.audio import frame_bytes
 from streams.turns.models import SILERO_FILE, SMART_FILE, TurnModels
+from streams.turns.noise import filter_for
 from streams.turns.rules import PauseHeard, SpeechStarted, TurnDetector, TurnEnded, TurnRule
 
 LEAD_MS, TAIL_MS = 500, 2500
@@ -45,7 +47,7 @@ def _with_floor(pcm: bytes, rate: int, seed: int) -> bytes:
 
 def replay(clip: Clip, rule: TurnRule, models: TurnModels, rate: int, energy_threshold: int = 500) -> Replayed:
     """One clip through a fresh detector (its own VAD state, as a call has)."""
-    detector = TurnDetector(rate, rule, models.vad(rule, rate, energy_threshold))
+    detector = TurnDetector(rate, rule, models.vad(rule, rate, energy_threshold), noise=filter_for(rule.noise, rate))
     smart = models.smart() if rule.end == "smart" else None
     pcm = _with_floor(clip.pcm(rate), rate, seed=len(clip.name))
     size, step = frame_bytes(rate), 20.0

@@ -13,6 +13,11 @@ Two parts, the same detectors in both:
 
 Capacity: the detector's own CPU per call (VAD per second of audio plus the
 turn model per turn, a turn every ~6 s) as a share of one core.
+
+The noise filter (``noise: rnnoise``, #23.4): two more detectors with it, and
+``bench/noise_filter.py``'s recognition with and without it and its CPU per
+frame. ``--only noise`` runs just those (the energy and Silero rows with and
+without the filter, replay and live) in a few minutes.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import psutil
 import yaml
 
 from bench.harness import TOKEN, script, voice_service
+from bench.noise_filter import filter_cpu, noise_table, recognition
 from bench.turn_replay import model_sizes, score
 from emulator.service import ROOT, run_emulator
 from emulator.turnset import turnset
@@ -38,23 +44,26 @@ DETECTORS: dict[str, tuple[TurnRule, int]] = {  # label -> (rule, stream rate)
     "silero, silence 150": (TurnRule(vad="silero", hangover_ms=150), 8000),
     "silero + smart, 8 kHz": (TurnRule(vad="silero", end="smart"), 8000),
     "silero + smart, 16 kHz": (TurnRule(vad="silero", end="smart"), 16000),
+    "energy + rnnoise": (TurnRule(noise="rnnoise"), 8000),
+    "silero + rnnoise": (TurnRule(vad="silero", noise="rnnoise"), 8000),
 }
+NOISE_ROWS = ("energy, silence 300 (today)", "energy + rnnoise", "silero, silence 300", "silero + rnnoise")
 SECONDS_PER_TURN = 6.0  # a caller turn every ~6 s of call, for the capacity estimate
 # From bench/reference (README, 2026-11-21): 125 phrase-grammar calls, the worker at ~1.06% of a core per call.
 PHRASE_CALLS, PHRASE_PCT_PER_CALL = 125, 1.06
 
 
-def _agents(tmp: Path) -> tuple[Path, dict[str, str]]:
+def _agents(tmp: Path, detectors: dict[str, tuple[TurnRule, int]]) -> tuple[Path, dict[str, str]]:
     """One agent per detector (demo-ko, no DTMF menu, never hands off for misses); name -> its number."""
     folder = tmp / "turn-agents"
     folder.mkdir(exist_ok=True)
     base = yaml.safe_load((ROOT / "agents" / "demo-ko.yaml").read_text())
     base.pop("dtmf_menu", None)
     numbers = {}
-    for i, (label, (rule, rate)) in enumerate(DETECTORS.items()):
+    for i, (label, (rule, rate)) in enumerate(detectors.items()):
         name, number = f"turns-{i}", f"91800000{300 + i}"
         turn = {k: getattr(rule, k) for k in ("vad", "end", "hangover_ms", "silence_ms", "max_wait_ms")}
-        agent = {**base, "name": name, "numbers": [number], "max_misses": 100, "turn": turn}
+        agent = {**base, "name": name, "numbers": [number], "max_misses": 100, "turn": turn, "noise": rule.noise}
         replies_only = [intent for intent in base["intents"] if intent.get("action") is None]  # none can end a call
         agent.update(stream={"voice_quality": rate}, intents=replies_only)
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(agent, allow_unicode=True))
@@ -62,13 +71,13 @@ def _agents(tmp: Path) -> tuple[Path, dict[str, str]]:
     return folder, numbers
 
 
-def _live(tmp: Path, clips: list[Any]) -> dict[str, dict[str, Any]]:
+def _live(tmp: Path, clips: list[Any], detectors: dict[str, tuple[TurnRule, int]]) -> dict[str, dict[str, Any]]:
     complete = [c for c in clips if c.kind == "complete"]
     steps: list[dict[str, Any]] = [{"listen": "reply"}]
     for clip in complete:
         steps += [{"wav": clip.path}, {"listen": "reply"}]
     caller = script(tmp, "turn-caller", {"voice": "ko", "steps": steps, "linger": 0.5, "max_seconds": 180})
-    folder, agents = _agents(tmp)
+    folder, agents = _agents(tmp, detectors)
     results = {}
     with voice_service(tmp, folder) as svc:
         worker = psutil.Process(svc.master_pid).children()[0]
@@ -93,21 +102,25 @@ def _live(tmp: Path, clips: list[Any]) -> dict[str, dict[str, Any]]:
     return results
 
 
-def bench_turns(tmp: Path, live: bool = True) -> dict[str, Any]:
+def bench_turns(tmp: Path, live: bool = True, only: str | None = None) -> dict[str, Any]:
+    """Every detector, or with ``only="noise"`` the rows with and without the noise filter (and its figures)."""
     models = TurnModels(ROOT / "models" / "turn")
     if models.missing_for(TurnRule(vad="silero", end="smart")):
         return {"skipped": "turn models not installed (make setup runs scripts/get_turn_models.py)"}
+    detectors = {k: v for k, v in DETECTORS.items() if only != "noise" or k in NOISE_ROWS}
     clips = turnset()
     load_before = os.getloadavg()
     replayed = {}
-    for label, (rule, rate) in DETECTORS.items():
+    for label, (rule, rate) in detectors.items():
         replayed[label] = row = score(clips, rule, models, rate)
         model_ms_per_s = row["model_cpu_ms_per_turn"] / SECONDS_PER_TURN
         row["detector_cpu_pct_per_call"] = round((row["vad_cpu_ms_per_s"] + model_ms_per_s) / 10, 2)
         print(f"  replay {label}: end p50 {row['end_delay_p50_ms']} ms, cut {row['paused_cut']}", flush=True)
-    live_rows = _live(tmp, clips) if live else {}
+    noise = {"filter_cpu": filter_cpu(clips), "recognition": recognition(clips)}
+    live_rows = _live(tmp, clips, detectors) if live else {}
     _capacity(replayed, live_rows)
     return {
+        "noise_filter": noise,
         "clips": len(clips),
         "models_mb": model_sizes(models),
         "replay": replayed,
@@ -165,4 +178,4 @@ def turn_table(result: dict[str, Any]) -> list[str]:
         f"calls*: phrase-grammar calls one worker holds, estimated from today's {PHRASE_CALLS} at "
         f"{PHRASE_PCT_PER_CALL}% of a core per call plus +%core/call",
     ]
-    return lines
+    return lines + noise_table(result.get("noise_filter") or {})

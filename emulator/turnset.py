@@ -173,3 +173,20 @@ def turnset(folder: Path | None = None) -> list[Clip]:
     partial.write_text(json.dumps([asdict(c) for c in clips], ensure_ascii=False, indent=1))
     partial.replace(manifest)  # a half-written set is never taken for a whole one
     return clips
+
+
+def said(clip: Clip) -> str:
+    """What a complete or paused clip says (its text, for recognition figures); "" for noise."""
+    if clip.kind == "noise":
+        return ""
+    voice = "en-us" if clip.language == "en" else "ko"
+    n = int(clip.name.rsplit("-", 1)[1])
+    return COMPLETE[voice][n] if clip.kind == "complete" else " ".join(PAUSED[voice][n])
+
+
+def under_noise(speech: bytes, noise: bytes, dbfs: float) -> bytes:
+    """``speech`` with ``noise`` (looped to its length) under it at ``dbfs`` RMS re full scale; same rate, L16."""
+    voice, din = _samples(speech), _samples(noise)
+    din = np.tile(din, len(voice) // max(len(din), 1) + 1)[: len(voice)]
+    loud = np.frombuffer(_scaled(din, dbfs), np.int16).astype(np.float64)
+    return np.clip(voice + loud, -32768, 32767).astype(np.int16).tobytes()

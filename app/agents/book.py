@@ -22,8 +22,17 @@ from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from app.agents.default_lines import fill_default_lines
 from app.agents.pacing import FillerSchema, Interruptible, ResumeSchema, line_modes
 from app.agents.tools import ToolsSchema, check_tools
+from streams.turns.noise import FILTERS as NOISE_FILTERS
+from streams.turns.noise import unavailable as noise_unavailable
 
 log = logging.getLogger(__name__)
+
+
+def _noise_available(kind: str) -> None:
+    """An agent asking for a noise filter this machine lacks is not loaded: the message says what to install."""
+    if problem := noise_unavailable(kind):
+        raise ValidationError(problem)
+
 
 INTENT_ACTIONS = ("none", "transfer", "hangup", "play", "switch_voice")
 MENU_ACTIONS = ("bot", "transfer", "hangup", "play", "repeat")
@@ -157,6 +166,11 @@ class AgentSchema(StrictSchema):
     record = StrictBool(load_default=False)
     stream = fields.Nested(StreamOptionsSchema, load_default=dict)
     turn = fields.Nested(TurnSchema, load_default=lambda: TurnSchema().load({}))
+    noise = fields.String(
+        load_default="none",
+        validate=[validate.OneOf(NOISE_FILTERS), _noise_available],
+        metadata={"description": "A noise filter on the caller's audio before the VAD: none or rnnoise (#23.4)."},
+    )
     answering_machine = fields.Nested(AnsweringMachineSchema, metadata={"description": "Outbound calls only."})
     idle = fields.Nested(IdleSchema, metadata={"description": "Re-prompt silent callers, then say goodbye."})
     reprompt = StrictStr(metadata={"description": "What an idle caller hears (default in the agent's language)."})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from streams.offload import run_blocking
+from streams.turns.noise import NoiseFilter, NoiseUnavailable, filter_for
 from streams.turns.rules import TurnDetector, TurnRule
 from streams.turns.smart_turn import SmartTurn
 from streams.turns.vad import EnergyVad, SileroModel, SileroVad, Vad
@@ -85,21 +86,37 @@ def detector_for(
     """A call's turn detector for ``rule`` and, for ``turn.end: smart``, its judge (loads run off the loop).
 
     Without the rule's models, or with a model file that will not load, the call gets the energy VAD and the
-    silence rule and ``fallback`` is told why: that agent's calls go on, no other is touched.
+    silence rule and ``fallback`` is told why: that agent's calls go on, no other is touched. The agent's noise
+    filter (``rule.noise``) is the call's own either way.
     """
     missing = needs(rule) if models is None else models.missing_for(rule)
-    plain = TurnRule(hangover_ms=rule.hangover_ms)
+    plain = TurnRule(hangover_ms=rule.hangover_ms, noise=rule.noise)
+    noise = _noise_filter(rule, rate, log)
     if models is None or missing or not needs(rule):
         if missing:
             log.error("turn models %s are not installed (make setup): energy VAD and silence rule", missing)
             fallback({"missing": missing})
             rule = plain
-        return TurnDetector(rate, rule, EnergyVad(energy_threshold)), None
+        return TurnDetector(rate, rule, EnergyVad(energy_threshold), noise=noise), None
     try:
         vad = run_blocking(models.vad, rule, rate, energy_threshold)
         judge = run_blocking(models.smart).probability if rule.end == "smart" else None
     except Exception as exc:  # noqa: BLE001 - a model file that will not load: this agent falls back
         log.exception("the turn models failed to load: energy VAD and silence rule")
         fallback({"error": str(exc)[:200]})
-        return TurnDetector(rate, plain, EnergyVad(energy_threshold)), None
-    return TurnDetector(rate, rule, vad), judge
+        return TurnDetector(rate, plain, EnergyVad(energy_threshold), noise=noise), None
+    return TurnDetector(rate, rule, vad, noise=noise), judge
+
+
+def _noise_filter(
+    rule: TurnRule,
+    rate: int,
+    log: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
+) -> NoiseFilter | None:
+    """The call's noise filter. Its library was checked when the agent file was read (an agent asking for a
+    missing one is not loaded), so this fails only if the library broke since: the call goes on unfiltered."""
+    try:
+        return filter_for(rule.noise, rate)
+    except NoiseUnavailable as exc:
+        log.error("%s: this call hears the caller unfiltered", exc)
+        return None

@@ -11,22 +11,28 @@ Two rules (the agent's ``turn.end``):
   earlier pause is ignored.
 
 Durations are counted in audio time (frame lengths), timestamps come from the
-caller (``now``), so network jitter does not stretch a pause.
+caller (``now``), so network jitter does not stretch a pause. With the agent's
+noise filter (``noise: rnnoise``, streams/turns/noise.py) each frame is denoised
+before the VAD hears it, and ``frame`` is what it heard (vosk hears the original).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Protocol
 
 from streams.audio import duration_ms
 from streams.turns.vad import EnergyVad, Vad
 
 
+class Denoiser(Protocol):
+    def process(self, pcm: bytes) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class TurnRule:
-    """An agent's ``turn`` settings (validated in app/agents/book.py)."""
+    """An agent's ``turn`` settings and its ``noise`` filter (validated in app/agents/book.py)."""
 
     vad: str = "energy"
     end: str = "silence"
@@ -34,11 +40,12 @@ class TurnRule:
     silence_ms: int = 150
     max_wait_ms: int = 1000
     threshold: float = 0.5
+    noise: str = "none"  # the agent's top-level ``noise``: none or rnnoise (#23.4)
 
     @staticmethod
     def of(agent: Mapping[str, Any]) -> TurnRule:
-        """The agent's ``turn`` mapping (defaults for what it leaves out)."""
-        turn = agent.get("turn") or {}
+        """The agent's ``turn`` mapping and ``noise`` (defaults for what it leaves out)."""
+        turn = {**(agent.get("turn") or {}), "noise": agent.get("noise") or "none"}
         return TurnRule(**{f.name: turn[f.name] for f in fields(TurnRule) if f.name in turn})
 
 
@@ -69,11 +76,18 @@ Event = SpeechStarted | PauseHeard | TurnEnded
 
 class TurnDetector:
     def __init__(
-        self, rate: int, rule: TurnRule | None = None, vad: Vad | None = None, min_speech_ms: int = 60
+        self,
+        rate: int,
+        rule: TurnRule | None = None,
+        vad: Vad | None = None,
+        min_speech_ms: int = 60,
+        noise: Denoiser | None = None,
     ) -> None:
         self.rate = rate
         self.rule = rule or TurnRule()
         self.vad: Vad = vad or EnergyVad()
+        self.noise = noise  # the call's own filter (its state is the call's), or None
+        self.frame = b""  # the last frame as the VAD heard it (denoised, with a filter)
         self.min_speech_ms = min_speech_ms
         self.in_speech = False
         self._run_ms = 0.0  # consecutive speech before a start is declared
@@ -100,6 +114,9 @@ class TurnDetector:
         return self.rule.hangover_ms
 
     def feed(self, pcm: bytes, now: float) -> list[Event]:
+        if self.noise is not None:
+            pcm = self.noise.process(pcm)
+        self.frame = pcm
         length = duration_ms(pcm, self.rate)
         if self.vad.is_speech(pcm):
             return self._speech(length, now)

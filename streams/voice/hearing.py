@@ -92,6 +92,8 @@ class Hearing:
 
     # -- the reader's side ---------------------------------------------------------------
     def feed(self, pcm: bytes, now: float) -> None:
+        # With the agent's noise filter (#23.4) the VAD hears the denoised frame, vosk this original one: on the
+        # bench, recognition of denoised audio was no better (README, Turn-taking), and RNNoise's artefacts can hurt.
         for event in self.turns.feed(pcm, now):
             self._handle(event)
         if not self.turns.in_speech and not self._buffer:

@@ -119,6 +119,8 @@ def warm(services: Services) -> dict[str, Any]:
     finally:
         report["seconds"] = round(time.monotonic() - started, 2)
         services.warming = False
+        if services.load is not None:  # the warm-up's own stalls are not load: the first calls are taken
+            services.load.forget()
         log.info("warm: %(lines)d lines in the TTS cache, %(recognizers)d recognisers, %(seconds)ss", report)
     return report
 

@@ -237,6 +237,14 @@ class Load:
         self.admitted.append(at)
         return ""
 
+    def forget(self) -> None:
+        """Start the window afresh (after the warm-up: loading models stalls the loop for 100+ ms, and with
+        those samples kept the node refused its first calls for a window after it said it was ready)."""
+        self.samples.clear()
+        self.figures, self.refusing = IDLE, False
+        self._cpu = (time.monotonic(), time.process_time(), time.thread_time())
+        self._lag.worst(), self._wait.worst()  # what the reservoirs got so far is read, and dropped
+
     def refuse(self, reason: str) -> None:
         self.refused[reason] += 1
 

@@ -74,6 +74,21 @@ def test_a_stalled_loop_answers_busy_and_a_recovered_one_takes_calls_again(watch
     assert again[-1]["action"] == "stream" and client.get("/readyz").status_code == 200
 
 
+def test_the_warm_ups_own_stall_is_not_load_the_first_call_is_taken(watched) -> None:
+    """Loading the models stalled the loop ~150 ms; the node said ready, then answered its first call busy."""
+    from app.live.warmup import warm
+
+    app, load = watched
+    services = app.extensions["callstream"]
+    services.warming = True
+    _stall(0.3, 1)  # the warm-up's stall (a model loading on the loop's thread)
+    assert _until(lambda: load.refusing, 3.0), load.describe()
+    warm(services)  # its end: the window starts afresh
+    assert not load.refusing and load.figures.load == 0.0
+    first = answer(app.test_client(), body={"from": "919876543210", "to": "919111111111", "cmiuuid": "warm-1"})
+    assert first.get_json()[-1]["action"] == "stream" and load.refused == {}
+
+
 def test_max_calls_stays_a_hard_cap_and_is_unset_by_default(make_app, harness) -> None:
     svc = make_app(VOICE_ENABLED=0).extensions["callstream"]
     assert svc.calls.max_calls is None and not svc.calls.full()

@@ -55,22 +55,23 @@ RISE = 1.25  # a signal whose failing figure is not this much above the held one
 
 
 class LoadProbe:
-    """The service's own load figures (/healthz), once a second, in a thread."""
+    """The service's own load figures (/healthz ``load``, with ``t``: seconds since the start), once a second."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.samples: list[dict[str, float]] = []
+        self.samples: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        start = time.monotonic()
         while not self._stop.wait(1.0):
             try:
                 figures = requests.get(f"{self.url}/healthz", timeout=5).json().get("load")
             except (requests.RequestException, ValueError):
                 continue
             if figures:
-                self.samples.append({name: float(figures[name]) for name in SIGNALS})
+                self.samples.append({"t": round(time.monotonic() - start, 1), **figures})
 
     @contextmanager
     def running(self) -> Iterator[LoadProbe]:

@@ -117,18 +117,24 @@ def load(
 
 
 @contextmanager
-def voice_service(tmp: Path, agents: Path, root: Path = ROOT, workers: int = 1) -> Iterator[Service]:
+def voice_service(
+    tmp: Path, agents: Path, root: Path = ROOT, workers: int = 1, admission: bool = False
+) -> Iterator[Service]:
     """The service (from the checkout ``root``) with the bench agents, once its speech model has loaded.
 
     With ``workers`` > 1: that many gunicorn workers on a redis-server of their own, as ``make run``
-    starts on a box with as many cores (app/runtime/launcher.py)."""
+    starts on a box with as many cores (app/runtime/launcher.py). With ``admission``, the ``ADMIT_*``
+    defaults and no ``MAX_CALLS``, as a deploy has them (else a step measures what the service carries)."""
     with ExitStack() as stack:
         extra: dict[str, Any] = {}
         if workers > 1:
             from tests.support.redis_server import redis_server
 
             extra = {"REDIS_URL": stack.enter_context(redis_server(tmp)), "WEB_CONCURRENCY": workers}
-        svc = stack.enter_context(service_process(config(tmp, AGENTS_DIR=str(agents), **extra), startup=60, root=root))
+        settings = config(tmp, AGENTS_DIR=str(agents), **extra)
+        if admission:
+            del settings["ADMIT_HIGH"], settings["MAX_CALLS"]
+        svc = stack.enter_context(service_process(settings, startup=60, root=root))
         while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
             time.sleep(0.5)
         yield svc

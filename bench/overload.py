@@ -11,14 +11,12 @@ missing, no frame lost or dropped, no turn unanswered), and did the rest hear th
 from __future__ import annotations
 
 import json
-import threading
-import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench.calibrate import LoadProbe
 from bench.dialogue import caller_script
 from bench.harness import (
     GOALS,
@@ -26,15 +24,14 @@ from bench.harness import (
     Sampler,
     bench_agents,
     call_stats,
-    config,
     load,
     runtime,
     unanswered_turns,
+    voice_service,
     wait_idle,
 )
 from emulator.report import percentile, replies
-from emulator.service import ROOT, Service, service_process
-from tests.support.redis_server import redis_server
+from emulator.service import ROOT, Service
 
 
 def _reports(folder: Path) -> list[dict[str, Any]]:
@@ -53,31 +50,6 @@ def _refusals(url: str) -> dict[str, float]:
 
 def _admitted(report: dict[str, Any]) -> bool:
     return bool(report.get("frames_sent"))  # it opened the stream and spoke; a busy call only heard a PCMO
-
-
-class _HealthProbe:
-    """/healthz's ``load`` (seconds since start, figures) once a second, in a thread."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.samples, self.stop = url, [], threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        while not self.stop.wait(1.0):
-            try:
-                figures = requests.get(f"{self.url}/healthz", timeout=5).json().get("load")
-            except (requests.RequestException, ValueError):
-                continue
-            self.samples.append({"t": round(time.monotonic() - start, 1), **(figures or {})})
-
-    def __enter__(self) -> _HealthProbe:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
 
 
 def _busy_message(report: dict[str, Any]) -> bool:
@@ -108,7 +80,7 @@ def run_overload(svc: Service, agents: Path, tmp: Path, calls: int, seconds: flo
     wait_idle(svc.url)
     runtime(svc.url, reset=True)
     before = unanswered_turns(svc.url)
-    with Sampler(svc) as sampler, _HealthProbe(svc.url) as health:
+    with Sampler(svc) as sampler, LoadProbe(svc.url).running() as health:
         summary = load(
             svc, agents, "bench-phrase", caller_script(tmp), calls, seconds=seconds, ramp=0.05,
             timeout=seconds * 3 + 180, extra=("--out", str(out)),
@@ -144,25 +116,11 @@ def run_overload(svc: Service, agents: Path, tmp: Path, calls: int, seconds: flo
 def bench_overload(
     tmp: Path, steps: list[int], seconds: float, tree: Path = ROOT, workers: int = 1
 ) -> list[dict[str, Any]]:
-    """Each step on the same service (admission at its defaults), one after another. With ``workers`` > 1,
-    that many gunicorn workers on a redis-server of their own, as ``make run`` starts on a box with as
-    many cores (app/runtime/launcher.py)."""
-    with ExitStack() as stack:
-        extra = {}
-        if workers > 1:
-            extra = {"REDIS_URL": stack.enter_context(redis_server(tmp)), "WEB_CONCURRENCY": workers}
-        return _overload(tmp, steps, seconds, tree, extra)
-
-
-def _overload(tmp: Path, steps: list[int], seconds: float, tree: Path, extra: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each step on the same service (admission at its defaults), one after another; ``workers`` > 1 as
+    ``make run`` starts them (bench/harness.py ``voice_service``)."""
     agents = bench_agents(tmp)
-    settings = config(tmp, AGENTS_DIR=str(agents), **extra)
-    for name in ("ADMIT_HIGH", "MAX_CALLS"):  # the harness turns admission off; a deploy has it on
-        settings.pop(name)
     rows = []
-    with service_process(settings, startup=60, root=tree) as svc:
-        while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
-            time.sleep(0.5)
+    with voice_service(tmp, agents, tree, workers, admission=True) as svc:
         for calls in steps:
             row = run_overload(svc, agents, tmp, calls, seconds)
             rows.append(row)

@@ -6,11 +6,6 @@ The receiver is a real HTTP server on 127.0.0.1 that checks each request with th
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
-
 import gevent
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -19,37 +14,9 @@ from app.config import ConfigError, load_config
 from streams.events import Note, TranscriptLine
 from streams.session.signed_post import SecretError, new_secret, post_signed, secret_key, signed_headers
 from tests.support.memory_call import HUMAN
-from tests.support.processes import http_server
+from tests.support.webhook_receiver import receiver
 
 SECRET = new_secret()
-
-
-@contextmanager
-def receiver(secret: str, answers: list[int]) -> Iterator[tuple[str, list[dict]]]:
-    """Answers each POST with the next of ``answers`` (the last one repeats); records what it verified."""
-    got: list[dict] = []
-    lock = threading.Lock()
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            headers = {k: v for k, v in self.headers.items()}
-            try:
-                payload, verified = Webhook(secret).verify(body, headers), True
-            except WebhookVerificationError:
-                payload, verified = None, False
-            with lock:
-                got.append({"headers": headers, "payload": payload, "verified": verified})
-                status = answers[min(len(got), len(answers)) - 1]
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with http_server(Hook) as server:
-        yield f"http://127.0.0.1:{server.server_address[1]}/handoff", got
 
 
 def test_a_signed_post_verifies_with_the_standard_library_and_retries_with_the_same_id() -> None:

@@ -28,6 +28,7 @@ from app.environment import (  # noqa: F401  (re-exported: ConfigError, parse_ra
     load_env_file,
     parse_rate,
 )
+from streams.speech.profiles import DEFAULT_PROFILE, PROFILES
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ def _streams(env: Mapping[str, str]) -> dict[str, Any]:
         "STREAM_AUDIO_BURST": env_number(env, "STREAM_AUDIO_BURST", 2, minimum=0.2, cast=float),
         "STREAM_AUDIO_FLOOD": env_number(env, "STREAM_AUDIO_FLOOD", 30, minimum=1, cast=float),
         "STREAM_BOTH_AUDIO": env_choice(env, "STREAM_BOTH_AUDIO", "mixed", ("mixed", "stereo")),
+        "STREAM_READ_BATCH_MS": min(env_number(env, "STREAM_READ_BATCH_MS", 40, minimum=0), 200),
+        "STREAM_READ_BATCH_BUSY": min(env_number(env, "STREAM_READ_BATCH_BUSY", 0.4, minimum=0, cast=float), 1.0),
     }
 
 
@@ -140,6 +143,7 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "MODELS_DIR": env.get("MODELS_DIR") or str(HOME / "models"),
         "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(HOME / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
+        "STT_PROFILE": env_choice(env, "STT_PROFILE", DEFAULT_PROFILE, tuple(PROFILES)),
         "GIL_SWITCH_MS": env_number(env, "GIL_SWITCH_MS", 0.5, minimum=0.05, cast=float),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),
         "STT_MIN_CONFIDENCE": env_number(env, "STT_MIN_CONFIDENCE", 0.5, cast=float),

@@ -52,6 +52,7 @@ def start_serving(worker: Any) -> None:
     else:
         shutdown.close_leftovers(services)  # one process: whatever is still live was left by a dead one
     warmup.warm_up(app)
+    loopwatch.READS.configure(app.config["STREAM_READ_BATCH_MS"] / 1000, app.config["STREAM_READ_BATCH_BUSY"])
     SHEDDING.configure(tuple(ms / 1000 for ms in app.config["SHED_MARKS_MS"]))  # from when a late loop gives up what
     loopwatch.start()
     if services.load is not None:

@@ -17,6 +17,8 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
            callers that do not: same service, same run, --steps N calls (default 50); the ratio must be ~1.0
   calibrate  (its own options: python -m bench calibrate --help) 2-3 minutes: the phrase and free-speech calls
            this machine holds and the ADMIT_* settings that follow (bench/calibrate.py)
+  vosk     vosk's speed profiles (STT_PROFILE, an agent's stt_profile): CPU per second of audio, the final
+           result's time and what is heard, phrase grammar and free speech, no service (#21.5; bench/vosk_profiles.py)
   heard    vosk's recognition of our own TTS lines as the caller hears them through real calls (#23.7);
            --tree PATH runs the service from another checkout (before/after a change), see bench/heard.py
   overload offered --steps N calls (default 150) with admission on at its defaults, as deployed: the admitted
@@ -49,6 +51,8 @@ from bench.overload import bench_overload
 from bench.report import commit, cpu_model, table
 from bench.steps import bench_answer, bench_bargein, bench_latency
 from bench.turns import bench_turns
+from bench.vosk_profiles import bench_vosk
+from bench.vosk_profiles import table as vosk_table
 from emulator.service import ROOT
 
 PHRASE_STEPS = [25, 50, 75, 100, 125, 150]
@@ -63,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "what",
         nargs="*",
         help="all (default), answer, calls (= phrase + free), phrase, free, latency, bargein, turns, deflate, heard, "
-        "overload",
+        "vosk, overload",
     )
     parser.add_argument("--quick", action="store_true", help="short runs and few steps (a smoke test, not figures)")
     parser.add_argument("--seconds", type=float, help="seconds each concurrent call streams (default 30)")
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "deflate",
         "heard",
         "overload",
+        "vosk",
     }
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
@@ -180,6 +185,10 @@ def _measure(tmp: Path, what: set[str], args: argparse.Namespace, seconds: float
         print(f"our TTS lines through calls, service from {args.tree} …", flush=True)
         results["heard"] = bench_heard(tmp, args.tree.resolve(), 3 if args.quick else len(LINES))
         print(f"mean character error rate: {results['heard']['mean']}", flush=True)
+    if "vosk" in what:
+        print("vosk speed profiles …", flush=True)
+        results["vosk"] = bench_vosk(rounds=1 if args.quick else 2)
+        print(vosk_table(results["vosk"]), flush=True)
     if "turns" in what:
         print("turn-taking …", flush=True)
         results["turns"] = bench_turns(tmp, live=not args.quick, only=args.only)

@@ -236,6 +236,7 @@ def step_row(
         "gen_cpu_pct": gen["cpu_pct"],
         "cpu_pct_mean": round(cpu_mean, 1),
         "cpu_pct_max": round(cpu[-1], 1),
+        "loop_cpu_pct": round(sum(loop := sorted(sampler.loop[2:-2] or sampler.loop or [0])) / len(loop), 1),
         "cpu_pct_per_call": round(cpu_mean / n, 2),
         "rss_mb": round(rss / 2**20, 1),
         "rss_per_call_mb": round((rss - idle_rss) / n / 2**20, 2),

@@ -141,7 +141,8 @@ def voice_service(
 
 
 class Sampler:
-    """CPU% and RSS of the gunicorn workers (summed, when there are several), once a second, in a thread."""
+    """CPU% and RSS of the gunicorn workers (summed, when there are several), once a second, in a thread; and the
+    busiest worker's event-loop thread (its main thread: what one worker's Python can use is one core)."""
 
     def __init__(self, service: Service) -> None:
         master = psutil.Process(service.master_pid)
@@ -149,6 +150,8 @@ class Sampler:
         self.worker = self.workers[0]
         self.cpu: list[float] = []
         self.rss: list[int] = []
+        self.loop: list[float] = []
+        self._loop_cpu = {w.pid: _main_thread_cpu(w) for w in self.workers}
         self._stop = threading.Event()
         for worker in self.workers:
             worker.cpu_percent(None)
@@ -158,6 +161,12 @@ class Sampler:
         while not self._stop.wait(1.0):
             self.cpu.append(sum(worker.cpu_percent(None) for worker in self.workers))
             self.rss.append(sum(worker.memory_info().rss for worker in self.workers))
+            busiest = 0.0
+            for worker in self.workers:
+                cpu = _main_thread_cpu(worker)
+                busiest = max(busiest, cpu - self._loop_cpu[worker.pid])
+                self._loop_cpu[worker.pid] = cpu
+            self.loop.append(100 * busiest)  # seconds of CPU in ~1 s: % of one core
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -169,6 +178,15 @@ class Sampler:
 
     def rss_now(self) -> int:
         return sum(worker.memory_info().rss for worker in self.workers)
+
+
+def _main_thread_cpu(worker: psutil.Process) -> float:
+    """CPU seconds of ``worker``'s main thread, where gevent's loop runs (vosk and the database have threads of
+    their own)."""
+    try:
+        return next((t.user_time + t.system_time for t in worker.threads() if t.id == worker.pid), 0.0)
+    except psutil.Error:
+        return 0.0
 
 
 def runtime(url: str, reset: bool = False) -> dict[str, Any]:

@@ -111,8 +111,8 @@ def _steps(key: str, calls: dict[str, Any]) -> list[str]:
         f"{calls['seconds']:.0f} s per step; holds: reply p95 <= {calls['limits']['reply_p95_ms']} ms, none missing, "
         f"no frame lost/dropped, STT p95 <= {calls['limits']['stt_p95_ms']} ms; VOID: generator > "
         f"{calls['limits']['void_late_pct']}% frames late",
-        "  calls  load  others%  reply p50/p95/p99 ms  missing/due  stt p95  lost/drop  cpu% (per call)  MB/call  "
-        "webhook p50/p99  loop p99  gen late%/cpu%  verdict",
+        "  calls  load  others%  reply p50/p95/p99 ms  missing/due  stt p95  lost/drop  cpu% (per call) loop%  "
+        "MB/call  webhook p50/p99  loop p99  gen late%/cpu%  verdict",
         "  (Nc: a cold burst, N calls at once on the just-started service, before the warmed steps)",
     ]
     cold = [calls["cold_burst"]] if calls.get("cold_burst") else []
@@ -122,7 +122,7 @@ def _steps(key: str, calls: dict[str, Any]) -> list[str]:
             f"  {s.get('others_cpu_pct', '-'):>6}"
             f"  {s['reply_p50_ms']}/{s['reply_p95_ms']}/{s['reply_p99_ms']}"
             f"  {s['replies_missing']}/{s['replies_due']}  {s['stt_p95_ms']}  {s['frames_lost']}/{s['frames_dropped']}"
-            f"  {s['cpu_pct_mean']} ({s['cpu_pct_per_call']})  {s['rss_per_call_mb']}"
+            f"  {s['cpu_pct_mean']} ({s['cpu_pct_per_call']}) {s.get('loop_cpu_pct', '-')}  {s['rss_per_call_mb']}"
             f"  {s['webhook_p50_ms']}/{s['webhook_p99_ms']}  {s['loop_lag_p99_ms']}"
             f"  {s['gen_late_pct']}/{s['gen_cpu_pct']}"
             f"  {s['verdict']}{' (' + '; '.join(s['why']) + ')' if s['why'] else ''}"

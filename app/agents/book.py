@@ -22,6 +22,7 @@ from actions.fields import PhoneString, StrictBool, StrictInt, StrictStr
 from app.agents.default_lines import fill_default_lines
 from app.agents.pacing import FillerSchema, Interruptible, ResumeSchema, line_modes
 from app.agents.tools import ToolsSchema, check_tools
+from streams.speech.profiles import PROFILES
 from streams.turns.noise import FILTERS as NOISE_FILTERS
 from streams.turns.noise import unavailable as noise_unavailable
 
@@ -170,6 +171,9 @@ class AgentSchema(StrictSchema):
         load_default="none",
         validate=[validate.OneOf(NOISE_FILTERS), _noise_available],
         metadata={"description": "A noise filter on the caller's audio before the VAD: none or rnnoise (#23.4)."},
+    )
+    stt_profile = fields.String(
+        validate=validate.OneOf(tuple(PROFILES)), metadata={"description": "vosk's speed profile (docs/agents.md)."}
     )
     answering_machine = fields.Nested(AnsweringMachineSchema, metadata={"description": "Outbound calls only."})
     idle = fields.Nested(IdleSchema, metadata={"description": "Re-prompt silent callers, then say goodbye."})

@@ -63,7 +63,7 @@ def _warm_speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> t
 
 
 def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes) -> bool:
-    model = voice.models.model_for(agent.get("language", "en"), wait=120)
+    model = voice.models.model_for(agent.get("language", "en"), wait=120, profile=agent.get("stt_profile"))
     if model is None:
         return False
     rate = stt_rate(rate)

@@ -65,7 +65,7 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
             HOW_TO_GET_ONE,
         )
     return VoiceServices(
-        models=SpeechModels(search),
+        models=SpeechModels(search, profile=config["STT_PROFILE"]),
         tts=TTSPool(config["TTS_WORKERS"], config["TTS_TIMEOUT"], config["TTS_CACHE_SIZE"]),
         stt_chunk_ms=config["STT_CHUNK_MS"],
         min_confidence=config["STT_MIN_CONFIDENCE"],

@@ -110,6 +110,7 @@ class MediaLink:
             receiver.on_tick(now)
             if message is None and not sock.connected:
                 break
+        self.counters["socket_reads"] += getattr(sock, "reads", 0)
         if self.sock is not sock or self._closing:
             return ""
         if self.intake.flooded:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from streams.link.media_link import MediaLink
 
-OPTIONAL = ("metadata_in", "writer_failed", "audio_excess_frames")  # shown only when they happened
+OPTIONAL = ("metadata_in", "writer_failed", "audio_excess_frames", "socket_reads")  # shown only when they happened
 
 
 def stats(counters: Counter[str]) -> dict[str, Any]:

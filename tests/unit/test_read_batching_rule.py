@@ -29,3 +29,26 @@ def test_settings_turn_it_off_or_always_on() -> None:
     assert reads.wait() == 0.06
     reads.observe(1.0, 0.0)  # a zero-length interval is ignored
     assert reads.share == 0.0
+
+
+def test_a_full_machine_batches_even_when_this_loop_is_not_busy() -> None:
+    reads = ReadBatching(wait=0.04, busy=0.4)
+    for _ in range(100):  # a worker's loop at 30% of a core while the machine's CPUs are 95% busy
+        reads.observe(0.015, 0.05, 0.95)
+    assert reads.share < 0.4 and reads.machine > ReadBatching.MACHINE_BUSY
+    assert reads.wait() == 0.04
+    for _ in range(100):  # the machine calms down
+        reads.observe(0.015, 0.05, 0.3)
+    assert reads.wait() == 0.0
+    reads.observe(0.015, 0.05, None)  # no /proc/stat: the machine's figure stays as it was
+    assert reads.machine < ReadBatching.MACHINE_BUSY
+
+
+def test_the_machines_cpu_is_read_from_proc_stat() -> None:
+    from streams.loopwatch import machine_cpu
+
+    first = machine_cpu()
+    assert first is not None  # Linux
+    sum(range(2_000_000))  # some CPU
+    second = machine_cpu()
+    assert second[1] >= first[1] and 0 <= second[0] - first[0] <= second[1] - first[1] + 1

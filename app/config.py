@@ -143,6 +143,7 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "MODELS_DIR": env.get("MODELS_DIR") or str(HOME / "models"),
         "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(HOME / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
+        "STT_WARM_FREE": env_number(env, "STT_WARM_FREE", 1),
         "STT_PROFILE": env_choice(env, "STT_PROFILE", DEFAULT_PROFILE, tuple(PROFILES)),
         "GIL_SWITCH_MS": env_number(env, "GIL_SWITCH_MS", 0.5, minimum=0.05, cast=float),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),

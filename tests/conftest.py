@@ -83,6 +83,9 @@ def base_config(tmp_path: Path, platform_url: str, **overrides: Any) -> dict[str
         "ADMIT_HIGH": 2.0,
         # Likewise shedding (streams/shedding.py): a feed line a test waits for is never given up to a lag spike.
         "SHED_MARKS_MS": "off,off,off,off",
+        # And read batching (streams/loopwatch.py): a busy CI box would add up to 40 ms to the turn ends and
+        # barge-ins that timing tests measure; tests/service/test_read_batching.py turns it on.
+        "STREAM_READ_BATCH_MS": 0,
     }
     config.update(overrides)
     return config

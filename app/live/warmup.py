@@ -62,16 +62,26 @@ def _warm_speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> t
     return count, sample
 
 
-def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes) -> bool:
+def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes, free: int = 1) -> int:
+    """Warm the agent's recognisers into the pool; return how many. A phrase grammar's is cheap to make: one.
+    A free-speech recogniser expands the model's lookahead graph for itself in its first turns' final results
+    (~1 s of CPU in its first two on this machine against ~50 ms later, ~35 MB kept): ``free`` of them
+    (``STT_WARM_FREE``) decode two turns each now, so that many callers at once find one warm (#21.5)."""
     model = voice.models.model_for(agent.get("language", "en"), wait=120, profile=agent.get("stt_profile"))
     if model is None:
-        return False
-    rate = stt_rate(rate)
-    recognizer = run_blocking(voice.models.recognizer, model, rate, grammar_phrases(agent))
-    run_blocking(recognizer.accept, (sample or b"\x00\x00" * rate)[: rate * 2])
-    run_blocking(recognizer.final)
-    run_blocking(voice.models.release, recognizer)
-    return True
+        return 0
+    rate, phrases = stt_rate(rate), grammar_phrases(agent)
+    speech = (sample or b"\x00\x00" * rate)[: rate * 2]
+    warmed = []
+    for _ in range(1 if phrases else max(1, free)):
+        recognizer = run_blocking(voice.models.recognizer, model, rate, phrases)
+        for _turn in range(1 if phrases else 2):
+            run_blocking(recognizer.accept, speech)
+            run_blocking(recognizer.final)
+        warmed.append(recognizer)  # all made before any goes back, or the pool would hand the same one out again
+    for recognizer in warmed:
+        run_blocking(voice.models.release, recognizer)
+    return len(warmed)
 
 
 def _warm_turns(voice: VoiceServices, agents: list[dict[str, Any]]) -> list[str]:
@@ -114,7 +124,7 @@ def warm(services: Services) -> dict[str, Any]:
             rate = LinkSettings(stream_rate(services.config, agent)).out_rate  # what the call will synthesise at
             count, sample = _warm_speech(voice, agent, rate)
             report["lines"] += count
-            report["recognizers"] += int(_warm_hearing(voice, agent, rate, sample))
+            report["recognizers"] += _warm_hearing(voice, agent, rate, sample, services.config.get("STT_WARM_FREE", 1))
         report["turn_models"] = _warm_turns(voice, agents)
     finally:
         report["seconds"] = round(time.monotonic() - started, 2)

@@ -1,9 +1,10 @@
-"""A busy loop reads caller audio several frames at a time; a quiet one frame by frame (#21.4).
+"""A busy loop reads caller audio several frames at a time (#21.4).
 
 Through a real gunicorn gevent service: a caller streams 3 s of frames at real time, and the call's
 stats say how many socket reads took them. ``STREAM_READ_BATCH_BUSY=0`` makes the loop count as busy
-whatever its load, so batching is on for the whole call; the default service's loop is quiet with one
-call, so it reads each frame as it comes. Both hear every frame.
+whatever its load, so batching is on for the whole call; with ``STREAM_READ_BATCH_MS=0`` it is off and
+each frame is read as it comes. Both hear every frame. When the rule turns batching on (the loop's own
+CPU, the machine's) is tests/unit/test_read_batching_rule.py: here it would depend on the CI box's load.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz
 FRAMES = 150  # 3 s
 
 
-@pytest.fixture(scope="module", params=["batching", "quiet"])
+@pytest.fixture(scope="module", params=["batching", "off"])
 def service(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp(f"reads-{request.param}")
-    extra = {"STREAM_READ_BATCH_MS": 60, "STREAM_READ_BATCH_BUSY": 0} if request.param == "batching" else {}
+    extra = {"STREAM_READ_BATCH_MS": 60 if request.param == "batching" else 0, "STREAM_READ_BATCH_BUSY": 0}
     config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, **extra)
     with service_process(config) as svc:
         yield svc.url, request.param
@@ -46,6 +47,6 @@ def test_frames_per_read_follow_the_loops_load(service) -> None:
     assert stats["frames_in"] == FRAMES  # batching loses nothing
     per_read = FRAMES / stats["socket_reads"]
     if mode == "batching":
-        assert per_read >= 2.0, stats  # 60 ms waits: ~3 frames a read
+        assert per_read >= 2.5, stats  # 60 ms waits: ~3 frames a read
     else:
-        assert per_read < 1.3, stats  # a quiet loop: a read per frame
+        assert per_read < 2.0, stats  # off: a read per frame (two when the loop happened to be late)

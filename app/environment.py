@@ -43,6 +43,16 @@ def env_number(environ: Mapping[str, str], name: str, default: float, *, minimum
     return value
 
 
+def env_auto_number(environ: Mapping[str, str], name: str) -> int | None:
+    """A whole number of at least 0, or None for ``auto`` (or unset): the service works it out from the machine."""
+    if (environ.get(name) or "auto").strip().lower() == "auto":
+        return None
+    try:
+        return env_number(environ, name, 0)
+    except ConfigError:
+        raise ConfigError(f"{name} must be auto or a whole number of at least 0, not {environ.get(name)!r}") from None
+
+
 def env_choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = (environ.get(name) or default).strip()
     if value not in choices:

@@ -32,11 +32,12 @@ from typing import Any
 
 import requests
 
-from app.runtime.load import Limits, usable_cores
+from app.runtime.load import Limits
 from bench.capacity import step, step_line
 from bench.harness import Sampler, bench_agents, voice_service
 from bench.report import commit, cpu_model
 from emulator.service import ROOT
+from streams.machine import usable_cores
 
 SIGNALS = {
     "loop_lag_ms": "ADMIT_LOOP_LAG_MS",

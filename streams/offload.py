@@ -43,3 +43,30 @@ def run_blocking(fn: Callable[..., T], *args: Any) -> T:
             raise got.error
         return got
     return fn(*args)
+
+
+def start_native_thread(fn: Callable[[], None], name: str) -> None:
+    """Start ``fn`` on an operating-system thread of its own, also in a patched process (where
+    ``threading.Thread`` would be a greenlet on the loop). Such a thread must not touch the loop: it may
+    call C code, take locks and sleep with ``native_sleep``."""
+    if in_gevent():
+        from gevent import monkey
+
+        start = monkey.get_original("_thread", "start_new_thread")
+        start(fn, ())
+        return
+    import threading
+
+    threading.Thread(target=fn, name=name, daemon=True).start()
+
+
+def native_sleep(seconds: float) -> None:
+    """Sleep this operating-system thread (time.sleep, unpatched: a patched one would start a hub here)."""
+    if in_gevent():
+        from gevent import monkey
+
+        monkey.get_original("time", "sleep")(seconds)
+        return
+    import time
+
+    time.sleep(seconds)

@@ -86,6 +86,10 @@ def base_config(tmp_path: Path, platform_url: str, **overrides: Any) -> dict[str
         # And read batching (streams/loopwatch.py): a busy CI box would add up to 40 ms to the turn ends and
         # barge-ins that timing tests measure; tests/service/test_read_batching.py turns it on.
         "STREAM_READ_BATCH_MS": 0,
+        # And the warm free-speech reserve (streams/speech/reserve.py): one recogniser, made by the warm-up, not
+        # thirty per service decoding in the background of every test; tests/service/test_warmup.py sets it.
+        "STT_WARM_FREE": 1,
+        "STT_WARM_SPARE": 0,
     }
     config.update(overrides)
     return config

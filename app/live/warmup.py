@@ -5,8 +5,10 @@ The first call after a start used to greet 1.4-1.8 s after its socket opened
 calls took 5-10 ms. Warming does that work once, before callers wait for it:
 every line an agent says without an LLM (greeting, intent replies, fallback,
 hold, goodbye, shutdown) goes into the TTS cache at the agent's stream rate,
-and one recogniser per agent (its model, rate and grammar) decodes a second of
-speech and goes back to the pool warm. ``/healthz`` says ``warming`` until then.
+and one recogniser per agent (its model, rate and grammar) decodes some of its
+speech and goes back to the pool warm. ``/healthz`` says ``warming`` until then;
+free-speech recognisers for more calls at once are made after, in idle time, by
+the reserve (streams/speech/reserve.py).
 """
 
 from __future__ import annotations
@@ -62,26 +64,42 @@ def _warm_speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> t
     return count, sample
 
 
-def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes, free: int = 1) -> int:
-    """Warm the agent's recognisers into the pool; return how many. A phrase grammar's is cheap to make: one.
-    A free-speech recogniser expands the model's lookahead graph for itself in its first turns' final results
-    (~1 s of CPU in its first two on this machine against ~50 ms later, ~35 MB kept): ``free`` of them
-    (``STT_WARM_FREE``) decode two turns each now, so that many callers at once find one warm (#21.5)."""
+WARM_LINES = 4  # of the agent's own lines a free-speech recogniser decodes before a call gets it
+
+
+def _speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> list[bytes]:
+    """Some of the agent's lines at ``rate`` (from the TTS cache when the stream speaks at that rate)."""
+    speech = []
+    for sentence in list(agent_lines(agent))[:WARM_LINES]:
+        try:
+            pcm = voice.tts.synthesize(sentence, agent.get("voice", "en-us"), int(agent.get("rate", 160)), rate)
+        except TTSError:
+            break
+        speech.append(pcm)
+    return speech
+
+
+def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes) -> int:
+    """Warm the agent's recogniser into the pool; return how many (0 or 1). A phrase grammar's is cheap to
+    make and warm. A free-speech recogniser expands the model's lookahead graph for itself in its first turns
+    (~1 s of CPU each on this machine against ~50 ms later): one decodes the agent's lines now, and the
+    reserve (streams/speech/reserve.py) makes the rest in the machine's idle time (#21.5)."""
     model = voice.models.model_for(agent.get("language", "en"), wait=120, profile=agent.get("stt_profile"))
     if model is None:
         return 0
     rate, phrases = stt_rate(rate), grammar_phrases(agent)
+    if not phrases and voice.reserve is not None:
+        voice.reserve.keep(model, rate, _speech(voice, agent, rate))
+        if voice.reserve.target == 0:
+            return 0
+        run_blocking(voice.reserve.make_one, model, rate)
+        return 1
     speech = (sample or b"\x00\x00" * rate)[: rate * 2]
-    warmed = []
-    for _ in range(1 if phrases else max(1, free)):
-        recognizer = run_blocking(voice.models.recognizer, model, rate, phrases)
-        for _turn in range(1 if phrases else 2):
-            run_blocking(recognizer.accept, speech)
-            run_blocking(recognizer.final)
-        warmed.append(recognizer)  # all made before any goes back, or the pool would hand the same one out again
-    for recognizer in warmed:
-        run_blocking(voice.models.release, recognizer)
-    return len(warmed)
+    recognizer = run_blocking(voice.models.recognizer, model, rate, phrases)
+    run_blocking(recognizer.accept, speech)
+    run_blocking(recognizer.final)
+    run_blocking(voice.models.release, recognizer)
+    return 1
 
 
 def _warm_turns(voice: VoiceServices, agents: list[dict[str, Any]]) -> list[str]:
@@ -124,8 +142,10 @@ def warm(services: Services) -> dict[str, Any]:
             rate = LinkSettings(stream_rate(services.config, agent)).out_rate  # what the call will synthesise at
             count, sample = _warm_speech(voice, agent, rate)
             report["lines"] += count
-            report["recognizers"] += _warm_hearing(voice, agent, rate, sample, services.config.get("STT_WARM_FREE", 1))
+            report["recognizers"] += _warm_hearing(voice, agent, rate, sample)
         report["turn_models"] = _warm_turns(voice, agents)
+        if voice.reserve is not None:
+            voice.reserve.start()
     finally:
         report["seconds"] = round(time.monotonic() - started, 2)
         services.warming = False

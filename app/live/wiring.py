@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from app.config import tool_secret
+from streams.machine import memory_room, usable_cores
+from streams.speech.reserve import Reserve, target_for
 from streams.speech.stt import HOW_TO_GET_ONE, SpeechModels, find_models
 from streams.speech.tts import TTSPool
 from streams.turns.models import TurnModels
@@ -64,8 +66,10 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
             "; ".join(search.looked),
             HOW_TO_GET_ONE,
         )
+    models = SpeechModels(search, profile=config["STT_PROFILE"])
+    target = target_for(config["STT_WARM_FREE"], usable_cores(), config["CALLSTREAM_WORKERS"])
     return VoiceServices(
-        models=SpeechModels(search, profile=config["STT_PROFILE"]),
+        models=models,
         tts=TTSPool(config["TTS_WORKERS"], config["TTS_TIMEOUT"], config["TTS_CACHE_SIZE"]),
         stt_chunk_ms=config["STT_CHUNK_MS"],
         min_confidence=config["STT_MIN_CONFIDENCE"],
@@ -73,6 +77,7 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
         turn_models=TurnModels(Path(config["TURN_MODELS_DIR"])),
         make_policy=make_policy_factory(config),
         reply_deadline=config["REPLY_DEADLINE"],
+        reserve=Reserve(models, target, config["STT_WARM_SPARE"], room=memory_room),
     )
 
 

@@ -87,7 +87,10 @@ def _voice_status() -> dict:
     tts["status"] = "unavailable" if voice.tts.available is False else "ok"
     if voice.tts.error:
         tts["error"] = voice.tts.error
-    return {"stt": {**voice.models.describe(), "recognizers": voice.models.pool_stats}, "tts": tts}
+    stt = {**voice.models.describe(), "recognizers": voice.models.pool_stats}
+    if voice.reserve is not None:
+        stt["reserve"] = voice.reserve.describe()
+    return {"stt": stt, "tts": tts}
 
 
 @bp.get("/media/<path:name>")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from app.cli import gunicorn_command
 from app.config import load_config, load_env_file
-from app.runtime.load import usable_cores
+from streams.machine import usable_cores
 
 log = logging.getLogger("callstream.launcher")
 SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux

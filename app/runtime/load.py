@@ -33,15 +33,14 @@ there is anything to learn from, ``ADMIT_HIGH / ADMIT_BURST``, i.e. a fresh node
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from streams.loopwatch import LOOP_LAG, STT_LAG, Samples
+from streams.machine import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -138,30 +137,6 @@ def refusing_next(refusing: bool, load: float, limits: Limits) -> bool:
     if refusing:
         return load > limits.low
     return load >= limits.high
-
-
-def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
-    """The cores this process may run on: its affinity, capped by a cgroup CPU quota when there is one."""
-    try:
-        cores = float(len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cores = float(os.cpu_count() or 1)
-    quota = _cgroup_quota(cgroup)
-    return max(0.1, min(cores, quota)) if quota else cores
-
-
-def _cgroup_quota(root: Path) -> float | None:
-    try:  # cgroup v2: "max 100000" or "150000 100000"
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
-        pass
-    try:  # cgroup v1
-        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
-    except (OSError, ValueError):
-        return None
 
 
 class _Newest:

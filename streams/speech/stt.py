@@ -106,7 +106,8 @@ class SpeechModels:
         self.pool_size = pool_size
         self.profile = profile
         self._pool: dict[tuple[Any, ...], list[Recognizer]] = {}
-        self.pool_stats = {"created": 0, "reused": 0}
+        self.pool_stats = {"created": 0, "reused": 0, "stocked": 0}
+        self._busy: dict[tuple[Any, ...], int] = {}  # recognisers calls hold, by pool key
         self._models: dict[str, Any] = {}
         self._profiled: dict[tuple[str, str], Any] = {}  # (language, profile) -> a model at another profile
         self._started = False
@@ -202,10 +203,17 @@ class SpeechModels:
     # expanded: its first utterance costs about four times the later ones (measured: a
     # 500 ms chunk, 0.4 of real time, against 0.1). Recognisers are therefore pooled per
     # (model, rate, grammar) and handed, warm, to later calls.
+    # Free-speech recognisers are also made ahead of calls, warm, by streams/speech/reserve.py.
+    @staticmethod
+    def key(model: Any, rate: int, phrases: Sequence[str] | None) -> tuple[Any, ...]:
+        """The pool's key: recognisers of one model, rate and grammar are interchangeable."""
+        return (id(model), rate, tuple(sorted(set(phrases))) if phrases else None)
+
     def recognizer(self, model: Any, rate: int, phrases: Sequence[str] | None) -> Recognizer:
         """A recogniser from the pool, or a new one (blocking: run it off the loop)."""
-        key = (id(model), rate, tuple(sorted(set(phrases))) if phrases else None)
+        key = self.key(model, rate, phrases)
         with self._lock:
+            self._busy[key] = self._busy.get(key, 0) + 1
             pooled = self._pool.get(key)
             if pooled:
                 self.pool_stats["reused"] += 1
@@ -219,9 +227,28 @@ class SpeechModels:
         """Give back a recogniser no thread is using; it is reset for its next call (blocking)."""
         recognizer.reset()
         with self._lock:
-            pooled = self._pool.setdefault(recognizer.pool_key, [])
-            if sum(len(p) for p in self._pool.values()) < self.pool_size:
-                pooled.append(recognizer)
+            self._busy[recognizer.pool_key] = max(0, self._busy.get(recognizer.pool_key, 0) - 1)
+            self._keep(recognizer)
+
+    def stock(self, recognizer: Recognizer) -> None:
+        """Add a recogniser made (and warmed) ahead of any call to the pool."""
+        with self._lock:
+            self.pool_stats["stocked"] += 1
+            self._keep(recognizer)
+
+    def _keep(self, recognizer: Recognizer) -> None:
+        if sum(len(p) for p in self._pool.values()) < self.pool_size:
+            self._pool.setdefault(recognizer.pool_key, []).append(recognizer)
+
+    def counts(self, key: tuple[Any, ...]) -> tuple[int, int]:
+        """Recognisers of this kind idle in the pool, and in calls' hands."""
+        with self._lock:
+            return len(self._pool.get(key, ())), self._busy.get(key, 0)
+
+    def has_room(self) -> bool:
+        """Whether the pool keeps another idle recogniser (``pool_size`` in all)."""
+        with self._lock:
+            return sum(len(p) for p in self._pool.values()) < self.pool_size
 
 
 class Recognizer:

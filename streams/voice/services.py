@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from streams.speech.reserve import Reserve
 from streams.speech.stt import SpeechModels
 from streams.speech.tts import TTSPool
 from streams.turns.models import TurnModels
@@ -25,6 +26,7 @@ class VoiceServices:
     turn_models: TurnModels | None = None  # Silero VAD and Smart Turn (agents' turn.vad / turn.end)
     make_policy: Callable[[Mapping[str, Any]], Policy] | None = None
     reply_deadline: float = 5.0  # seconds a decided reply may wait, with nothing playing, before the call is ended
+    reserve: Reserve | None = None  # warm free-speech recognisers made ahead of calls
 
 
 def grammar_phrases(agent: Mapping[str, Any]) -> list[str] | None:

@@ -17,7 +17,7 @@ import psutil
 import pytest
 import requests
 
-from app.runtime.load import usable_cores
+from streams.machine import usable_cores
 from tests.conftest import base_config
 from tests.support.processes import stop
 from tests.support.streaming import ROOT, call_args, free_port, get_call, run_emulator, wait_for, write_script

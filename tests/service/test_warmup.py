@@ -58,9 +58,10 @@ def test_the_first_call_finds_its_greeting_and_recogniser_ready(tmp_path: Path) 
         print(f"first call greeted {greeted_ms:.0f} ms after its socket opened")
 
 
-def test_free_speech_recognisers_are_warmed_as_many_as_asked(tmp_path: Path) -> None:
-    """A new free-speech recogniser costs ~1 s of CPU in its first turns (#21.5): STT_WARM_FREE of them are
-    made and decode two turns each before the node says it is ready, and calls are handed those."""
+def test_free_speech_reserve_is_made_in_idle_time_and_refilled(tmp_path: Path) -> None:
+    """A new free-speech recogniser costs ~1 s of CPU in its first turns (#21.5): the warm-up makes one before the
+    node says it is ready, the reserve (a nice-19 thread) the rest up to STT_WARM_FREE, and calls are handed
+    those; when calls hold them all, it makes STT_WARM_SPARE more."""
     agents = tmp_path / "agents"
     agents.mkdir()
     (agents / "warm.yaml").write_text(yaml.safe_dump({**AGENT, "grammar": False}, allow_unicode=True))
@@ -71,20 +72,23 @@ def test_free_speech_recognisers_are_warmed_as_many_as_asked(tmp_path: Path) -> 
         AGENTS_DIR=str(agents),
         DEFAULT_AGENT="warm",
         STT_WARM_FREE=3,
+        STT_WARM_SPARE=1,
     )
+
+    def stt() -> dict:
+        return requests.get(f"{url}/healthz", timeout=5).json()["stt"]
+
     with running_service(config) as url:
-        health = wait_for(
-            lambda: (h := requests.get(f"{url}/healthz", timeout=5).json())["status"] != "warming" and h,
-            timeout=90,
-            interval=0.2,
-        )
-        assert health["stt"]["recognizers"] == {"created": 3, "reused": 0}
+        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).json()["status"] != "warming", timeout=90)
+        reserve = wait_for(lambda: (r := stt()["reserve"])["8000 Hz"]["idle"] >= 3 and r, timeout=60, interval=0.2)
+        assert reserve["nice"] == 19 and reserve["made"] == 3 and reserve["target"] == 3
+        assert stt()["recognizers"] == {"created": 0, "reused": 0, "stocked": 3}
         sockets = [connect(stream_url(url, to="918000000008")) for _ in range(3)]
         for ws in sockets:
             ws.send(FRAME)
-        recognizers = wait_for(
-            lambda: (r := requests.get(f"{url}/healthz", timeout=5).json()["stt"]["recognizers"])["reused"] >= 3 and r
-        )
+        recognizers = wait_for(lambda: (r := stt()["recognizers"])["reused"] >= 3 and r)
+        assert recognizers["created"] == 0  # three calls at once, none waited for a new one
+        refilled = wait_for(lambda: (r := stt()["reserve"])["8000 Hz"]["idle"] >= 1 and r, timeout=30, interval=0.2)
+        assert refilled["8000 Hz"]["in_use"] == 3 and refilled["made"] == 4  # the spare, beyond the three in use
         for ws in sockets:
             ws.close()
-        assert recognizers["created"] == 3  # three calls at once, none waited for a new one

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.runtime.load import Limits, Load, Sample, headroom, refusing_next, usable_cores
+from app.runtime.load import Limits, Load, Sample, headroom, refusing_next
 from streams.loopwatch import Samples
+from streams.machine import memory_room, usable_cores
+from streams.speech.reserve import target_for
 
 LIMITS = Limits(loop_lag=0.1, stt_wait=0.5, cpu=0.8, high=0.8, low=0.5, window=2.0)
 
@@ -90,3 +92,24 @@ def test_admit_high_above_one_turns_the_projection_off_too() -> None:
     """The suite and the capacity bench run with ADMIT_HIGH=2 to measure what the node carries."""
     load = Load(Limits(high=2.0, low=0.6, window=5.0, burst=10), cores=2)
     assert {load.admit(now=100.0 + i * 0.01) for i in range(200)} == {""}
+
+
+def test_the_warm_free_speech_reserve_is_sized_from_the_cores_and_stops_at_the_memory_margin(tmp_path: Path) -> None:
+    assert target_for(None, cores=2, workers=1) == 30  # 15 a core
+    assert target_for(None, cores=2, workers=2) == 15  # the workers share the machine's cores
+    assert target_for(None, cores=0.5, workers=1) == 8  # a PaaS dyno's cgroup quota
+    assert target_for(None, cores=0.1, workers=4) == 2  # never fewer than two
+    assert target_for(0, cores=8, workers=1) == 0  # STT_WARM_FREE=0: no reserve
+    cgroup, meminfo = tmp_path / "cgroup", tmp_path / "meminfo"
+    cgroup.mkdir()
+    (cgroup / "memory.max").write_text(f"{512 * 2**20}\n")  # a 512 MB dyno
+    (cgroup / "memory.current").write_text(f"{200 * 2**20}\n")
+    assert memory_room(cgroup, meminfo)  # 312 MB free: above 256 MB and 10% of the limit
+    (cgroup / "memory.current").write_text(f"{300 * 2**20}\n")
+    assert not memory_room(cgroup, meminfo)  # 212 MB free: below the margin
+    (cgroup / "memory.max").write_text("max\n")  # no limit: the machine's figures
+    meminfo.write_text("MemTotal:       24000000 kB\nMemFree:  1000 kB\nMemAvailable:    3000000 kB\n")
+    assert memory_room(cgroup, meminfo)  # 2.9 GB available of 23 GB: above 10%
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:    2000000 kB\n")
+    assert not memory_room(cgroup, meminfo)  # 1.9 GB of 23 GB: below 10%
+    assert memory_room(tmp_path / "none", tmp_path / "none")  # nothing to read: the pool's cap bounds it

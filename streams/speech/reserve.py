@@ -1,0 +1,153 @@
+"""Warm free-speech recognisers kept in reserve, made in the machine's idle time (#21.5).
+
+A free-speech recogniser expands the model's lookahead graph for itself as it decodes and
+keeps what it expanded (vosk shares none of it between recognisers): its first turns cost
+~1 s of CPU each on a 2-core AMD EPYC, a warm one ~50 ms. Twenty-five calls that start
+within seconds on new recognisers fill both cores with that expansion, and every call's
+replies wait behind it (bench free: 25 calls collapsed with one warm recogniser, held with
+25). Making them all before the node says it is ready would hold a start for half a minute.
+
+So the warm-up makes one per free-speech model and rate, and this thread makes the rest:
+it keeps ``target`` recognisers per key (idle and in use) and at least ``spare`` idle
+beyond the calls using them, while ``room()`` says memory allows (~35 MB each). Each new
+one decodes ``turns`` of the agent's own lines. The thread runs at nice 19 (Linux's
+per-thread priority): on a busy machine it gets only the CPU that calls leave over, so a
+burst is never slowed by the reserve being refilled for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from streams.offload import native_sleep, start_native_thread
+
+if TYPE_CHECKING:
+    from streams.speech.stt import Recognizer, SpeechModels
+
+log = logging.getLogger(__name__)
+
+NICE = 19
+PER_CORE = 15  # warm free-speech calls a core carries at most (~2.5-4% of a core each, 2-core AMD EPYC)
+IDLE_POLL_S = 0.5  # how often a satisfied reserve looks again (a dict read under a lock)
+
+
+def target_for(setting: int | None, cores: float, workers: int) -> int:
+    """Recognisers a worker keeps per kind: ``STT_WARM_FREE``, or (``auto``, None) 15 per core of its share."""
+    if setting is not None:
+        return setting
+    return max(2, math.ceil(PER_CORE * cores / max(1, workers)))
+
+
+@dataclass
+class _Kind:
+    """One kind of recogniser to keep: a model at a stream rate, free speech, and speech to warm it with."""
+
+    model: Any
+    rate: int
+    speech: Sequence[bytes]
+    key: tuple[Any, ...] = field(default=())
+
+
+class Reserve:
+    """Keeps warm free-speech recognisers in a ``SpeechModels`` pool, made on a low-priority native thread."""
+
+    def __init__(
+        self,
+        models: SpeechModels,
+        target: int,
+        spare: int = 2,
+        turns: int = 4,
+        room: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.models = models
+        self.target = max(0, target)
+        self.spare = max(0, spare)
+        self.turns = max(1, turns)
+        self.room = room
+        self.made = 0
+        self.held_back = ""  # why the reserve stopped short of its target ("memory"), for /healthz
+        self.priority: int | None = None  # the thread's nice value, read back from the system
+        self._kinds: dict[tuple[Any, ...], _Kind] = {}
+        self._started = False
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    def keep(self, model: Any, rate: int, speech: Sequence[bytes]) -> None:
+        """Keep recognisers of this kind warm (idempotent per model and rate)."""
+        kind = _Kind(model, rate, [s for s in speech if s] or [b"\x00\x00" * rate])
+        kind.key = self.models.key(model, rate, None)
+        with self._lock:
+            self._kinds.setdefault(kind.key, kind)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started or not self._kinds or self.target + self.spare == 0:
+                return
+            self._started = True
+        start_native_thread(self._run, "stt-reserve")
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def wanted(self, key: tuple[Any, ...]) -> bool:
+        """Whether another recogniser of this kind is to be made now."""
+        idle, busy = self.models.counts(key)
+        return (idle + busy < self.target or idle < self.spare) and self.models.has_room()
+
+    def describe(self) -> dict[str, Any]:
+        kinds = {}
+        for key in list(self._kinds):
+            idle, busy = self.models.counts(key)
+            kinds[f"{key[1]} Hz"] = {"idle": idle, "in_use": busy}
+        return {
+            "target": self.target,
+            "spare": self.spare,
+            "made": self.made,
+            "held_back": self.held_back,
+            "nice": self.priority,
+            **kinds,
+        }
+
+    def _run(self) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+            self.priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        except (AttributeError, OSError) as exc:  # pragma: no cover - not Linux: it still runs, at normal priority
+            log.warning("stt reserve: could not lower its priority (%s)", exc)
+        while not self._stopping:
+            kind = next((k for k in list(self._kinds.values()) if self.wanted(k.key)), None)
+            if kind is None:
+                self.held_back = ""
+                native_sleep(IDLE_POLL_S)
+                continue
+            if not self.room():
+                self.held_back = "memory"
+                native_sleep(IDLE_POLL_S)
+                continue
+            try:
+                self.make_one(kind.model, kind.rate)
+            except Exception:  # noqa: BLE001 - a model that cannot decode: calls will say so; stop trying
+                log.exception("stt reserve: making a warm recogniser failed; no more are made")
+                return
+
+    def make_one(self, model: Any, rate: int) -> None:
+        """Make and warm one recogniser of a kind ``keep`` was told of, into the pool, in this thread (blocking)."""
+        kind = self._kinds[self.models.key(model, rate, None)]
+        self.models.stock(self._warmed(kind))
+        self.made += 1
+
+    def _warmed(self, kind: _Kind) -> Recognizer:
+        from streams.speech.stt import Recognizer
+
+        recognizer = Recognizer(kind.model, kind.rate, None)
+        recognizer.pool_key = kind.key
+        for turn in range(self.turns):
+            recognizer.accept(kind.speech[turn % len(kind.speech)])
+            recognizer.final()
+        return recognizer

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from typing import Any
 
+from streams.machine import machine_cpu
 from streams.shedding import SHEDDING
 
 
@@ -99,17 +100,6 @@ class ReadBatching:
 
 
 READS = ReadBatching()
-
-
-def machine_cpu() -> tuple[int, int] | None:
-    """(busy, total) CPU ticks of the whole machine since boot (``/proc/stat``), None where there is none."""
-    try:
-        with open("/proc/stat", "rb") as stat:
-            fields = [int(x) for x in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields[:8]) - idle, sum(fields[:8])  # guest time is already in user
 
 
 def watch_loop(interval: float = 0.05) -> None:

@@ -58,3 +58,28 @@ def _cgroup_quota(root: Path) -> float | None:
         return quota_us / period_us if quota_us > 0 and period_us > 0 else None
     except (OSError, ValueError):
         return None
+
+
+def machine_cpu() -> tuple[int, int] | None:
+    """(busy, total) CPU ticks of the whole machine since boot (``/proc/stat``), None where there is none."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])  # guest time is already in user
+
+
+class Busy:
+    """How busy the machine's CPUs were between one look and the next (0..1), None where it cannot be read."""
+
+    def __init__(self) -> None:
+        self._last = machine_cpu()
+
+    def share(self) -> float | None:
+        now, last = machine_cpu(), self._last
+        self._last = now
+        if now is None or last is None or now[1] <= last[1]:
+            return None
+        return (now[0] - last[0]) / (now[1] - last[1])

@@ -5,10 +5,10 @@ The first call after a start used to greet 1.4-1.8 s after its socket opened
 calls took 5-10 ms. Warming does that work once, before callers wait for it:
 every line an agent says without an LLM (greeting, intent replies, fallback,
 hold, goodbye, shutdown) goes into the TTS cache at the agent's stream rate,
-and one recogniser per agent (its model, rate and grammar) decodes some of its
-speech and goes back to the pool warm. ``/healthz`` says ``warming`` until then;
-free-speech recognisers for more calls at once are made after, in idle time, by
-the reserve (streams/speech/reserve.py).
+and recognisers for each agent (its model, rate and grammar: one for a phrase
+grammar, the reserve's target for free speech, streams/speech/reserve.py) decode
+some of its speech and go back to the pool warm. ``/healthz`` says ``warming``
+until then.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flask import Flask
@@ -24,6 +24,7 @@ from flask import Flask
 from app.piopiy.pcmo import stream_rate
 from app.services import Services
 from streams.link.settings import LinkSettings
+from streams.machine import usable_cores
 from streams.offload import in_gevent, run_blocking
 from streams.session.speaker import sentences
 from streams.speech.tts import TTSError
@@ -79,27 +80,37 @@ def _speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> list[b
     return speech
 
 
-def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes) -> int:
-    """Warm the agent's recogniser into the pool; return how many (0 or 1). A phrase grammar's is cheap to
-    make and warm. A free-speech recogniser expands the model's lookahead graph for itself in its first turns
-    (~1 s of CPU each on this machine against ~50 ms later): one decodes the agent's lines now, and the
-    reserve (streams/speech/reserve.py) makes the rest in the machine's idle time (#21.5)."""
+def _warm_hearing(voice: VoiceServices, agent: Mapping[str, Any], rate: int, sample: bytes, width: int) -> int:
+    """Warm the agent's recognisers into the pool; return how many. A phrase grammar's is cheap to make and
+    warm: one. A free-speech recogniser expands the model's lookahead graph for itself in its first turns (~1 s
+    of CPU each on this machine against ~50 ms later): the reserve's target of them (streams/speech/reserve.py)
+    decode the agent's lines now, ``width`` at a time (#21.5)."""
     model = voice.models.model_for(agent.get("language", "en"), wait=120, profile=agent.get("stt_profile"))
     if model is None:
         return 0
     rate, phrases = stt_rate(rate), grammar_phrases(agent)
     if not phrases and voice.reserve is not None:
-        voice.reserve.keep(model, rate, _speech(voice, agent, rate))
-        if voice.reserve.target == 0:
-            return 0
-        run_blocking(voice.reserve.make_one, model, rate)
-        return 1
+        reserve = voice.reserve
+        reserve.keep(model, rate, _speech(voice, agent, rate))
+        missing = max(0, reserve.target - sum(voice.models.counts(voice.models.key(model, rate, None))))
+        _in_parallel([lambda: run_blocking(reserve.make_one, model, rate)] * missing, width)
+        return missing
     speech = (sample or b"\x00\x00" * rate)[: rate * 2]
     recognizer = run_blocking(voice.models.recognizer, model, rate, phrases)
     run_blocking(recognizer.accept, speech)
     run_blocking(recognizer.final)
     run_blocking(voice.models.release, recognizer)
     return 1
+
+
+def _in_parallel(jobs: list[Callable[[], Any]], width: int) -> None:
+    if not in_gevent():
+        for job in jobs:
+            job()
+        return
+    from gevent.pool import Pool
+
+    Pool(max(1, width)).map(lambda job: job(), jobs)
 
 
 def _warm_turns(voice: VoiceServices, agents: list[dict[str, Any]]) -> list[str]:
@@ -138,11 +149,12 @@ def warm(services: Services) -> dict[str, Any]:
         agents = list(services.agents.agents.values())
         needed = sum(len(list(agent_lines(a))) for a in agents)
         voice.tts.cache_size = max(voice.tts.cache_size, 2 * needed)  # fixed lines never fall out
+        width = max(1, int(usable_cores() / services.config.get("CALLSTREAM_WORKERS", 1)))
         for agent in agents:
             rate = LinkSettings(stream_rate(services.config, agent)).out_rate  # what the call will synthesise at
             count, sample = _warm_speech(voice, agent, rate)
             report["lines"] += count
-            report["recognizers"] += _warm_hearing(voice, agent, rate, sample)
+            report["recognizers"] += _warm_hearing(voice, agent, rate, sample, width)
         report["turn_models"] = _warm_turns(voice, agents)
         if voice.reserve is not None:
             voice.reserve.start()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import tool_secret
-from streams.machine import memory_room, usable_cores
+from streams.machine import Busy, memory_room, usable_cores
 from streams.speech.reserve import Reserve, target_for
 from streams.speech.stt import HOW_TO_GET_ONE, SpeechModels, find_models
 from streams.speech.tts import TTSPool
@@ -77,8 +77,21 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
         turn_models=TurnModels(Path(config["TURN_MODELS_DIR"])),
         make_policy=make_policy_factory(config),
         reply_deadline=config["REPLY_DEADLINE"],
-        reserve=Reserve(models, target, config["STT_WARM_SPARE"], room=memory_room),
+        reserve=Reserve(models, target, config["STT_WARM_SPARE"], room=memory_room, quiet=_quiet()),
     )
+
+
+QUIET = 0.5  # the machine's CPU share under which the warm reserve may make a recogniser while calls are up
+
+
+def _quiet():  # type: ignore[no-untyped-def]
+    busy = Busy()
+
+    def quiet() -> bool:
+        share = busy.share()
+        return share is None or share < QUIET
+
+    return quiet
 
 
 def pipeline_factory(services: VoiceServices, agent: Mapping[str, Any], outbound: bool = False) -> VoiceFactory:

@@ -45,7 +45,7 @@ def test_a_full_machine_batches_even_when_this_loop_is_not_busy() -> None:
 
 
 def test_the_machines_cpu_is_read_from_proc_stat() -> None:
-    from streams.loopwatch import machine_cpu
+    from streams.machine import machine_cpu
 
     first = machine_cpu()
     assert first is not None  # Linux

@@ -193,6 +193,7 @@ def _admission(env: Mapping[str, str]) -> dict[str, Any]:
         "ADMIT_CPU": env_number(env, "ADMIT_CPU", 0.85, minimum=0.05, cast=float),
         "ADMIT_LOOP_CPU": env_number(env, "ADMIT_LOOP_CPU", 0.85, minimum=0.05, cast=float),
         "ADMIT_BURST": env_number(env, "ADMIT_BURST", 30, minimum=1),
+        "ADMIT_FREE_WEIGHT": env_number(env, "ADMIT_FREE_WEIGHT", 3.0, minimum=1, cast=float),
         "ADMIT_HIGH": env_number(env, "ADMIT_HIGH", 0.8, minimum=0.05, cast=float),
         "ADMIT_LOW": env_number(env, "ADMIT_LOW", 0.6, minimum=0.0, cast=float),
         "ADMIT_WINDOW": env_number(env, "ADMIT_WINDOW", 5.0, minimum=0.2, cast=float),

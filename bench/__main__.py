@@ -23,6 +23,7 @@ Runs the real service as the Procfile does (gunicorn, one gevent worker, on
            --tree PATH runs the service from another checkout (before/after a change), see bench/heard.py
   overload offered --steps N calls (default 150) with admission on at its defaults, as deployed: the admitted
            calls must meet the goals, the rest hear the busy message (#21.1); see bench/overload.py
+  overload-free  the same with free-speech calls (default 50 offered)
   turns    turn-taking: Silero VAD and the Smart Turn model against the energy VAD, on a generated test set
            (reply latency, paused utterances cut, noise taken for speech, CPU per turn); see bench/turns.py
 
@@ -67,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "what",
         nargs="*",
         help="all (default), answer, calls (= phrase + free), phrase, free, latency, bargein, turns, deflate, heard, "
-        "vosk, overload",
+        "vosk, overload, overload-free",
     )
     parser.add_argument("--quick", action="store_true", help="short runs and few steps (a smoke test, not figures)")
     parser.add_argument("--seconds", type=float, help="seconds each concurrent call streams (default 30)")
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "deflate",
         "heard",
         "overload",
+        "overload-free",
         "vosk",
     }
     if unknown:
@@ -181,6 +183,12 @@ def _measure(tmp: Path, what: set[str], args: argparse.Namespace, seconds: float
         offered = [int(n) for n in args.steps.split(",")] if args.steps else [150]
         print(f"overload: {offered} calls offered, admission on …", flush=True)
         results["overload"] = bench_overload(tmp, offered, seconds, args.tree.resolve(), args.workers)
+    if "overload-free" in what:
+        offered = [int(n) for n in args.steps.split(",")] if args.steps else [50]
+        print(f"overload, free speech: {offered} calls offered, admission on …", flush=True)
+        results["overload_free"] = bench_overload(
+            tmp, offered, seconds, args.tree.resolve(), args.workers, agent="bench-free"
+        )
     if "heard" in what:
         print(f"our TTS lines through calls, service from {args.tree} …", flush=True)
         results["heard"] = bench_heard(tmp, args.tree.resolve(), 3 if args.quick else len(LINES))

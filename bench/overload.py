@@ -1,5 +1,7 @@
 """python -m bench overload --steps N: offered more calls than the machine holds, with admission on (#21.1).
 
+``overload-free``: the same with free-speech calls (the bench-free agent; default 50 offered).
+
 The capacity steps run with admission off, to find what the machine carries. This one runs the service
 with the default ``ADMIT_*`` settings and no ``MAX_CALLS``, as a deploy would, and offers ``N`` phrase
 calls (ramped in over ``--ramp``-like spacing, 0.05 s apart), each streaming for ``--seconds``. Every
@@ -75,14 +77,16 @@ def _judge(admitted: list[dict[str, Any]], lost: dict[str, int], unanswered: int
     return bad
 
 
-def run_overload(svc: Service, agents: Path, tmp: Path, calls: int, seconds: float) -> dict[str, Any]:
-    out = tmp / f"overload-{calls}"
+def run_overload(
+    svc: Service, agents: Path, tmp: Path, calls: int, seconds: float, agent: str = "bench-phrase"
+) -> dict[str, Any]:
+    out = tmp / f"overload-{agent}-{calls}"
     wait_idle(svc.url)
     runtime(svc.url, reset=True)
     before = unanswered_turns(svc.url)
     with Sampler(svc) as sampler, LoadProbe(svc.url).running() as health:
         summary = load(
-            svc, agents, "bench-phrase", caller_script(tmp), calls, seconds=seconds, ramp=0.05,
+            svc, agents, agent, caller_script(tmp), calls, seconds=seconds, ramp=0.05,
             timeout=seconds * 3 + 180, extra=("--out", str(out)),
         )  # fmt: skip
     reports = _reports(out)
@@ -95,6 +99,7 @@ def run_overload(svc: Service, agents: Path, tmp: Path, calls: int, seconds: flo
     cpu = sorted(sampler.cpu[2:-2] or sampler.cpu or [0])
     bad = _judge(admitted, lost, unanswered)
     return {
+        "agent": agent,
         "offered": calls,
         "reports": len(reports),
         "admitted": len(admitted),
@@ -114,15 +119,15 @@ def run_overload(svc: Service, agents: Path, tmp: Path, calls: int, seconds: flo
 
 
 def bench_overload(
-    tmp: Path, steps: list[int], seconds: float, tree: Path = ROOT, workers: int = 1
+    tmp: Path, steps: list[int], seconds: float, tree: Path = ROOT, workers: int = 1, agent: str = "bench-phrase"
 ) -> list[dict[str, Any]]:
     """Each step on the same service (admission at its defaults), one after another; ``workers`` > 1 as
-    ``make run`` starts them (bench/harness.py ``voice_service``)."""
+    ``make run`` starts them (bench/harness.py ``voice_service``); ``agent`` bench-free: free-speech calls."""
     agents = bench_agents(tmp)
     rows = []
     with voice_service(tmp, agents, tree, workers, admission=True) as svc:
         for calls in steps:
-            row = run_overload(svc, agents, tmp, calls, seconds)
+            row = run_overload(svc, agents, tmp, calls, seconds, agent)
             rows.append(row)
             print(
                 f"  offered {calls}: admitted {row['admitted']}, busy {row['busy']} "

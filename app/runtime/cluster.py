@@ -147,10 +147,10 @@ class Cluster:
         """This node takes a call: not draining, under MAX_CALLS, its measured load below the mark."""
         return self.accepting and not self.calls.full() and not (self.load is not None and self.load.refusing)
 
-    def pick_node(self) -> str | None:
+    def pick_node(self, weight: int = 1) -> str | None:
         """The address to place a call on, or None (busy): app/runtime/placement.py decides."""
         try:
-            return choose_address(self.redis, self.nodes(), self.node_url, self.load)
+            return choose_address(self.redis, self.nodes(), self.node_url, self.load, weight)
         except redis.RedisError:
             return self.node_url if self.has_room() else None  # on our own: our room
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,7 @@ class Limits:
     cpu: float = 0.85  # share of the process's cores at which calls degrade
     loop_cpu: float = 0.85  # share of one core the event loop's thread uses at which calls degrade
     burst: int = 30  # calls a node takes at once before it has measured what one costs
+    free_weight: float = 3.0  # a free-speech call counts as this many in a burst's projection
     high: float = 0.8  # stop taking calls at this load
     low: float = 0.6  # take them again at or below this one
     window: float = 5.0  # seconds the figures are averaged over
@@ -64,6 +65,7 @@ class Limits:
             cpu=config["ADMIT_CPU"],
             loop_cpu=config["ADMIT_LOOP_CPU"],
             burst=config["ADMIT_BURST"],
+            free_weight=config["ADMIT_FREE_WEIGHT"],
             high=config["ADMIT_HIGH"],
             low=min(config["ADMIT_LOW"], config["ADMIT_HIGH"]),
             window=config["ADMIT_WINDOW"],
@@ -132,6 +134,13 @@ def projected(linear: float, per_call: float | None, recent_admissions: float, l
     return linear + recent_admissions * cost
 
 
+def call_weight(agent: Mapping[str, Any] | None, limits: Limits) -> float:
+    """What a call for ``agent`` counts as in a burst's projection: a free-speech call decodes with the model's
+    whole graph, and its final results cost ~50-100 ms of CPU each against a few for a phrase grammar's
+    (measured, bench free against bench phrase: 2.8-3.4% of a core a call against 1.0-1.2%)."""
+    return limits.free_weight if agent is not None and not agent.get("grammar") else 1.0
+
+
 def refusing_next(refusing: bool, load: float, limits: Limits) -> bool:
     """Hysteresis: start refusing at ``high``, stop only at or below ``low``."""
     if refusing:
@@ -168,7 +177,7 @@ class Load:
     ) -> None:
         self.limits = limits
         self.active = active  # live calls in this process (the call registry's size)
-        self.admitted: deque[float] = deque()  # when calls were admitted, within the window
+        self.admitted: deque[tuple[float, float]] = deque()  # when calls were admitted (and their weights)
         self.cores = (cores or usable_cores()) / max(1, workers)  # the workers of a machine share its cores
         self.tick = tick
         self.samples: deque[Sample] = deque(maxlen=max(4, int(limits.window / tick) * 2 + 4))
@@ -193,23 +202,28 @@ class Load:
             log.warning("load %s: %s calls", self.figures.to_dict(), "refusing" if self.refusing else "taking")
         return self.figures
 
-    def admit(self, now: float | None = None) -> str:
+    def admit(self, now: float | None = None, weight: float = 1.0) -> str:
         """Whether this node takes one more call now: "" (taken, and counted), or the reason it does not.
 
         ``load``: the measured load is past ``ADMIT_HIGH`` (hysteresis); ``burst``: it is not, but the
-        calls admitted within the window would take it there once they talk.
+        calls admitted within the window would take it there once they talk. ``weight``: what the call
+        counts as in that projection before anything is measured (a free-speech call: ``free_weight``, see
+        ``call_weight``); once live calls are, their cost per call is what they cost, whatever their mix.
         """
         at = time.monotonic() if now is None else now
-        while self.admitted and at - self.admitted[0] > self.limits.window:
+        while self.admitted and at - self.admitted[0][0] > self.limits.window:
             self.admitted.popleft()
         if self.refusing:
             return "load"
         if self.limits.high > 1:  # ADMIT_HIGH above 1: admission is off (the load never passes 1)
             return ""
         figures = self.figures
-        if projected(figures.linear, figures.per_call, len(self.admitted) + 1, self.limits) > self.limits.high:
+        if figures.per_call is not None:  # measured on the calls this node has: their own mix, unweighted
+            weight = 1.0
+        recent = sum(w for _, w in self.admitted) + weight
+        if projected(figures.linear, figures.per_call, recent, self.limits) > self.limits.high:
             return "burst"
-        self.admitted.append(at)
+        self.admitted.append((at, weight))
         return ""
 
     def forget(self) -> None:

@@ -30,16 +30,21 @@ def by_address(nodes: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def ahead(group: list[dict[str, Any]], placed: int, limits: Limits) -> float:
+def ahead(group: list[dict[str, Any]], placed: int, limits: Limits, weight: int = 1) -> float:
     """The mean linear load of an address's workers once the calls placed there within the window talk."""
     linear = sum(float(n.get("linear") or 0.0) for n in group) / len(group)
     costs = [float(n["per_call"]) for n in group if n.get("per_call")]
     per_call = sum(costs) / len(costs) if costs else None
-    return projected(linear, per_call, (placed + 1) / len(group), limits)
+    if per_call is not None:  # measured on the calls the address has: their own mix, unweighted
+        weight = 1
+    return projected(linear, per_call, (placed + weight) / len(group), limits)
 
 
-def choose_address(client: redis.Redis, nodes: list[dict[str, Any]], ours: str, load: Load | None) -> str | None:
-    """The address for one more call (and counted as placed there), or None when none has room."""
+def choose_address(
+    client: redis.Redis, nodes: list[dict[str, Any]], ours: str, load: Load | None, weight: int = 1
+) -> str | None:
+    """The address for one more call (and counted as placed there, ``weight`` times: a free-speech call's
+    weight, app/runtime/load.py ``call_weight``), or None when none has room."""
     with_room = [n for n in nodes if n.get("room")]
     if not with_room:
         return None
@@ -49,7 +54,8 @@ def choose_address(client: redis.Redis, nodes: list[dict[str, Any]], ours: str, 
     for url, group in by_address(with_room).items():
         expected = 0.0  # without a load to follow (none measured here), the announced room decides
         if load is not None and limits.high <= 1:  # ADMIT_HIGH above 1: admission off
-            expected = ahead(group, int(client.zcount(f"{PLACED}{url}", now - limits.window, "+inf")), limits)
+            placed = int(client.zcount(f"{PLACED}{url}", now - limits.window, "+inf"))
+            expected = ahead(group, placed, limits, weight)
             if expected > limits.high:
                 continue
         band = int(max(expected, *(float(n.get("load") or 0.0) for n in group)) * 5)
@@ -59,7 +65,7 @@ def choose_address(client: redis.Redis, nodes: list[dict[str, Any]], ours: str, 
     url = min(choices)[3]
     key = f"{PLACED}{url}"
     pipe = client.pipeline(transaction=False)
-    pipe.zadd(key, {uuid.uuid4().hex: now})
+    pipe.zadd(key, {uuid.uuid4().hex: now for _ in range(weight)})
     pipe.zremrangebyscore(key, 0, now - limits.window)
     pipe.pexpire(key, int(limits.window * 2000))
     pipe.execute()

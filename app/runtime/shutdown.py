@@ -54,6 +54,8 @@ def drain(services: Services, timeout: float = 20.0) -> int:
     if not services.accepting:
         return 0
     services.accepting = False
+    if services.voice is not None and services.voice.reserve is not None:
+        services.voice.reserve.stop()  # no more recognisers made for calls that will not come
     if services.cluster is not None:
         services.cluster.leave_rotation()  # /readyz says draining; Redis tells the other nodes
     calls = services.calls.all()

@@ -6,6 +6,8 @@ Bodies come as JSON or form data; every field is kept, known ones are checked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -14,6 +16,7 @@ from app.errors import BadRequest, NotFound
 from app.http.auth import require_webhook_token
 from app.http.bodies import json_value, webhook_body
 from app.piopiy import pcmo
+from app.runtime.load import call_weight
 from app.services import Services, agents, bus, services, store
 from app.storage.calls import new_call_id
 from app.storage.journal import create_call
@@ -40,7 +43,7 @@ def answer():  # type: ignore[no-untyped-def]
     payload = ANSWER_SCHEMA.load(webhook_body())
     calls = store()
     agent = agents().for_number(payload["to"])
-    node_url = place_call(services())
+    node_url = place_call(services(), agent)
     busy = node_url is None
     call = calls.find_by_platform_id(payload["cmiuuid"])
     if call is not None:  # the platform retried the webhook: same call, same answer
@@ -78,23 +81,23 @@ def answer():  # type: ignore[no-untyped-def]
     return jsonify(action_list)
 
 
-def place_call(svc: Services) -> str | None:
+def place_call(svc: Services, agent: Mapping[str, Any] | None = None) -> str | None:
     """The base URL of the node that takes the next call, or None (busy; the reason is counted, #21.1)."""
-    url, reason = _choose_node(svc)
+    url, reason = _choose_node(svc, call_weight(agent, svc.load.limits) if svc.load is not None else 1.0)
     if url is None and svc.load is not None:
         svc.load.refuse(reason)
     return url
 
 
-def _choose_node(svc: Services) -> tuple[str | None, str]:
+def _choose_node(svc: Services, weight: float) -> tuple[str | None, str]:
     if not svc.accepting:
         return None, "draining"
     if svc.cluster is not None:
-        url = svc.cluster.pick_node()
+        url = svc.cluster.pick_node(round(weight))
         return url, "no_node_with_room"
     if svc.calls.full():
         return None, "max_calls"
-    reason = svc.load.admit() if svc.load is not None else ""
+    reason = svc.load.admit(weight=weight) if svc.load is not None else ""
     if reason:
         return None, reason  # "load" (measured) or "burst" (projected), app/runtime/load.py
     return public_url(svc.config), ""

@@ -1,20 +1,22 @@
-"""Warm free-speech recognisers kept in reserve, made in the machine's idle time (#21.5).
+"""Warm free-speech recognisers, made before calls need them (#21.5).
 
 A free-speech recogniser expands the model's lookahead graph for itself as it decodes and
 keeps what it expanded (vosk shares none of it between recognisers): its first turns cost
 ~1 s of CPU each on a 2-core AMD EPYC, a warm one ~50 ms. Twenty-five calls that start
 within seconds on new recognisers fill both cores with that expansion, and every call's
-replies wait behind it (bench free: 25 calls collapsed with one warm recogniser, held with
-25). Making them all before the node says it is ready would hold a start for half a minute.
+replies wait behind it (bench free: 25 calls collapsed, STT lag 11-17 s, with one warm
+recogniser).
 
 So the warm-up makes ``target`` per free-speech model and rate before the node says it is
-ready, on as many threads as the worker has cores (``make_one``), each decoding ``turns`` of
-the agent's own lines. Calls give them back warm, so the pool only runs short when more
-calls than ``target`` overlap: this thread then keeps ``spare`` idle beyond the calls using
-them, while ``room()`` says memory allows (~35 MB each) and only while ``quiet()`` says the
-machine is idle. Making one while calls talk is not free even at the lowest priority (nice
-19, set here): measured, a reserve filling during a 10-call step put reply p95 at 480 ms
-against 390 ms at 25 calls with it full (two vCPUs share caches, and may share a core).
+ready, on as many threads as the worker has cores (``make_one``), each decoding ``turns``
+of the agent's own lines: ~2.7 s of CPU each, ~40 s for 30 on 2 cores (free-speech agents
+only). Calls give them back warm, so the pool only runs short when more calls than
+``target`` overlap: this thread then keeps ``spare`` idle beyond the calls using them,
+while ``room()`` says memory allows (35-70 MB each) and only while ``quiet()`` says the
+machine is idle. Making one while calls talk is not free even at the lowest priority
+(nice 19, set here): measured, a reserve filling during a 10-call step put reply p95 at
+480 ms against 390 ms at 25 calls with it full (two vCPUs share caches, and may share a
+core).
 """
 
 from __future__ import annotations
@@ -135,16 +137,21 @@ class Reserve:
                 native_sleep(IDLE_POLL_S)
                 continue
             try:
-                self.make_one(kind.model, kind.rate)
+                self.make_one(kind.model, kind.rate)  # room was just looked at: a False here waits as above
             except Exception:  # noqa: BLE001 - a model that cannot decode: calls will say so; stop trying
                 log.exception("stt reserve: making a warm recogniser failed; no more are made")
                 return
 
-    def make_one(self, model: Any, rate: int) -> None:
-        """Make and warm one recogniser of a kind ``keep`` was told of, into the pool, in this thread (blocking)."""
+    def make_one(self, model: Any, rate: int) -> bool:
+        """Make and warm one recogniser of a kind ``keep`` was told of, into the pool, in this thread (blocking);
+        False when memory has no room for it."""
+        if not self.room():
+            self.held_back = "memory"
+            return False
         kind = self._kinds[self.models.key(model, rate, None)]
         self.models.stock(self._warmed(kind))
         self.made += 1
+        return True
 
     def _warmed(self, kind: _Kind) -> Recognizer:
         from streams.speech.stt import Recognizer

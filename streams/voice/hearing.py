@@ -124,7 +124,7 @@ class Hearing:
         elif isinstance(event, TurnEnded):
             self._tail.clear()
             self._push_audio()
-            self._push(("end", event))
+            self._push(("end", event, time.monotonic()))
 
     def _ask(self, pcm: bytes, n: int) -> None:
         """The turn model's verdict on pause ``n`` (off the loop); a failure leaves the turn to max_wait."""
@@ -161,6 +161,9 @@ class Hearing:
                 else:
                     end: TurnEnded = item[1]
                     text, confidence, _words = self._blocking(self.recognizer.final)
+                    # The final result is what the caller waits for: its queueing counts as STT wait too (a
+                    # free-speech final costs ~50-100 ms of CPU, and turns that end together queue behind it).
+                    STT_LAG.add(time.monotonic() - item[2])
                     self._on_turn(
                         Heard(text, confidence, end.at, end.speech_ms, end.by, round(end.waited_ms), end.checks)
                     )

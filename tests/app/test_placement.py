@@ -38,6 +38,19 @@ def test_a_burst_is_spread_over_the_addresses_then_refused_by_what_each_can_take
         assert placed == {"http://b": 30, None: 5}
 
 
+def test_a_free_speech_call_is_placed_as_three(tmp_path: Path) -> None:
+    """ADMIT_FREE_WEIGHT (3): a burst of free-speech calls fills an address's projection three times as fast,
+    whichever node placed them (the weight is counted in Redis as three placements)."""
+    with redis_server(tmp_path) as url:
+        client = redis.Redis.from_url(url)
+        nodes = [node("http://a", 1), node("http://b", 1)]
+        load = Load(LIMITS, cores=2)
+        placed = Counter(choose_address(client, nodes, "http://a", load, weight=3) for _ in range(10))
+        assert placed == {"http://a": 3, "http://b": 3, None: 4}  # 10 a worker at once, i.e. 3 free-speech
+        assert client.zcard("cs:placed:http://a") == 9
+        assert choose_address(client, nodes, "http://a", load) == "http://a"  # room for one phrase call left
+
+
 def test_without_a_load_to_follow_every_address_with_room_takes_calls(tmp_path: Path) -> None:
     with redis_server(tmp_path) as url:
         client = redis.Redis.from_url(url)

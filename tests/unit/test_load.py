@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.runtime.load import Limits, Load, Sample, headroom, refusing_next
+from app.runtime.load import Limits, Load, Sample, call_weight, headroom, refusing_next
 from streams.loopwatch import Samples
 from streams.machine import memory_room, usable_cores
 from streams.speech.reserve import target_for
@@ -86,6 +86,25 @@ def test_a_burst_is_refused_before_its_load_shows() -> None:
     assert taken.count("") == 40 and taken[40:] == ["burst"] * 5
     load.refusing = True  # measured past ADMIT_HIGH: refused as "load" whatever the projection says
     assert load.admit(now=200.0) == "load"
+
+
+def test_a_burst_of_free_speech_calls_is_taken_a_third_as_fast() -> None:
+    """A free-speech call costs ~3 phrase calls (ADMIT_FREE_WEIGHT): a fresh node took 35 of 50 offered at once
+    and all of them failed (bench overload-free); each now counts three times in the burst's projection."""
+    limits = Limits(high=0.8, low=0.6, window=5.0, burst=30, free_weight=3.0)
+    free, phrase = {"name": "bot", "grammar": False}, {"name": "menu", "grammar": True}
+    assert call_weight(free, limits) == 3.0 and call_weight(phrase, limits) == 1.0 and call_weight(None, limits) == 1
+    load = Load(limits, cores=2)
+    taken = [load.admit(now=100.0 + i * 0.05, weight=call_weight(free, limits)) for i in range(15)]
+    assert taken == [""] * 10 + ["burst"] * 5  # 30 / 3 at once
+    load = Load(limits, cores=2)
+    taken = [load.admit(now=100.0 + i * 0.05, weight=call_weight(phrase, limits)) for i in range(35)]
+    assert taken == [""] * 30 + ["burst"] * 5  # phrase calls as before
+    # measured: the live calls' own cost per call (0.01) is what a call costs, whatever kind they are
+    load = Load(limits, cores=2)
+    load.figures = headroom([Sample(110.0, 0.0, 0.0, 0.1, 0.34, 40)], now=110.0, limits=limits)
+    taken = [load.admit(now=120.0 + i * 0.05, weight=3.0) for i in range(45)]
+    assert taken.count("") == 40
 
 
 def test_admit_high_above_one_turns_the_projection_off_too() -> None:

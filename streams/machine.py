@@ -23,7 +23,7 @@ def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
 
 
 def memory_room(cgroup: Path = Path("/sys/fs/cgroup"), meminfo: Path = Path("/proc/meminfo")) -> bool:
-    """Whether the machine (or the container's memory limit) has room for another ~35 MB recogniser."""
+    """Whether the machine (or the container's memory limit) has room for another recogniser (35-70 MB)."""
     free, limit = _memory(cgroup, meminfo)
     if free is None or limit is None:
         return True  # nothing to read (not Linux): the pool's own cap still bounds the reserve

@@ -49,12 +49,17 @@ def agent_lines(agent: Mapping[str, Any]) -> Iterator[str]:
             yield from sentences(text)
 
 
+def _line(voice: VoiceServices, agent: Mapping[str, Any], sentence: str, rate: int) -> bytes:
+    """One of the agent's sentences in its voice at ``rate`` (the TTS cache's, once it is there)."""
+    return voice.tts.synthesize(sentence, agent.get("voice", "en-us"), int(agent.get("rate", 160)), rate)
+
+
 def _warm_speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> tuple[int, bytes]:
     """Synthesise the agent's lines into the cache; return how many, and some speech to warm STT with."""
     count, sample = 0, b""
     for sentence in agent_lines(agent):
         try:
-            pcm = voice.tts.synthesize(sentence, agent.get("voice", "en-us"), int(agent.get("rate", 160)), rate)
+            pcm = _line(voice, agent, sentence, rate)
         except TTSError as exc:  # one line that failed leaves the others to warm; no engine at all stops here
             log.warning("warm-up: agent %s: %s", agent["name"], exc)
             if voice.tts.available is False:
@@ -73,7 +78,7 @@ def _speech(voice: VoiceServices, agent: Mapping[str, Any], rate: int) -> list[b
     speech = []
     for sentence in list(agent_lines(agent))[:WARM_LINES]:
         try:
-            pcm = voice.tts.synthesize(sentence, agent.get("voice", "en-us"), int(agent.get("rate", 160)), rate)
+            pcm = _line(voice, agent, sentence, rate)
         except TTSError:
             break
         speech.append(pcm)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,8 @@ def voice_services(config: Mapping[str, Any]) -> VoiceServices | None:
 QUIET = 0.5  # the machine's CPU share under which the warm reserve may make a recogniser while calls are up
 
 
-def _quiet():  # type: ignore[no-untyped-def]
+def _quiet() -> Callable[[], bool]:
+    """Whether the machine's CPUs were under ``QUIET`` busy since the last time this was asked."""
     busy = Busy()
 
     def quiet() -> bool:

@@ -192,3 +192,19 @@ def test_concurrent_wrong_sign_ins_leave_the_event_loop_alone(tmp_path: Path) ->
     print(f"20 wrong sign-ins took {took:.2f} s; loop lag {lag}")
     assert lag["n"] >= 10, lag
     assert lag["p95_ms"] < 200 and lag["max_ms"] < 200, lag
+
+
+def test_password_hashes_run_below_the_event_loops_priority() -> None:
+    import os
+
+    from app.dashboard.login_guard import HASH_NICE, _niced
+
+    def own_priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.extend([_niced(own_priority, ()), _niced(own_priority, ())]))
+    thread.start()
+    thread.join(timeout=5)
+    assert seen == [HASH_NICE, HASH_NICE]  # the pool thread itself, set once and kept
+    assert own_priority() < HASH_NICE  # the caller's thread (the loop's) is left alone

@@ -172,4 +172,6 @@ def test_a_login_flood_leaves_twenty_live_calls_audio_alone(tmp_path: Path) -> N
             thread.join(timeout=15)
     gaps = [later - earlier for times in arrivals for earlier, later in zip(times, times[1:], strict=False)]
     assert all(len(times) >= 28 for times in arrivals)  # ~30 chunks of 100 ms each reached every caller
-    assert max(gaps) < 0.2, f"worst gap between audio chunks {max(gaps) * 1000:.0f} ms"
+    # Twenty hashes on the event loop stall every call's audio ~2.2 s (measured); in the hash pool the worst gap
+    # is ~0.12 s here. 0.5 s leaves room for one scheduling blip of a shared vCPU (CI saw 330 ms once).
+    assert max(gaps) < 0.5, f"worst gap between audio chunks {max(gaps) * 1000:.0f} ms"

@@ -30,6 +30,7 @@ from bench.harness import (
     bench_agents,
     call_stats,
     load,
+    recognizers_made,
     runtime,
     unanswered_turns,
     voice_service,
@@ -183,6 +184,7 @@ def step(
         wait_idle(svc.url)
     runtime(svc.url, reset=True)
     unanswered_before = unanswered_turns(svc.url)
+    made_before = recognizers_made(svc.url)
     load_avg = round(os.getloadavg()[0], 2)
     box = Box()
     with Sampler(svc) as sampler, WebhookProbe(svc.url) as probe:
@@ -196,6 +198,7 @@ def step(
     row = step_row(n, summary, call_stats(svc.url, summary["call_ids"]), lags, sampler, idle_rss, probe)
     row["cold"] = cold
     row["unanswered_turns"] = unanswered_turns(svc.url) - unanswered_before  # /metrics: must stay 0
+    row["recognizers_made"] = recognizers_made(svc.url) - made_before  # during the step, not its warm-up
     row["load_avg_1m"] = load_avg
     row["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
     row["box_cpu_pct"] = box_pct  # every process on the machine, in % of one core (100 x cores = all busy)
@@ -274,6 +277,7 @@ def step_line(row: dict[str, Any]) -> str:
         f"{row['replies_due']}, unanswered {row.get('unanswered_turns', 0)}, stt p95 {row['stt_p95_ms']} ms, "
         f"lost/dropped {row['frames_lost']}/"
         f"{row['frames_dropped']}, cpu {row['cpu_pct_mean']}% ({row['cpu_pct_per_call']}%/call), "
+        f"recognisers made {row.get('recognizers_made', '?')}, rss {row['rss_mb']} MB, "
         f"webhook p99 {row['webhook_p99_ms']} ms, loop lag p99 {row['loop_lag_p99_ms']} ms, "
         f"generator late {row['gen_late_pct']}% cpu {row['gen_cpu_pct']}%, "
         f"load {row['load_avg_1m']}-{row['load_avg_1m_after']}, other processes {row['others_cpu_pct']}% "

@@ -30,6 +30,29 @@ def _outcome(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         return _Raised(exc)
 
 
+def submit(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Queue ``fn`` in the hub's thread pool (in a patched process; else run it now); returns a function that
+    waits for its result and raises what ``fn`` raised.
+
+    Queueing waits while every pool thread is taken (gevent bounds tasks in flight). Once ``submit`` has
+    returned, ``fn`` runs even if the caller is killed; a caller killed while it waited here queued nothing. A
+    caller that must know which (streams/voice/hearing.py: who gives a recogniser back) uses this, not
+    ``run_blocking``."""
+    if in_gevent():
+        import gevent
+
+        pending = gevent.get_hub().threadpool.spawn(_outcome, fn, args)
+        return lambda: _unwrapped(pending.get())
+    got = _outcome(fn, args)
+    return lambda: _unwrapped(got)
+
+
+def _unwrapped(got: Any) -> Any:
+    if isinstance(got, _Raised):
+        raise got.error
+    return got
+
+
 def run_blocking(fn: Callable[..., T], *args: Any) -> T:
     """In a patched (gevent) process: run in the hub's thread pool; else call directly.
 
@@ -38,10 +61,7 @@ def run_blocking(fn: Callable[..., T], *args: Any) -> T:
     if in_gevent():
         import gevent
 
-        got = gevent.get_hub().threadpool.apply(_outcome, (fn, args))
-        if isinstance(got, _Raised):
-            raise got.error
-        return got
+        return _unwrapped(gevent.get_hub().threadpool.apply(_outcome, (fn, args)))
     return fn(*args)
 
 

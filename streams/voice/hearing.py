@@ -10,6 +10,7 @@ of its own; its verdict may end the turn while the reader keeps feeding frames.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import deque
@@ -22,7 +23,7 @@ from gevent.queue import Queue
 
 from streams.audio import Resampler
 from streams.loopwatch import STT_LAG
-from streams.offload import run_blocking
+from streams.offload import run_blocking, submit
 from streams.speech.stt import Recognizer, SpeechModels
 from streams.turns.rules import Event, PauseHeard, SpeechStarted, TurnDetector, TurnEnded
 
@@ -86,7 +87,7 @@ class Hearing:
         self._buffer = bytearray()
         self._tail: list[bytes] = []  # quiet frames past STT_TAIL_MS, held back from vosk (fed if speech resumes)
         self._preroll: deque[bytes] = deque(maxlen=10)  # ~200 ms before speech is declared
-        self._busy = False
+        self._job: _Job | None = None  # the latest vosk call handed to the thread pool
         self._judge, self._spawn = judge, spawn
         self._recent: deque[bytes] = deque(maxlen=JUDGED_FRAMES)  # the turn so far, for the judge
 
@@ -168,9 +169,12 @@ class Hearing:
                         Heard(text, confidence, end.at, end.speech_ms, end.by, round(end.waited_ms), end.checks)
                     )
         finally:
-            # Back to the pool only if no thread-pool call is still inside it; in a greenlet of its
-            # own, because this one is usually being killed with the call's tasks.
-            if not self._busy:
+            # Back to the pool once no thread-pool call is inside it or queued for it: now, in a greenlet of its
+            # own (this one is usually being killed with the call's tasks), or by the pool thread when its call
+            # returns. Dropping it instead (as before) lost a free-speech recogniser, ~2.7 s of CPU to make
+            # again, for each call that hung up mid-decode or waiting for a pool thread: 9-15 of 25 calls
+            # ending together in a bench burst, and the next step paid for them (+30-100% of a core).
+            if self._job is None or self._job.last_out():
                 gevent.spawn(run_blocking, self.models.release, self.recognizer)
 
     def _accept(self, pcm: bytes, queued_at: float) -> None:
@@ -183,7 +187,26 @@ class Hearing:
             self._on_partial(partial)
 
     def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
-        self._busy = True
-        result = run_blocking(fn, *args)
-        self._busy = False
-        return result
+        job = _Job()
+        result = submit(self._in_thread, job, fn, args)  # may wait for a free pool thread: killed there, no job
+        self._job = job  # queued: a pool thread will run it, and meet it at its end
+        return result()
+
+    def _in_thread(self, job: _Job, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        try:
+            return fn(*args)
+        finally:
+            if job.last_out():  # the call closed while this ran: the recogniser is ours to give back
+                self.models.release(self.recognizer)
+
+
+class _Job:
+    """One vosk call in the thread pool, met at its end by the pool thread and, if the call closes, by the STT
+    greenlet; the later of the two gives the recogniser back. ``next`` on a C counter is atomic under the GIL,
+    which both hold: no lock shared by a native thread and the event loop."""
+
+    def __init__(self) -> None:
+        self._arrivals = itertools.count()
+
+    def last_out(self) -> bool:
+        return next(self._arrivals) == 1

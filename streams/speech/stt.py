@@ -281,6 +281,11 @@ class Recognizer:
             return ""
         return json.loads(self._rec.PartialResult()).get("partial", "")
 
+    def settle(self) -> None:
+        """Keep vosk's result for the audio so far as a segment of this turn (blocking): the caller paused. If
+        the turn ends there, ``final`` finds an empty decoder; if the caller goes on, a new segment starts."""
+        self._pending.append(json.loads(self._rec.FinalResult()))
+
     def reset(self) -> None:
         self._rec.FinalResult()
         self._pending = []

@@ -35,6 +35,12 @@ JUDGED_FRAMES = 400  # the last 8 s of 20 ms frames: what the turn model reads
 # and fed only if speech resumes; a turn's final result does not need it: on demo-ko's phrases (espeak-ng,
 # three speeds) 100 ms of tail gave the same words as the whole 300 ms hangover, at 15% less vosk CPU.
 STT_TAIL_MS = 100
+# Free speech only: at this much quiet, vosk's result for the turn so far is taken (``Recognizer.settle``), while
+# the hangover runs on. A free-speech final costs 20-200 ms of CPU (a grammar's a few ms); taken here, the turn's
+# end finds it done. vosk has heard the same audio either way (the tail past STT_TAIL_MS is held back), so a turn
+# that ends gets the same words; one the caller resumes after a pause this long is heard as two segments, as
+# vosk's own endpointing does at 500 ms.
+EARLY_FINAL_MS = 200
 Judge = Callable[[bytes, int], float]  # (L16 audio, its rate) -> P(complete); blocking
 
 
@@ -88,6 +94,8 @@ class Hearing:
         self._tail: list[bytes] = []  # quiet frames past STT_TAIL_MS, held back from vosk (fed if speech resumes)
         self._preroll: deque[bytes] = deque(maxlen=10)  # ~200 ms before speech is declared
         self._job: _Job | None = None  # the latest vosk call handed to the thread pool
+        self._settles = recognizer is not None and not recognizer.grammar  # free speech: see EARLY_FINAL_MS
+        self._settled = False  # this pause's result is already taken
         self._judge, self._spawn = judge, spawn
         self._recent: deque[bytes] = deque(maxlen=JUDGED_FRAMES)  # the turn so far, for the judge
 
@@ -104,10 +112,15 @@ class Hearing:
                 self._recent.append(pcm)
             if self.turns.silence_ms > STT_TAIL_MS:
                 self._tail.append(pcm)  # a long pause's quiet: vosk hears it only if the caller goes on
+                if self._settles and not self._settled and self.turns.silence_ms >= EARLY_FINAL_MS:
+                    self._settled = True
+                    self._push_audio()
+                    self._push(("settle", None, time.monotonic()))
                 return
             if self._tail:
                 self._buffer.extend(b"".join(self._tail))
                 self._tail.clear()
+            self._settled = False
             self._buffer.extend(pcm)
             if len(self._buffer) >= self.chunk_bytes:
                 self._push_audio()
@@ -124,6 +137,7 @@ class Hearing:
                 self._spawn(self._ask, b"".join(self._recent), event.n)
         elif isinstance(event, TurnEnded):
             self._tail.clear()
+            self._settled = False
             self._push_audio()
             self._push(("end", event, time.monotonic()))
 
@@ -159,6 +173,8 @@ class Hearing:
                 if item[0] == "audio":
                     self._queued -= len(item[1])
                     self._accept(item[1], item[2])
+                elif item[0] == "settle":
+                    self._blocking(self.recognizer.settle)
                 else:
                     end: TurnEnded = item[1]
                     text, confidence, _words = self._blocking(self.recognizer.final)

